@@ -1,0 +1,1 @@
+"""The collection network: center profiles, drops, manifests and the pull."""
