@@ -1,0 +1,20 @@
+"""The data contract of the teleop lake: Pandera models, field docs, schema version.
+
+This package imports nothing of the project's own code; partners may vendor it.
+Every table the lake writes is validated against these models at its write
+boundary, in batches (one `validate` call per batch, never per episode).
+"""
+
+from datalake_schemas.episodes import EPISODE_FIELDS, episodes_schema
+from datalake_schemas.frames import FRAME_FLAG_COLUMNS, frames_schema
+from datalake_schemas.quarantine import quarantine_schema
+from datalake_schemas.version import SCHEMA_VERSION
+
+__all__ = [
+    "EPISODE_FIELDS",
+    "FRAME_FLAG_COLUMNS",
+    "SCHEMA_VERSION",
+    "episodes_schema",
+    "frames_schema",
+    "quarantine_schema",
+]

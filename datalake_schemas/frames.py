@@ -1,0 +1,75 @@
+"""The frames table: the aligned training grid, one row per tick on the robot clock.
+
+Columns (units in the names):
+- ``episode_id``, ``frame_index`` (0-based within the episode), ``t_ns`` (robot
+  clock, UTC epoch ns), ``t_rel_s`` (seconds since the episode's first tick);
+- observations ``obs.position_rad.<joint>``, ``obs.velocity_rad_s.<joint>``,
+  ``obs.effort_nm.<joint>``, ``obs.hand_closure.<hand joint>`` (0 open .. 1 closed),
+  ``obs.head_position_m.{x,y,z}``, ``obs.head_orientation.{qx,qy,qz,qw}``;
+- actions ``action.target_rad.<joint>`` (robot command), ``action.arm_target_rad.<arm
+  joint>`` (the exoskeleton's command, on the robot clock), ``action.hand_closure.<hand joint>``;
+- ``camera.<name>.frame_index``: the nearest frame of that camera (-1: none);
+- per-row quality flags ``flag.*`` and ``alignment_residual_ms``.
+"""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+
+FRAME_FLAG_COLUMNS = (
+    "flag.interpolated",
+    "flag.repaired",
+    "flag.dropout",
+    "flag.frozen",
+    "flag.limit_violation",
+)
+
+
+def _t_strictly_increasing(data: pa.PolarsData) -> pl.LazyFrame:
+    """Within each episode, t_ns strictly increases with frame_index."""
+    return data.lazyframe.select(
+        (
+            pl.col("t_ns").diff().over("episode_id").fill_null(1) > 0
+        ).alias("t_ns_increasing")
+    )
+
+
+def _frame_index_contiguous(data: pa.PolarsData) -> pl.LazyFrame:
+    """frame_index runs 0, 1, 2, ... within each episode."""
+    return data.lazyframe.select(
+        (pl.col("frame_index") == pl.int_range(pl.len()).over("episode_id")).alias("contiguous")
+    )
+
+
+def frames_schema() -> pa.DataFrameSchema:
+    """The Pandera model of a batch of frames (several episodes concatenated)."""
+    float_signal = {"dtype": pl.Float32, "regex": True}
+    return pa.DataFrameSchema(
+        {
+            "episode_id": pa.Column(pl.String, nullable=False),
+            "frame_index": pa.Column(pl.Int32, pa.Check.ge(0)),
+            "t_ns": pa.Column(pl.Int64, pa.Check.gt(946_684_800_000_000_000)),  # after 2000-01-01
+            "t_rel_s": pa.Column(pl.Float64, pa.Check.ge(0.0)),
+            r"^obs\.(position_rad|velocity_rad_s|effort_nm)\..+$": pa.Column(
+                **float_signal, nullable=False
+            ),
+            r"^obs\.hand_closure\..+$": pa.Column(
+                **float_signal, checks=pa.Check.in_range(-0.05, 1.05), nullable=True
+            ),
+            r"^obs\.head_(position_m|orientation)\..+$": pa.Column(**float_signal, nullable=True),
+            r"^action\.(target_rad|arm_target_rad)\..+$": pa.Column(**float_signal, nullable=True),
+            r"^action\.hand_closure\..+$": pa.Column(
+                **float_signal, checks=pa.Check.in_range(-0.05, 1.05), nullable=True
+            ),
+            r"^camera\..+\.frame_index$": pa.Column(pl.Int32, pa.Check.ge(-1), regex=True),
+            **{name: pa.Column(pl.Boolean, nullable=False) for name in FRAME_FLAG_COLUMNS},
+            "alignment_residual_ms": pa.Column(pl.Float32, nullable=True),
+        },
+        checks=[
+            pa.Check(_t_strictly_increasing, name="t_ns_strictly_increasing"),
+            pa.Check(_frame_index_contiguous, name="frame_index_contiguous"),
+        ],
+        strict=False,
+        name="frames",
+    )
