@@ -72,9 +72,7 @@ def episodes_schema() -> pa.DataFrameSchema:
     columns["episode_id"] = pa.Column(pl.String, unique=True, nullable=False)
     columns["outcome"] = pa.Column(pl.String, pa.Check.isin(OUTCOMES), nullable=False)
     columns["label_source"] = pa.Column(pl.String, pa.Check.isin(LABEL_SOURCES), nullable=False)
-    columns["failure_reason"] = pa.Column(
-        pl.String, pa.Check.isin(FAILURE_REASONS), nullable=True
-    )
+    columns["failure_reason"] = pa.Column(pl.String, pa.Check.isin(FAILURE_REASONS), nullable=True)
     columns["quality_score"] = pa.Column(pl.Float64, pa.Check.in_range(0.0, 1.0))
     columns["label_confidence"] = pa.Column(pl.Float64, pa.Check.in_range(0.0, 1.0))
     columns["duration_s"] = pa.Column(pl.Float64, pa.Check.gt(0.0))

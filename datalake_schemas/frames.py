@@ -29,9 +29,7 @@ FRAME_FLAG_COLUMNS = (
 def _t_strictly_increasing(data: pa.PolarsData) -> pl.LazyFrame:
     """Within each episode, t_ns strictly increases with frame_index."""
     return data.lazyframe.select(
-        (
-            pl.col("t_ns").diff().over("episode_id").fill_null(1) > 0
-        ).alias("t_ns_increasing")
+        (pl.col("t_ns").diff().over("episode_id").fill_null(1) > 0).alias("t_ns_increasing")
     )
 
 

@@ -1,0 +1,168 @@
+"""The nightly flow: pull every center -> process in batches -> publish a release -> report.
+
+Tasks pass URLs and small records, never frames; episodes are batched so the
+orchestration costs little (a task run costs milliseconds, a subflow a second).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
+from teleop_lake.processing import ProcessingParams
+
+from teleop_lake.network.profiles import CENTER_NAMES
+from teleop_lake.pipeline.process import process_batch
+from teleop_lake.pipeline.pull import plan_batches, pull_stage, retry_stage
+from teleop_lake.pipeline.report import report_stage
+from teleop_lake.pipeline.summary import summarize_night
+from teleop_lake.release.publish import publish_release
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@task(
+    name="pull-center",
+    task_run_name="pull-{center}",
+    retries=2,
+    retry_delay_seconds=10,
+    cache_policy=NO_CACHE,
+)
+def pull_task(
+    network_url: str, lake_url: str, center: str, run_id: str, until_date: str | None
+) -> dict[str, Any]:
+    return pull_stage(network_url, lake_url, center, run_id, until_date, _now())
+
+
+@task(
+    name="process-batch",
+    task_run_name="process-{batch_id}",
+    retries=1,
+    retry_delay_seconds=5,
+    cache_policy=NO_CACHE,
+)
+def process_task(
+    lake_url: str, run_id: str, batch_id: str, recordings: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return process_batch(
+        lake_url, run_id, batch_id, recordings, ProcessingParams(), _now()
+    ).to_dict()
+
+
+@task(name="publish-release", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def publish_task(lake_url: str, run_id: str, date: str) -> dict[str, Any]:
+    return publish_release(lake_url, run_id, date, _now()).to_dict()
+
+
+@task(name="write-report", cache_policy=NO_CACHE)
+def report_task(lake_url: str, summary: dict[str, Any]) -> dict[str, str]:
+    return report_stage(lake_url, summary)
+
+
+def _markdown(summary: dict[str, Any], paths: dict[str, str]) -> str:
+    rel = summary["release"] or {}
+    t = summary["totals"]
+    lines = [
+        f"# Night {summary['date']} ({summary['run_id']})",
+        "",
+        f"- release: **{rel.get('release_id') or 'no new release'}** "
+        f"({rel.get('n_episodes', 0)} episodes, {rel.get('n_frames', 0)} frames; "
+        f"+{rel.get('added', 0)} added, {rel.get('updated', 0)} updated)",
+        f"- pulled {t['pulled']}, retried {t['retried']} -> published {t['published']}, "
+        f"quarantined {t['quarantined']}, pending {t['pending']}; "
+        f"accounting {'balanced' if summary['balanced'] else '**NOT BALANCED**'}",
+        f"- report: [{paths['validation_html']}]({paths['validation_html']})",
+        "",
+        "| reason | recordings |",
+        "|---|---|",
+    ]
+    lines += [f"| {k} | {v} |" for k, v in summary["quarantine_reason_counts"].items()]
+    if summary["unreachable_centers"]:
+        lines += [
+            "",
+            "Unreachable: " + ", ".join(u["center"] for u in summary["unreachable_centers"]),
+        ]
+    return "\n".join(lines)
+
+
+@flow(
+    name="teleop-nightly",
+    flow_run_name="nightly-{date}",
+    task_runner=ThreadPoolTaskRunner(max_workers=2),
+)
+def nightly_flow(
+    network_url: str,
+    lake_url: str,
+    date: str,
+    batch_size: int = 6,
+    centers: list[str] | None = None,
+) -> dict[str, Any]:
+    """One night: every center's new recordings into a new release and a validation report."""
+    log = get_run_logger()
+    started = _now()
+    centers = list(centers or CENTER_NAMES)
+    run_id = f"{started:%Y%m%dT%H%M%SZ}-{str(flow_run.get_id() or 'local')[:8]}"
+    log.info(
+        "run %s: pulling %d centers from %s into %s", run_id, len(centers), network_url, lake_url
+    )
+
+    pull_futures = [pull_task.submit(network_url, lake_url, c, run_id, date) for c in centers]
+    pulls = [f.result() for f in pull_futures]
+    new = [r for p in pulls for r in p["new"]]
+    retried = retry_stage(lake_url, centers, {r["content_key"] for r in new})
+    for p in pulls:
+        if not p["reachable"]:
+            log.warning("center %s unreachable: %s", p["center"], p["error"])
+    log.info("pulled %d new recordings, %d to retry", len(new), len(retried))
+
+    batches = plan_batches(new + retried, batch_size)
+    futures = [
+        (f"b{i:03d}", b, process_task.submit(lake_url, run_id, f"b{i:03d}", b))
+        for i, b in enumerate(batches)
+    ]
+    done, failed = [], []
+    for batch_id, recs, fut in futures:
+        try:
+            done.append(fut.result())
+        except Exception as exc:  # after its retries: the batch's recordings stay pending
+            log.error(
+                "batch %s failed (%s); its %d recordings stay pending", batch_id, exc, len(recs)
+            )
+            failed.append(
+                {"batch_id": batch_id, "error": f"{type(exc).__name__}: {exc}", "recordings": recs}
+            )
+
+    publish = publish_task(lake_url, run_id, date)
+    summary = summarize_night(
+        run_id=run_id,
+        date=date,
+        network_url=network_url,
+        lake_url=lake_url,
+        centers=centers,
+        pulls=pulls,
+        retried=retried,
+        batches=done,
+        failed_batches=failed,
+        publish=publish,
+        started_at=started,
+        finished_at=_now(),
+    )
+    paths = report_task(lake_url, summary)
+    summary["report_paths"] = paths
+    create_table_artifact(
+        key="nightly-accounting",
+        table=summary["accounting"],
+        description=f"Per-center accounting of run {run_id}: pulled + retried = published + "
+        "quarantined + pending",
+    )
+    create_markdown_artifact(
+        key="nightly-summary", markdown=_markdown(summary, paths), description=f"Night {date}"
+    )
+    return summary

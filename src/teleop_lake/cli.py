@@ -1,0 +1,326 @@
+"""The ``teleop-lake`` command line: simulate a network, run a night, verify releases.
+
+Exit codes: 0 done; 1 the command ran and found a problem (e.g. a release that
+fails verification); 2 bad usage; 3 could not run (missing lake, no reachable
+center, orchestration failure). ``--json`` prints machine-readable output.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    name="teleop-lake",
+    help="Turn raw teleoperation recordings from the collection network into clean, labeled, "
+    "versioned training datasets.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+release_app = typer.Typer(help="Inspect and verify published releases.", no_args_is_help=True)
+app.add_typer(release_app, name="release")
+
+console = Console(stderr=True)
+out = Console()
+
+EXIT_PROBLEM = 1
+EXIT_CANNOT_RUN = 3
+DEMO_MARKER = ".teleop-lake-demo"
+
+
+def _prepare_prefect_env(home: Path) -> None:
+    """Offline, isolated Prefect defaults; must run before prefect is imported."""
+    os.environ.setdefault("PREFECT_HOME", str(home))
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+
+
+def _fail(message: str, code: int = EXIT_CANNOT_RUN) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _default_date() -> str:
+    return dt.date.today().isoformat()
+
+
+def _check_date(date: str) -> str:
+    try:
+        dt.date.fromisoformat(date)
+    except ValueError:
+        raise typer.BadParameter(f"{date!r} is not a date in the form YYYY-MM-DD") from None
+    return date
+
+
+@app.command()
+def simulate(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the network into.")],
+    episodes_per_center: Annotated[int, typer.Option(min=1, help="Recordings per center.")] = 4,
+    seed: Annotated[
+        int, typer.Option(help="Random seed; the same seed writes the same bytes.")
+    ] = 0,
+    date: Annotated[str, typer.Option(help="Upload date folder (YYYY-MM-DD).")] = "2026-11-23",
+    profile: Annotated[str, typer.Option(help="default | stress | clean")] = "default",
+    duration_scale: Annotated[float, typer.Option(help="Multiply episode durations.")] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Write a simulated collection network: one drop per center plus the ground truth."""
+    from teleop_lake.simulate import simulate_network
+
+    _check_date(date)
+    with console.status(f"simulating {episodes_per_center} recordings per center..."):
+        summary = simulate_network(
+            out_dir,
+            episodes_per_center=episodes_per_center,
+            seed=seed,
+            date=date,
+            profile=profile,
+            duration_scale=duration_scale,
+        )
+    info = {
+        "out_dir": str(out_dir),
+        "date": date,
+        "seed": seed,
+        "profile": profile,
+        "recordings_per_center": summary.recordings_per_center,
+        "files_written": summary.files_written,
+        "bytes_written": summary.bytes_written,
+    }
+    if as_json:
+        out.print_json(json.dumps(info))
+    else:
+        out.print(
+            f"wrote {sum(summary.recordings_per_center.values())} recordings "
+            f"({summary.bytes_written / 1e6:.1f} MB) to {out_dir}; truth in {out_dir}/_truth"
+        )
+
+
+def _run_night(
+    network: str, lake: str, date: str, batch_size: int, centers: list[str] | None
+) -> dict[str, Any]:
+    from teleop_lake.lake.storage import Store
+
+    try:
+        Store(lake).fs.makedirs(Store(lake).root, exist_ok=True)
+    except Exception as exc:
+        _fail(f"cannot create the lake at {lake}: {exc}")
+    _prepare_prefect_env(
+        Path(os.environ.get("TELEOP_LAKE_HOME", Path.home() / ".teleop-lake")) / "prefect"
+    )
+    from flows.nightly import nightly_flow
+
+    try:
+        summary: dict[str, Any] = nightly_flow(
+            network_url=network, lake_url=lake, date=date, batch_size=batch_size, centers=centers
+        )
+    except Exception as exc:
+        _fail(f"the night could not run: {type(exc).__name__}: {exc}")
+        raise  # unreachable
+    return summary
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    t = Table(title=f"run {summary['run_id']}")
+    for col in (
+        "center",
+        "pulled",
+        "retried",
+        "published",
+        "quarantined",
+        "pending",
+        "duplicates",
+        "balanced",
+    ):
+        t.add_column(col, justify="right" if col not in ("center",) else "left")
+    for a in summary["accounting"]:
+        t.add_row(
+            a["center"],
+            *(
+                str(a[k])
+                for k in (
+                    "pulled",
+                    "retried",
+                    "published",
+                    "quarantined",
+                    "pending",
+                    "duplicates",
+                    "balanced",
+                )
+            ),
+        )
+    out.print(t)
+    for q in summary["quarantined"]:
+        out.print(f"  quarantined {q['center']}/{q['recording_id']}: {q['message']}")
+    for u in summary["unreachable_centers"]:
+        out.print(f"  [yellow]unreachable[/] {u['center']} ({u['drop_url']}): {u['error']}")
+    rel = summary["release"] or {}
+    out.print(
+        f"release: {rel.get('release_id') or 'no new release'} "
+        f"({rel.get('n_episodes', 0)} episodes, {rel.get('n_frames', 0)} frames)"
+    )
+    for k, v in summary["report_paths"].items():
+        out.print(f"{k}: {v}")
+
+
+@app.command()
+def nightly(
+    network: Annotated[str, typer.Option(help="Network root URL: one drop folder per center.")],
+    lake: Annotated[str, typer.Option(help="Lake URL (local folder, file://, s3://).")],
+    date: Annotated[str | None, typer.Option(help="Night date; drops up to this date.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Recordings per processing task.")] = 6,
+    center: Annotated[
+        list[str] | None, typer.Option(help="Only these centers (repeatable).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
+) -> None:
+    """Run one night: pull, decode, clean, align, label, validate, publish, report."""
+    night = _check_date(date or _default_date())
+    summary = _run_night(network, lake, night, batch_size, center)
+    if as_json:
+        out.print_json(
+            json.dumps({k: v for k, v in summary.items() if k != "episodes"}, default=str)
+        )
+    else:
+        _print_summary(summary)
+    if not summary["balanced"]:
+        _fail("the accounting does not balance: this is a bug; see the run summary", EXIT_PROBLEM)
+    if summary["unreachable_centers"] and len(summary["unreachable_centers"]) == len(
+        summary["accounting"]
+    ):
+        _fail(f"no center was reachable under {network}; check --network", EXIT_CANNOT_RUN)
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to put the demo.")] = Path(
+        "demo-output"
+    ),
+    episodes_per_center: Annotated[int, typer.Option(min=1)] = 3,
+    seed: Annotated[int, typer.Option()] = 7,
+) -> None:
+    """Simulate a small network and run one night on it with embedded defaults."""
+    from teleop_lake.simulate import simulate_network
+
+    if out_dir.exists():
+        if not (out_dir / DEMO_MARKER).exists():
+            _fail(
+                f"{out_dir} exists and is not a demo folder; choose another --out", EXIT_CANNOT_RUN
+            )
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    (out_dir / DEMO_MARKER).write_text("created by teleop-lake demo\n")
+    os.environ.setdefault("TELEOP_LAKE_HOME", str(out_dir.resolve()))
+    date = "2026-11-23"
+    network = out_dir / "network"
+    with console.status("simulating the collection network..."):
+        sim = simulate_network(
+            network, episodes_per_center=episodes_per_center, seed=seed, date=date
+        )
+    out.print(
+        f"simulated {sum(sim.recordings_per_center.values())} recordings "
+        f"({sim.bytes_written / 1e6:.1f} MB) in {network}"
+    )
+    lake = out_dir / "lake"
+    with console.status("running the night (Prefect, ephemeral)..."):
+        summary = _run_night(str(network.resolve()), str(lake.resolve()), date, 6, None)
+    _print_summary(summary)
+    out.print(f"\nverify it: teleop-lake release verify --lake {lake}")
+
+
+@release_app.command("verify")
+def release_verify(
+    lake: Annotated[str, typer.Option(help="Lake URL.")],
+    release_id: Annotated[str | None, typer.Argument(help="Release id; default: latest.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Recompute every checksum of a release; exit 1 on any mismatch or missing file."""
+    from teleop_lake.release.verify import ReleaseNotFoundError, verify_release
+
+    try:
+        res = verify_release(lake, release_id)
+    except ReleaseNotFoundError as exc:
+        _fail(str(exc))
+        return
+    if as_json:
+        out.print_json(json.dumps(res.to_dict()))
+    elif res.ok:
+        out.print(
+            f"release {res.release_id}: OK, {res.n_files} files, "
+            f"{res.n_bytes / 1e6:.1f} MB verified"
+        )
+    else:
+        for p in res.problems:
+            out.print(f"[red]{p['problem']}[/] {p['path']}")
+        out.print(
+            f"release {res.release_id}: {len(res.problems)} problem(s) in {res.n_files} files"
+        )
+    if not res.ok:
+        raise typer.Exit(EXIT_PROBLEM)
+
+
+@release_app.command("list")
+def release_list(
+    lake: Annotated[str, typer.Option(help="Lake URL.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List committed releases, oldest first."""
+    from teleop_lake.lake import layout
+    from teleop_lake.lake.storage import Store
+    from teleop_lake.release.publish import latest_release_id, list_releases
+
+    store = Store(lake)
+    rows = []
+    for rid in list_releases(store):
+        m = store.read_json(f"{layout.release_dir(rid)}/{layout.RELEASE_MANIFEST_NAME}")
+        rows.append(
+            {
+                "release_id": rid,
+                "created_at": m["created_at"],
+                "episodes": m["counts"]["episodes"],
+                "frames": m["counts"]["frames"],
+                "parent": m["parent_release_id"],
+                **{k: m["changelog"][k] for k in ("added", "updated", "removed")},
+            }
+        )
+    if as_json:
+        out.print_json(json.dumps({"latest": latest_release_id(store), "releases": rows}))
+        return
+    t = Table()
+    for c in ("release_id", "created_at", "episodes", "frames", "added", "updated", "removed"):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(
+            *(
+                str(r[c])
+                for c in (
+                    "release_id",
+                    "created_at",
+                    "episodes",
+                    "frames",
+                    "added",
+                    "updated",
+                    "removed",
+                )
+            )
+        )
+    out.print(t)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        sys.exit(130)

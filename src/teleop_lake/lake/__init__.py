@@ -1,0 +1,1 @@
+"""The lake: its layout, storage access over fsspec, the ledger and the quarantine."""

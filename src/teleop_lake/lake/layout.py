@@ -1,0 +1,69 @@
+"""Where everything lives in the lake, as relative paths. The only place that spells them.
+
+```
+bronze/<center>/<kk>/<content_key>/...      raw recordings as delivered, never modified
+ledger/pulls/<center>/<run_id>.parquet      what each night pulled (append-only)
+ledger/outcomes/<run_id>.parquet            what became of each recording that night
+quarantine/<center>/<content_key>/          reasons.json (+ the bad files when not in bronze)
+segments/<segment_id>/                      frames.parquet, replay.zarr, episodes.parquet,
+                                            findings.parquet (written once, shared by releases)
+releases/<release_id>/                      episodes.parquet, manifest.json (written last)
+releases/LATEST                             the newest release id, moved after the manifest
+reports/<run_id>/                           validation.json, validation.html
+runs/<run_id>/summary.json                  the run summary (accounting)
+overrides/                                  QA label overrides (append-only)
+config/pseudonym.key                        keyed hash for operator pseudonyms (never released)
+```
+"""
+
+from __future__ import annotations
+
+BRONZE_RECORD_NAME = "_recording.json"
+RELEASE_MANIFEST_NAME = "manifest.json"
+LATEST_POINTER = "releases/LATEST"
+PSEUDONYM_KEY = "config/pseudonym.key"
+
+
+def bronze_dir(center: str, content_key: str) -> str:
+    return f"bronze/{center}/{content_key[:2]}/{content_key}"
+
+
+def pull_ledger_dir(center: str) -> str:
+    return f"ledger/pulls/{center}"
+
+
+def pull_ledger_file(center: str, run_id: str) -> str:
+    return f"{pull_ledger_dir(center)}/{run_id}.parquet"
+
+
+OUTCOME_LEDGER_DIR = "ledger/outcomes"
+
+
+def outcome_ledger_file(run_id: str, part: str) -> str:
+    return f"{OUTCOME_LEDGER_DIR}/{run_id}/{part}.parquet"
+
+
+def quarantine_dir(center: str, content_key: str) -> str:
+    return f"quarantine/{center}/{content_key}"
+
+
+SEGMENTS_DIR = "segments"
+
+
+def segment_dir(segment_id: str) -> str:
+    return f"{SEGMENTS_DIR}/{segment_id}"
+
+
+RELEASES_DIR = "releases"
+
+
+def release_dir(release_id: str) -> str:
+    return f"{RELEASES_DIR}/{release_id}"
+
+
+def report_dir(run_id: str) -> str:
+    return f"reports/{run_id}"
+
+
+def run_summary_file(run_id: str) -> str:
+    return f"runs/{run_id}/summary.json"

@@ -1,0 +1,181 @@
+"""Byte-level access to the lake and to drops through fsspec URLs (local path, file://, s3://).
+
+Nothing here computes: it reads, writes, lists and hashes bytes. Every write of
+a finished file goes to a temporary name first and is renamed into place, so a
+crash never leaves a half-written file under a final name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import fsspec
+import polars as pl
+from fsspec.implementations.local import LocalFileSystem
+
+CHUNK_BYTES = 8 * 1024 * 1024
+
+
+class AlreadyExistsError(FileExistsError):
+    pass
+
+
+@dataclass(frozen=True)
+class Store:
+    """A folder addressed by an fsspec URL; all paths below it are '/'-separated and relative."""
+
+    url: str
+
+    @property
+    def fs(self) -> fsspec.AbstractFileSystem:
+        fs, _ = fsspec.core.url_to_fs(self.url)
+        return fs
+
+    @property
+    def root(self) -> str:
+        _, root = fsspec.core.url_to_fs(self.url)
+        return str(root).rstrip("/")
+
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.fs, LocalFileSystem)
+
+    def full(self, rel: str) -> str:
+        return f"{self.root}/{rel.lstrip('/')}" if rel else self.root
+
+    def uri(self, rel: str) -> str:
+        """A URL for ``rel`` that other processes can open."""
+        base = self.url.rstrip("/")
+        return f"{base}/{rel.lstrip('/')}"
+
+    def child(self, rel: str) -> Store:
+        return Store(self.uri(rel))
+
+    def exists(self, rel: str) -> bool:
+        return bool(self.fs.exists(self.full(rel)))
+
+    def isdir(self, rel: str) -> bool:
+        return bool(self.fs.isdir(self.full(rel)))
+
+    def ls_names(self, rel: str = "") -> list[str]:
+        """Names (not paths) directly under ``rel``; empty when it does not exist."""
+        full = self.full(rel)
+        if not self.fs.exists(full):
+            return []
+        names = []
+        for entry in self.fs.ls(full, detail=False):
+            names.append(str(entry).rstrip("/").rsplit("/", 1)[-1])
+        return sorted(names)
+
+    def walk_files(self, rel: str = "") -> list[str]:
+        """Every file below ``rel``, as paths relative to this store."""
+        full = self.full(rel)
+        if not self.fs.exists(full):
+            return []
+        out = []
+        prefix = self.root + "/"
+        for path in self.fs.find(full):
+            p = str(path)
+            out.append(p[len(prefix) :] if p.startswith(prefix) else p)
+        return sorted(out)
+
+    def size(self, rel: str) -> int:
+        return int(self.fs.size(self.full(rel)))
+
+    def read_bytes(self, rel: str) -> bytes:
+        with self.fs.open(self.full(rel), "rb") as f:
+            return bytes(f.read())
+
+    def read_text(self, rel: str) -> str:
+        return self.read_bytes(rel).decode("utf-8")
+
+    def read_json(self, rel: str) -> Any:
+        return json.loads(self.read_bytes(rel))
+
+    def iter_chunks(self, rel: str) -> Iterator[bytes]:
+        with self.fs.open(self.full(rel), "rb") as f:
+            while chunk := f.read(CHUNK_BYTES):
+                yield chunk
+
+    def sha256(self, rel: str) -> str:
+        h = hashlib.sha256()
+        for chunk in self.iter_chunks(rel):
+            h.update(chunk)
+        return h.hexdigest()
+
+    def write_bytes(self, rel: str, data: bytes, *, exclusive: bool = False) -> None:
+        """Write ``data`` atomically (temp name, then rename).
+
+        With ``exclusive`` the write fails with `AlreadyExistsError` if the file
+        exists. On a local disk this is an atomic link; on object stores it is a
+        check before the write (object stores without conditional writes cannot
+        do better).
+        """
+        full = self.full(rel)
+        fs = self.fs
+        parent = full.rsplit("/", 1)[0]
+        fs.makedirs(parent, exist_ok=True)
+        tmp = f"{parent}/.tmp-{uuid.uuid4().hex}"
+        with fs.open(tmp, "wb") as f:
+            f.write(data)
+        if exclusive:
+            if isinstance(fs, LocalFileSystem):
+                try:
+                    os.link(tmp, full)
+                except FileExistsError as exc:
+                    raise AlreadyExistsError(f"{self.uri(rel)} already exists") from exc
+                finally:
+                    os.unlink(tmp)
+                return
+            if fs.exists(full):
+                fs.rm(tmp)
+                raise AlreadyExistsError(f"{self.uri(rel)} already exists")
+        fs.mv(tmp, full)
+
+    def write_text(self, rel: str, text: str, *, exclusive: bool = False) -> None:
+        self.write_bytes(rel, text.encode("utf-8"), exclusive=exclusive)
+
+    def write_json(self, rel: str, obj: Any, *, exclusive: bool = False) -> None:
+        text = json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+        self.write_text(rel, text + "\n", exclusive=exclusive)
+
+    def write_parquet(self, rel: str, df: pl.DataFrame) -> None:
+        buf = io.BytesIO()
+        df.write_parquet(buf, compression="zstd", statistics=True)
+        self.write_bytes(rel, buf.getvalue())
+
+    def read_parquet(self, rel: str) -> pl.DataFrame:
+        return pl.read_parquet(io.BytesIO(self.read_bytes(rel)))
+
+    def copy_verified(self, src: Store, src_rel: str, dst_rel: str) -> tuple[int, str]:
+        """Copy a file from another store, hashing while copying; returns (size, sha256).
+
+        The copy lands under a temporary name and is renamed into place only
+        when complete; the caller decides what to do when the hash is wrong.
+        """
+        full = self.full(dst_rel)
+        fs = self.fs
+        parent = full.rsplit("/", 1)[0]
+        fs.makedirs(parent, exist_ok=True)
+        tmp = f"{parent}/.tmp-{uuid.uuid4().hex}"
+        h = hashlib.sha256()
+        size = 0
+        with fs.open(tmp, "wb") as out:
+            for chunk in src.iter_chunks(src_rel):
+                h.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+        fs.mv(tmp, full)
+        return size, h.hexdigest()
+
+    def remove_tree(self, rel: str) -> None:
+        full = self.full(rel)
+        if self.fs.exists(full):
+            self.fs.rm(full, recursive=True)

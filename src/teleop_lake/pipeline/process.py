@@ -1,0 +1,398 @@
+"""The process stage: bronze recordings -> decoded, standardized, cleaned, aligned, labeled,
+validated episodes in one new data segment per batch; everything refused goes to the quarantine.
+
+One call handles one batch: frames of the whole batch are validated with one
+Pandera call and failures are mapped back to their episodes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandera.errors
+import polars as pl
+from PIL import Image
+
+from datalake_schemas import EPISODE_FIELDS, episodes_schema, frames_schema
+from teleop_lake import __version__
+from teleop_lake.canonical import Recording, RecordingMeta
+from teleop_lake.formats import read_recording
+from teleop_lake.lake.ledger import Outcome, write_outcomes
+from teleop_lake.lake.pseudonym import pseudonym_key, pseudonymize
+from teleop_lake.lake.quarantine import record_quarantine
+from teleop_lake.lake.storage import Store
+from teleop_lake.network.profiles import load_profile
+from teleop_lake.network.pull import BronzeRecording
+from teleop_lake.processing import ProcessedEpisode, ProcessingParams, process_recording
+from teleop_lake.rejection import Reason, RecordingRejected
+from teleop_lake.release.segment import write_segment
+from teleop_lake.robots import load_robot_model
+from teleop_lake.standardize import standardize_recording
+from teleop_lake.tasks import load_task_catalog
+
+TRANSIENT_ERRORS = (OSError, TimeoutError, ConnectionError)
+
+
+@dataclass
+class BatchResult:
+    """What a batch did, as small serialisable facts."""
+
+    batch_id: str
+    segment_id: str | None = None
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    validation_failures: list[dict[str, Any]] = field(default_factory=list)
+    episodes: list[dict[str, Any]] = field(default_factory=list)
+    seconds_by_stage: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "batch_id": self.batch_id,
+            "segment_id": self.segment_id,
+            "outcomes": self.outcomes,
+            "validation_failures": self.validation_failures,
+            "episodes": self.episodes,
+        }
+
+
+@contextlib.contextmanager
+def local_files(lake: Store, rec: BronzeRecording) -> Iterator[list[Path]]:
+    """The recording's bronze files as local paths (downloaded when the lake is remote)."""
+    if lake.is_local:
+        yield [Path(lake.full(f"{rec.bronze_dir}/{f}")) for f in rec.files]
+        return
+    with tempfile.TemporaryDirectory(prefix="teleop-") as tmp:
+        paths = []
+        for f in rec.files:
+            p = Path(tmp) / f
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_bytes(lake.read_bytes(f"{rec.bronze_dir}/{f}"))
+            paths.append(p)
+        yield paths
+
+
+def recording_meta(rec: BronzeRecording, robot_model: str) -> RecordingMeta:
+    m = rec.manifest
+    return RecordingMeta(
+        center=rec.center,
+        recording_id=rec.recording_id,
+        raw_format=rec.raw_format,
+        robot_model=robot_model,
+        task_code=m.get("task_code"),
+        station=m.get("station"),
+        robot_serial=m.get("robot_serial"),
+        operator_id=m.get("operator_id"),
+        recorded_at=m.get("recorded_at"),
+        extra=dict(m.get("extra") or {}),
+    )
+
+
+def episode_row(
+    rec: BronzeRecording,
+    recording: Recording,
+    ep: ProcessedEpisode,
+    *,
+    lake: Store,
+    key: bytes,
+    run_id: str,
+    segment_id: str,
+    row_start: int,
+    params: ProcessingParams,
+) -> dict[str, Any]:
+    s, lab, meta = ep.summary, ep.label, recording.meta
+    return {
+        "episode_id": rec.episode_id,
+        "center": rec.center,
+        "recording_id": rec.recording_id,
+        "station": meta.station,
+        "scene": meta.scene,
+        "task_code": meta.task_code,
+        "robot_model": meta.robot_model,
+        "robot_serial": meta.robot_serial,
+        "operator_pseudonym": pseudonymize(key, meta.operator_id),
+        "start_time_utc": dt.datetime.fromtimestamp(int(s["start_ns"]) / 1e9, tz=dt.UTC),
+        "duration_s": float(s["duration_s"]),
+        "n_frames": int(ep.frames.height),
+        "raw_format": rec.raw_format,
+        "source_uri": lake.uri(rec.bronze_dir),
+        "content_key": rec.content_key,
+        "pipeline_version": __version__,
+        "param_hash": params.param_hash(),
+        "run_id": run_id,
+        "segment_id": segment_id,
+        "segment_row_start": row_start,
+        "quality_score": float(s["quality_score"]),
+        "n_spikes": int(s["n_spikes"]),
+        "n_dropouts": int(s["n_dropouts"]),
+        "n_frozen": int(s["n_frozen"]),
+        "operator_clock_offset_ms": _opt_float(s.get("operator_clock_offset_ms")),
+        "operator_clock_drift_ppm": _opt_float(s.get("operator_clock_drift_ppm")),
+        "clock_uncertainty_ms": _opt_float(s.get("clock_uncertainty_ms")),
+        "outcome": lab.outcome,
+        "failure_reason": lab.failure_reason,
+        "label_source": lab.source,
+        "label_confidence": float(lab.confidence),
+        "needs_review": bool(lab.needs_review),
+        "review_reason": lab.review_reason,
+        "operator_mark": lab.operator_mark,
+        "labeler_version": lab.labeler_version,
+    }
+
+
+def _opt_float(v: Any) -> float | None:
+    if v is None:
+        return None
+    f = float(v)
+    return None if np.isnan(f) else f
+
+
+def camera_images(recording: Recording, frames: pl.DataFrame) -> dict[str, np.ndarray]:
+    """The nearest decoded frame of each camera for every grid row (zeros where none)."""
+    out: dict[str, np.ndarray] = {}
+    for name, cam in recording.cameras.items():
+        col = f"camera.{name}.frame_index"
+        if col not in frames.columns or cam.n_samples == 0:
+            continue
+        idx = frames[col].to_numpy()
+        decoded: dict[int, np.ndarray] = {}
+        first = np.asarray(Image.open(io.BytesIO(cam.frames[int(idx.max())])).convert("RGB"))
+        stack = np.zeros((len(idx), *first.shape), dtype=np.uint8)
+        for row, i in enumerate(idx):
+            i = int(i)
+            if i < 0:
+                continue
+            if i not in decoded:
+                img = np.asarray(Image.open(io.BytesIO(cam.frames[i])).convert("RGB"))
+                if img.shape != first.shape:
+                    raise RecordingRejected(
+                        Reason(
+                            "corrupt_file",
+                            f"camera frames change size ({img.shape} vs {first.shape})",
+                            stream=name,
+                        )
+                    )
+                decoded[i] = img
+            stack[row] = decoded[i]
+        out[name] = stack
+    return out
+
+
+def _map_schema_failures(
+    err: pandera.errors.SchemaErrors, frames: pl.DataFrame
+) -> dict[str, list[dict[str, Any]]]:
+    """Pandera failure cases -> {episode_id: [{column, check, frame_index, t_ns, value}]}."""
+    fc = err.failure_cases
+    by_episode: dict[str, list[dict[str, Any]]] = {}
+    ids = frames["episode_id"]
+    fidx = frames["frame_index"]
+    tns = frames["t_ns"]
+    for row in fc.iter_rows(named=True):
+        i = row.get("index")
+        if i is None:
+            # a schema-level failure (missing column, wrong type) concerns every episode
+            for e in ids.unique().to_list():
+                by_episode.setdefault(e, []).append(
+                    {"column": row["column"], "check": row["check"], "value": row["failure_case"]}
+                )
+            continue
+        e = ids[int(i)]
+        by_episode.setdefault(e, []).append(
+            {
+                "column": row["column"],
+                "check": row["check"],
+                "frame_index": int(fidx[int(i)]),
+                "t_ns": int(tns[int(i)]),
+                "value": row["failure_case"],
+            }
+        )
+    return by_episode
+
+
+def process_batch(
+    lake_url: str,
+    run_id: str,
+    batch_id: str,
+    recordings: list[dict[str, Any]],
+    params: ProcessingParams,
+    now: dt.datetime,
+) -> BatchResult:
+    """Process one batch of bronze recordings into one segment; never raises for bad data."""
+    lake = Store(lake_url)
+    key = pseudonym_key(lake)
+    catalog = load_task_catalog()
+    result = BatchResult(batch_id=batch_id)
+    outcomes: list[Outcome] = []
+    kept: list[tuple[BronzeRecording, Recording, ProcessedEpisode, dict[str, np.ndarray]]] = []
+
+    def refuse(rec: BronzeRecording, stage: str, reasons: tuple[Reason, ...]) -> None:
+        record_quarantine(
+            lake,
+            center=rec.center,
+            recording_id=rec.recording_id,
+            episode_id=rec.episode_id,
+            content_key=rec.content_key,
+            run_id=run_id,
+            stage=stage,
+            reasons=reasons,
+            now=now,
+        )
+        outcomes.append(
+            Outcome(
+                rec.center,
+                rec.recording_id,
+                rec.episode_id,
+                rec.content_key,
+                run_id,
+                stage,
+                "quarantined",
+                reasons,
+            )
+        )
+
+    for raw in recordings:
+        rec = BronzeRecording.from_dict(raw)
+        stage = "decode"
+        try:
+            profile = load_profile(rec.center)
+            robot = load_robot_model(profile.robot_model)
+            with local_files(lake, rec) as paths:
+                recording = read_recording(
+                    rec.raw_format, paths, recording_meta(rec, robot.name), profile
+                )
+            recording = standardize_recording(recording, profile, robot)
+            stage = "process"
+            task = catalog.get(recording.meta.task_code)
+            ep = process_recording(recording, robot, task, rec.episode_id, params)
+            if not ep.publishable:
+                refuse(rec, stage, ep.gate_reasons)
+                continue
+            images = camera_images(recording, ep.frames)
+            kept.append((rec, recording, ep, images))
+        except RecordingRejected as exc:
+            refuse(rec, stage, exc.reasons)
+        except TRANSIENT_ERRORS as exc:
+            outcomes.append(
+                Outcome(
+                    rec.center,
+                    rec.recording_id,
+                    rec.episode_id,
+                    rec.content_key,
+                    run_id,
+                    stage,
+                    "pending",
+                    (
+                        Reason(
+                            "processing_error",
+                            f"transient {type(exc).__name__}: {exc}; retried next night",
+                        ),
+                    ),
+                )
+            )
+        except Exception as exc:  # a bug must not stop the night: quarantine, with the cause
+            refuse(
+                rec,
+                stage,
+                (
+                    Reason(
+                        "processing_error",
+                        f"{type(exc).__name__}: {exc}; report this "
+                        "recording to the pipeline maintainers",
+                    ),
+                ),
+            )
+
+    if kept:
+        frames_all = pl.concat([k[2].frames for k in kept], how="diagonal_relaxed")
+        try:
+            frames_schema().validate(frames_all, lazy=True)
+        except pandera.errors.SchemaErrors as err:
+            bad = _map_schema_failures(err, frames_all)
+            still = []
+            for k in kept:
+                fails = bad.get(k[0].episode_id)
+                if fails:
+                    first = fails[0]
+                    refuse(
+                        k[0],
+                        "validate",
+                        (
+                            Reason(
+                                "schema_violation",
+                                f"{len(fails)} frame check failure(s), first: column "
+                                f"{first['column']} check {first['check']} value {first['value']} "
+                                f"at frame {first.get('frame_index')}",
+                            ),
+                        ),
+                    )
+                    for f in fails[:50]:
+                        result.validation_failures.append({"episode_id": k[0].episode_id, **f})
+                else:
+                    still.append(k)
+            kept = still
+
+    if kept:
+        segment_id = f"{run_id}-{batch_id}"
+        rows, row_start = [], 0
+        for rec, recording, ep, _ in kept:
+            rows.append(
+                episode_row(
+                    rec,
+                    recording,
+                    ep,
+                    lake=lake,
+                    key=key,
+                    run_id=run_id,
+                    segment_id=segment_id,
+                    row_start=row_start,
+                    params=params,
+                )
+            )
+            row_start += ep.frames.height
+        episodes = pl.DataFrame(rows, schema={k: v[0] for k, v in EPISODE_FIELDS.items()})
+        episodes_schema().validate(episodes)
+        frames_all = pl.concat([k[2].frames for k in kept], how="diagonal_relaxed")
+        findings = pl.concat(
+            [k[2].findings.with_columns(pl.lit(k[0].episode_id).alias("episode_id")) for k in kept],
+            how="diagonal_relaxed",
+        )
+        images = _stack_images([k[3] for k in kept])
+        write_segment(lake, segment_id, frames_all, episodes, findings, images)
+        result.segment_id = segment_id
+        result.episodes = rows
+        for rec, *_ in kept:
+            outcomes.append(
+                Outcome(
+                    rec.center,
+                    rec.recording_id,
+                    rec.episode_id,
+                    rec.content_key,
+                    run_id,
+                    "process",
+                    "published",
+                )
+            )
+    write_outcomes(lake, run_id, batch_id, outcomes)
+    result.outcomes = [o.row() for o in outcomes]
+    return result
+
+
+def _stack_images(per_episode: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Concatenate each camera's frames over episodes; a camera missing anywhere is left out."""
+    if not per_episode:
+        return {}
+    names = set(per_episode[0])
+    for d in per_episode[1:]:
+        names &= set(d)
+    out = {}
+    for name in sorted(names):
+        shapes = {d[name].shape[1:] for d in per_episode}
+        if len(shapes) == 1:
+            out[name] = np.concatenate([d[name] for d in per_episode])
+    return out

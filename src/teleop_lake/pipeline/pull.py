@@ -1,0 +1,83 @@
+"""The pull stage of a night: one center's drop -> bronze + quarantine + outcome ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict
+from typing import Any
+
+from teleop_lake.lake.ledger import Outcome, unfinished_recordings, write_outcomes
+from teleop_lake.lake.quarantine import record_quarantine
+from teleop_lake.lake.storage import Store
+from teleop_lake.network.profiles import load_profile
+from teleop_lake.network.pull import pull_center
+
+
+def pull_stage(
+    network_url: str,
+    lake_url: str,
+    center: str,
+    run_id: str,
+    until_date: str | None,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """Pull one center; returns small facts and the bronze records to process."""
+    lake = Store(lake_url)
+    profile = load_profile(center)
+    res = pull_center(profile, network_url, lake, run_id, until_date, now)
+    outcomes = []
+    quarantined = []
+    for rej in res.rejected:
+        record_quarantine(
+            lake,
+            center=center,
+            recording_id=rej.recording_id,
+            episode_id=rej.episode_id,
+            content_key=rej.content_key,
+            run_id=run_id,
+            stage="pull",
+            reasons=rej.reasons,
+            now=now,
+        )
+        o = Outcome(
+            center,
+            rej.recording_id,
+            rej.episode_id,
+            rej.content_key,
+            run_id,
+            "pull",
+            "quarantined",
+            rej.reasons,
+        )
+        outcomes.append(o)
+        quarantined.append(o.row())
+    if outcomes:
+        write_outcomes(lake, run_id, f"pull-{center}", outcomes)
+    return {
+        "center": center,
+        "drop_url": res.drop_url,
+        "reachable": res.reachable,
+        "error": res.error,
+        "new": [r.to_dict() for r in res.new],
+        "quarantined": quarantined,
+        "already_pulled": res.already_pulled,
+        "duplicates": res.duplicates,
+        "bytes_copied": res.bytes_copied,
+        "manifest_problems": [asdict(p) for p in res.manifest_problems],
+    }
+
+
+def retry_stage(lake_url: str, centers: list[str], exclude_keys: set[str]) -> list[dict[str, Any]]:
+    """Bronze recordings left pending (or unfinished by a crash) on earlier nights."""
+    lake = Store(lake_url)
+    return [
+        r.to_dict()
+        for r in unfinished_recordings(lake, centers)
+        if r.content_key not in exclude_keys
+    ]
+
+
+def plan_batches(recordings: list[dict[str, Any]], batch_size: int) -> list[list[dict[str, Any]]]:
+    """Split recordings into batches, keeping a center's recordings together where possible."""
+    ordered = sorted(recordings, key=lambda r: (r["center"], r["recording_id"]))
+    return [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]

@@ -1,0 +1,1 @@
+"""Releases: data segments written once, release manifests that reference them, verify, read."""

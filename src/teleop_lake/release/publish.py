@@ -1,0 +1,194 @@
+"""Cutting a release: a complete, immutable snapshot of every publishable episode so far.
+
+A release is a snapshot by reference: its ``episodes.parquet`` (rewritten each
+time; small) points into data segments that were written once and are shared.
+The manifest lists every file the release consists of, with size and sha256;
+segment entries are copied from each segment's own ``segment.json`` so nothing
+old is hashed again. The release exists once ``manifest.json`` is written (an
+exclusive create, last); ``releases/LATEST`` moves after that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from datalake_schemas import SCHEMA_VERSION, episodes_schema
+from teleop_lake import __version__
+from teleop_lake.lake import layout
+from teleop_lake.lake.storage import Store
+from teleop_lake.release.segment import SEGMENT_MANIFEST_NAME
+
+MANIFEST_FORMAT = "teleop-lake-release/1"
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    release_id: str | None  # None when nothing changed since the parent release
+    parent_release_id: str | None
+    n_episodes: int
+    n_frames: int
+    added: int
+    updated: int
+    removed: int
+    manifest_path: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def latest_release_id(lake: Store) -> str | None:
+    if not lake.exists(layout.LATEST_POINTER):
+        return None
+    return lake.read_text(layout.LATEST_POINTER).strip() or None
+
+
+def list_releases(lake: Store) -> list[str]:
+    """Committed releases (those with a manifest), oldest first."""
+    out = []
+    for name in lake.ls_names(layout.RELEASES_DIR):
+        if lake.exists(f"{layout.release_dir(name)}/{layout.RELEASE_MANIFEST_NAME}"):
+            out.append(name)
+    return sorted(out)
+
+
+def current_episodes(lake: Store) -> tuple[pl.DataFrame, dict[str, dict[str, Any]]]:
+    """The newest processed version of every episode across committed segments."""
+    tables, manifests = [], {}
+    for seg_id in lake.ls_names(layout.SEGMENTS_DIR):
+        seg = layout.segment_dir(seg_id)
+        if not lake.exists(f"{seg}/{SEGMENT_MANIFEST_NAME}"):
+            continue  # an unfinished segment of a crashed batch
+        manifests[seg_id] = lake.read_json(f"{seg}/{SEGMENT_MANIFEST_NAME}")
+        tables.append(lake.read_parquet(f"{seg}/episodes.parquet"))
+    if not tables:
+        return pl.DataFrame(), manifests
+    eps = (
+        pl.concat(tables, how="vertical")
+        .sort(["episode_id", "run_id", "segment_id"])
+        .unique("episode_id", keep="last", maintain_order=True)
+        .sort(["center", "recording_id"])
+    )
+    return eps, manifests
+
+
+def _next_release_id(lake: Store, date: str) -> str:
+    taken = [r for r in lake.ls_names(layout.RELEASES_DIR) if r.startswith(f"{date}-r")]
+    return f"{date}-r{len(taken) + 1:02d}"
+
+
+def _fingerprint(eps: pl.DataFrame) -> str:
+    cols = ["episode_id", "content_key", "run_id", "outcome", "failure_reason", "label_source"]
+    if eps.is_empty():
+        return ""
+    text = eps.select(cols).sort("episode_id").write_csv()
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def publish_release(lake_url: str, run_id: str, date: str, now: dt.datetime) -> PublishResult:
+    lake = Store(lake_url)
+    eps, seg_manifests = current_episodes(lake)
+    parent = latest_release_id(lake)
+    parent_eps = (
+        lake.read_parquet(f"{layout.release_dir(parent)}/episodes.parquet")
+        if parent
+        else pl.DataFrame()
+    )
+    if eps.is_empty() or _fingerprint(eps) == _fingerprint(parent_eps):
+        return PublishResult(
+            None, parent, eps.height, int(eps["n_frames"].sum()) if eps.height else 0, 0, 0, 0, None
+        )
+    episodes_schema().validate(eps)
+
+    old = (
+        {}
+        if parent_eps.is_empty()
+        else dict(
+            zip(
+                parent_eps["episode_id"],
+                parent_eps["run_id"] + parent_eps["content_key"],
+                strict=True,
+            )
+        )
+    )
+    new = dict(zip(eps["episode_id"], eps["run_id"] + eps["content_key"], strict=True))
+    added = sorted(set(new) - set(old))
+    removed = sorted(set(old) - set(new))
+    updated = sorted(e for e in set(new) & set(old) if new[e] != old[e])
+
+    release_id = _next_release_id(lake, date)
+    rdir = layout.release_dir(release_id)
+    buf = io.BytesIO()
+    eps.write_parquet(buf, compression="zstd")
+    data = buf.getvalue()
+    lake.write_bytes(f"{rdir}/episodes.parquet", data)
+    files: list[dict[str, Any]] = [
+        {
+            "path": f"{rdir}/episodes.parquet",
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "role": "episodes",
+        }
+    ]
+    used_segments = sorted(eps["segment_id"].unique().to_list())
+    for seg_id in used_segments:
+        seg_json = f"{layout.segment_dir(seg_id)}/{SEGMENT_MANIFEST_NAME}"
+        raw = lake.read_bytes(seg_json)
+        files.append(
+            {
+                "path": seg_json,
+                "size": len(raw),
+                "sha256": hashlib.sha256(raw).hexdigest(),
+                "role": "segment_manifest",
+            }
+        )
+        for f in seg_manifests[seg_id]["files"]:
+            files.append({**f, "role": "segment_data"})
+
+    counts = {
+        "episodes": eps.height,
+        "frames": int(eps["n_frames"].sum()),
+        "by_center": dict(eps.group_by("center").len().sort("center").iter_rows()),
+        "by_outcome": dict(eps.group_by("outcome").len().sort("outcome").iter_rows()),
+        "by_robot_model": dict(eps.group_by("robot_model").len().sort("robot_model").iter_rows()),
+        "needs_review": int(eps["needs_review"].sum()),
+    }
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "release_id": release_id,
+        "created_at": now.isoformat(),
+        "run_id": run_id,
+        "parent_release_id": parent,
+        "schema_version": SCHEMA_VERSION,
+        "pipeline_version": __version__,
+        "param_hashes": sorted(eps["param_hash"].unique().to_list()),
+        "segments": used_segments,
+        "counts": counts,
+        "changelog": {
+            "added": len(added),
+            "updated": len(updated),
+            "removed": len(removed),
+            "added_episode_ids": added[:1000],
+            "updated_episode_ids": updated[:1000],
+            "removed_episode_ids": removed[:1000],
+        },
+        "files": files,
+    }
+    manifest_path = f"{rdir}/{layout.RELEASE_MANIFEST_NAME}"
+    lake.write_json(manifest_path, manifest, exclusive=True)  # the commit point
+    lake.write_text(layout.LATEST_POINTER, release_id + "\n")
+    return PublishResult(
+        release_id,
+        parent,
+        counts["episodes"],
+        counts["frames"],
+        len(added),
+        len(updated),
+        len(removed),
+        manifest_path,
+    )

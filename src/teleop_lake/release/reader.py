@@ -1,0 +1,69 @@
+"""Reading a release as a partner does: the episodes table, frames as a lazy polars scan,
+and the replay-buffer Zarr stores of its segments.
+
+```python
+from teleop_lake.release.reader import open_release
+rel = open_release("./lake")                  # the latest release
+rel.episodes.filter(pl.col("outcome") == "success")
+frames = rel.scan_frames().collect()          # only this release's episode versions
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from datalake_schemas import SCHEMA_VERSION
+from teleop_lake.lake import layout
+from teleop_lake.lake.storage import Store
+from teleop_lake.release.publish import latest_release_id
+from teleop_lake.release.verify import ReleaseNotFoundError
+
+
+class IncompatibleReleaseError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Release:
+    lake: Store
+    release_id: str
+    manifest: dict[str, Any]
+    episodes: pl.DataFrame
+
+    def segment_urls(self, name: str) -> list[str]:
+        return [self.lake.uri(f"{layout.segment_dir(s)}/{name}") for s in self.manifest["segments"]]
+
+    def scan_frames(self) -> pl.LazyFrame:
+        """Frames of exactly this release's episode versions, across its segments."""
+        keys = self.episodes.select("episode_id", "segment_id").lazy()
+        scans = [
+            pl.scan_parquet(self.lake.uri(f"{layout.segment_dir(s)}/frames.parquet")).with_columns(
+                pl.lit(s).alias("segment_id")
+            )
+            for s in self.manifest["segments"]
+        ]
+        return (
+            pl.concat(scans, how="diagonal_relaxed")
+            .join(keys, on=["episode_id", "segment_id"], how="semi")
+            .drop("segment_id")
+        )
+
+
+def open_release(lake_url: str, release_id: str | None = None) -> Release:
+    lake = Store(lake_url)
+    rid = release_id or latest_release_id(lake)
+    if rid is None:
+        raise ReleaseNotFoundError(f"no release in {lake_url}")
+    manifest = lake.read_json(f"{layout.release_dir(rid)}/{layout.RELEASE_MANIFEST_NAME}")
+    major = str(manifest["schema_version"]).split(".")[0]
+    if major != SCHEMA_VERSION.split(".")[0]:
+        raise IncompatibleReleaseError(
+            f"release {rid} has schema {manifest['schema_version']}, this reader knows "
+            f"{SCHEMA_VERSION}: upgrade teleop-lake to read it"
+        )
+    episodes = lake.read_parquet(f"{layout.release_dir(rid)}/episodes.parquet")
+    return Release(lake=lake, release_id=rid, manifest=manifest, episodes=episodes)

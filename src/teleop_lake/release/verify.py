@@ -1,0 +1,74 @@
+"""Verifying a release: every file its manifest lists exists with that size and sha256."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from teleop_lake.lake import layout
+from teleop_lake.lake.storage import Store
+from teleop_lake.release.publish import latest_release_id
+
+
+class ReleaseNotFoundError(LookupError):
+    pass
+
+
+@dataclass
+class VerifyResult:
+    release_id: str
+    n_files: int = 0
+    n_bytes: int = 0
+    problems: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "release_id": self.release_id,
+            "ok": self.ok,
+            "n_files": self.n_files,
+            "n_bytes": self.n_bytes,
+            "problems": self.problems,
+        }
+
+
+def verify_release(lake_url: str, release_id: str | None = None) -> VerifyResult:
+    """Recompute every checksum the release manifest lists; problems are collected, not raised."""
+    lake = Store(lake_url)
+    rid = release_id or latest_release_id(lake)
+    if rid is None:
+        raise ReleaseNotFoundError(f"no release in {lake_url}: run a night first")
+    mpath = f"{layout.release_dir(rid)}/{layout.RELEASE_MANIFEST_NAME}"
+    if not lake.exists(mpath):
+        raise ReleaseNotFoundError(
+            f"release {rid!r} has no manifest at {lake.uri(mpath)} (unknown or never committed)"
+        )
+    manifest = lake.read_json(mpath)
+    result = VerifyResult(release_id=rid)
+    for f in manifest["files"]:
+        path = f["path"]
+        result.n_files += 1
+        if not lake.exists(path):
+            result.problems.append({"path": path, "problem": "missing"})
+            continue
+        size = lake.size(path)
+        result.n_bytes += size
+        if size != f["size"]:
+            result.problems.append(
+                {"path": path, "problem": "size_mismatch", "expected": f["size"], "actual": size}
+            )
+            continue
+        sha = lake.sha256(path)
+        if sha != f["sha256"]:
+            result.problems.append(
+                {
+                    "path": path,
+                    "problem": "checksum_mismatch",
+                    "expected": f["sha256"],
+                    "actual": sha,
+                }
+            )
+    return result
