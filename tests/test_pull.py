@@ -1,0 +1,124 @@
+"""The pull trusts nothing: checksums, sizes, paths, formats, re-deliveries, unreachable drops."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from conftest import write_drop_recording
+
+from teleop_lake.lake.storage import Store
+from teleop_lake.network.drop import UnsafePathError, check_relative_path, parse_manifest_line
+from teleop_lake.network.profiles import load_profile
+from teleop_lake.network.pull import pull_center
+
+NOW = dt.datetime(2026, 11, 24, 2, 0, tzinfo=dt.UTC)
+
+
+def _pull(network: Path, lake: Path, run: str, until: str | None = None):
+    return pull_center(load_profile("beijing"), str(network), Store(str(lake)), run, until, NOW)
+
+
+@pytest.mark.parametrize(
+    "bad", ["/etc/passwd", "../x.bag", "a/../../x.bag", "C:/x.bag", "s3://bucket/x", "a\\..\\x"]
+)
+def test_unsafe_paths_are_refused(bad: str) -> None:
+    with pytest.raises(UnsafePathError):
+        check_relative_path(bad)
+
+
+def test_safe_paths_are_normalised() -> None:
+    assert check_relative_path("st01/./a.bag") == "st01/a.bag"
+
+
+def test_manifest_line_problems_are_reported_not_raised() -> None:
+    assert parse_manifest_line("beijing", "2026-11-23", 1, "{not json").message.startswith(
+        "not JSON"
+    )
+    p = parse_manifest_line("beijing", "2026-11-23", 2, '{"recording_id": "r", "files": []}')
+    assert "non-empty list" in p.message
+    e = parse_manifest_line(
+        "beijing",
+        "2026-11-23",
+        3,
+        '{"recording_id": "r", "format": "ros1-bag", "files": [{"path": "a", "size": 1, '
+        '"sha256": "' + "a" * 64 + '"}], "uploader_version": "2.1"}',
+    )
+    assert e.extra == {"uploader_version": "2.1"}  # unknown keys are kept
+
+
+def test_pull_copies_verifies_and_quarantines(tmp_path: Path) -> None:
+    net, lake = tmp_path / "net", tmp_path / "lake"
+    drop = net / "beijing"
+    write_drop_recording(
+        drop,
+        "2026-11-23",
+        "good",
+        {"st01/good.bag": b"bag-bytes", "st01/good.metadata.json": b"{}"},
+    )
+    write_drop_recording(
+        drop,
+        "2026-11-23",
+        "corrupt",
+        {"st01/corrupt.bag": b"xxxx"},
+        file_overrides={"st01/corrupt.bag": {"sha256": "0" * 64}},
+    )
+    write_drop_recording(
+        drop,
+        "2026-11-23",
+        "escape",
+        {"st01/e.bag": b"e"},
+        file_overrides={"st01/e.bag": {"path": "../../outside.bag"}},
+    )
+    write_drop_recording(drop, "2026-11-23", "weird", {"st01/w.xyz": b"w"}, fmt="tarball")
+    write_drop_recording(drop, "2026-11-23", "gone", {"st01/gone.bag": b"g"})
+    (drop / "2026-11-23" / "st01" / "gone.bag").unlink()
+    # a file nobody listed yet (upload in progress) is ignored
+    (drop / "2026-11-23" / "st01" / "partial.bag").write_bytes(b"half")
+
+    res = _pull(net, lake, "run1")
+    assert res.reachable
+    assert [r.recording_id for r in res.new] == ["good"]
+    reasons = {r.recording_id: [x.code for x in r.reasons] for r in res.rejected}
+    assert reasons == {
+        "corrupt": ["checksum_mismatch"],
+        "escape": ["unsafe_path"],
+        "weird": ["unknown_format"],
+        "gone": ["file_missing"],
+    }
+    good = res.new[0]
+    store = Store(str(lake))
+    assert store.read_bytes(f"{good.bronze_dir}/st01/good.bag") == b"bag-bytes"
+    # nothing is lost: the corrupt bytes are kept in the quarantine, not in bronze
+    corrupt = next(r for r in res.rejected if r.recording_id == "corrupt")
+    assert (
+        store.read_bytes(f"quarantine/beijing/{corrupt.content_key}/files/st01/corrupt.bag")
+        == b"xxxx"
+    )
+    assert not (lake / "outside.bag").exists() and not (net / "outside.bag").exists()
+
+
+def test_pull_is_incremental_and_dedupes_redeliveries(tmp_path: Path) -> None:
+    net, lake = tmp_path / "net", tmp_path / "lake"
+    drop = net / "beijing"
+    write_drop_recording(drop, "2026-11-23", "a", {"st01/a.bag": b"A"})
+    assert len(_pull(net, lake, "run1").new) == 1
+    # same night again: nothing new
+    again = _pull(net, lake, "run2")
+    assert (len(again.new), again.already_pulled) == (0, 1)
+    # a late line appended to the same manifest, and a re-delivery of "a" in a later folder
+    write_drop_recording(drop, "2026-11-23", "late", {"st01/late.bag": b"L"})
+    write_drop_recording(drop, "2026-11-24", "a", {"st01/a.bag": b"A"})
+    third = _pull(net, lake, "run3")
+    assert [r.recording_id for r in third.new] == ["late"]
+    assert third.duplicates == 1
+    # --date bounds what is pulled
+    write_drop_recording(drop, "2026-11-26", "future", {"st01/f.bag": b"F"})
+    assert _pull(net, lake, "run4", until="2026-11-25").new == []
+
+
+def test_unreachable_center_is_reported(tmp_path: Path) -> None:
+    res = _pull(tmp_path / "no-such-network", tmp_path / "lake", "run1")
+    assert not res.reachable
+    assert "does not exist" in (res.error or "")
