@@ -99,7 +99,7 @@ def simulate(
         "bytes_written": summary.bytes_written,
     }
     if as_json:
-        out.print_json(json.dumps(info))
+        typer.echo(json.dumps(info))
     else:
         out.print(
             f"wrote {sum(summary.recordings_per_center.values())} recordings "
@@ -189,9 +189,7 @@ def nightly(
     night = _check_date(date or _default_date())
     summary = _run_night(network, lake, night, batch_size, center)
     if as_json:
-        out.print_json(
-            json.dumps({k: v for k, v in summary.items() if k != "episodes"}, default=str)
-        )
+        typer.echo(json.dumps(summary, default=str))
     else:
         _print_summary(summary)
     if not summary["balanced"]:
@@ -254,7 +252,7 @@ def release_verify(
         _fail(str(exc))
         return
     if as_json:
-        out.print_json(json.dumps(res.to_dict()))
+        typer.echo(json.dumps(res.to_dict()))
     elif res.ok:
         out.print(
             f"release {res.release_id}: OK, {res.n_files} files, "
@@ -295,7 +293,7 @@ def release_list(
             }
         )
     if as_json:
-        out.print_json(json.dumps({"latest": latest_release_id(store), "releases": rows}))
+        typer.echo(json.dumps({"latest": latest_release_id(store), "releases": rows}))
         return
     t = Table()
     for c in ("release_id", "created_at", "episodes", "frames", "added", "updated", "removed"):

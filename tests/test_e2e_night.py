@@ -1,0 +1,133 @@
+"""End to end: a simulated network, a night through Prefect via the CLI, a verified release."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from teleop_lake.release.reader import open_release
+from teleop_lake.simulate import simulate_network
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+DATE = "2026-11-23"
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).parent / "teleop-lake"
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, env=env,
+                          timeout=900, check=False)
+
+
+def _manifest_lines(path: Path) -> list[dict[str, object]]:
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def _break_two_recordings(net: Path) -> tuple[str, str]:
+    """Damage one bag in transit (hash no longer matches) and deliver one truncated bag."""
+    m_path = net / "suzhou" / DATE / "_manifest.jsonl"
+    lines = _manifest_lines(m_path)
+    transit = lines[0]
+    bag = next(f for f in transit["files"] if f["path"].endswith(".bag"))
+    p = net / "suzhou" / DATE / bag["path"]
+    data = bytearray(p.read_bytes())
+    data[len(data) // 3] ^= 0xFF
+    p.write_bytes(bytes(data))
+
+    import hashlib
+
+    m_path = net / "jinan" / DATE / "_manifest.jsonl"
+    lines = _manifest_lines(m_path)
+    trunc = lines[0]
+    bag = next(f for f in trunc["files"] if f["path"].endswith(".bag"))
+    p = net / "jinan" / DATE / bag["path"]
+    cut = p.read_bytes()[: bag["size"] // 2]
+    p.write_bytes(cut)
+    bag["size"], bag["sha256"] = len(cut), hashlib.sha256(cut).hexdigest()
+    m_path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    return str(transit["recording_id"]), str(trunc["recording_id"])
+
+
+def test_night_end_to_end(tmp_path: Path, prefect_home: Path) -> None:
+    net, lake = tmp_path / "net", tmp_path / "lake"
+    simulate_network(net, episodes_per_center=2, seed=11, date=DATE, duration_scale=0.4)
+    transit_id, trunc_id = _break_two_recordings(net)
+    env = {**os.environ, "PREFECT_HOME": str(prefect_home), "TELEOP_LAKE_HOME": str(tmp_path)}
+
+    proc = _cli("nightly", "--network", str(net), "--lake", str(lake), "--date", DATE, "--json",
+                env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    assert summary["balanced"]
+    truth = pl.read_parquet(net / "_truth" / "recordings.parquet")
+    totals = summary["totals"]
+    assert totals["pulled"] == truth.height == 10
+    assert totals["pulled"] == totals["published"] + totals["quarantined"] + totals["pending"]
+    for acc in summary["accounting"]:
+        assert acc["pulled"] == acc["published"] + acc["quarantined"] + acc["pending"]
+    reasons = {q["recording_id"]: q["reason_codes"] for q in summary["quarantined"]}
+    assert "checksum_mismatch" in reasons[transit_id]
+    assert "truncated_file" in reasons[trunc_id]
+    # every recording the simulator broke on purpose is quarantined too
+    broken = truth.filter(pl.col("file_fault") != "none")["recording_id"].to_list()
+    assert set(broken) <= set(reasons)
+    assert totals["published"] >= 5
+
+    rel_id = summary["release"]["release_id"]
+    verify = _cli("release", "verify", "--lake", str(lake), "--json", env=env)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert json.loads(verify.stdout)["ok"]
+
+    report = json.loads((lake / "reports" / summary["run_id"] / "validation.json").read_text())
+    assert report["totals"] == totals
+    assert {q["recording_id"] for q in report["quarantined"]} == set(reasons)
+    html = (lake / "reports" / summary["run_id"] / "validation.html").read_text()
+    assert transit_id in html and "checksum_mismatch" in html
+
+    rel = open_release(str(lake))
+    assert rel.release_id == rel_id
+    assert rel.episodes.height == totals["published"]
+    assert set(rel.episodes["center"]) <= {"beijing", "suzhou", "jinan", "hefei", "zhengzhou"}
+    frames = rel.scan_frames().collect()
+    assert frames.height == rel.episodes["n_frames"].sum()
+    assert frames.group_by("episode_id").agg(pl.col("t_ns").diff().min())["t_ns"].min() > 0
+    # raw operator ids never reach a release
+    ops = {str(x["operator_id"]) for m in net.glob("*/*/_manifest.jsonl")
+           for x in _manifest_lines(m)}
+    released = rel.episodes.write_csv()
+    assert ops and not any(op in released for op in ops)
+    assert rel.episodes["operator_pseudonym"].null_count() == 0
+
+    # the same night again: nothing new, no new release, books still balance
+    again = _cli("nightly", "--network", str(net), "--lake", str(lake), "--date", DATE, "--json",
+                 env=env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    s2 = json.loads(again.stdout)
+    assert s2["totals"]["pulled"] == 0 and s2["balanced"]
+    assert s2["release"]["release_id"] is None
+
+    # a new day with new recordings: a new release referencing the old segments too
+    simulate_network(net, episodes_per_center=1, seed=12, date="2026-11-24", duration_scale=0.4)
+    third = _cli("nightly", "--network", str(net), "--lake", str(lake), "--date", "2026-11-24",
+                 "--json", env=env)
+    assert third.returncode == 0, third.stderr[-3000:]
+    s3 = json.loads(third.stdout)
+    assert s3["totals"]["pulled"] == 5 and s3["balanced"]
+    r3 = s3["release"]
+    assert r3["parent_release_id"] == rel_id
+    assert r3["n_episodes"] == totals["published"] + s3["totals"]["published"]
+    assert _cli("release", "verify", "--lake", str(lake), env=env).returncode == 0
+    assert _cli("release", "verify", "--lake", str(lake), rel_id, env=env).returncode == 0
+
+
+def test_nightly_without_network_exits_3(tmp_path: Path, prefect_home: Path) -> None:
+    env = {**os.environ, "PREFECT_HOME": str(prefect_home)}
+    proc = _cli("nightly", "--network", str(tmp_path / "nowhere"), "--lake", str(tmp_path / "l"),
+                "--date", DATE, env=env)
+    assert proc.returncode == 3
+    assert "no center was reachable" in proc.stderr
