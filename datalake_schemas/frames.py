@@ -42,7 +42,6 @@ def _frame_index_contiguous(data: pa.PolarsData) -> pl.LazyFrame:
 
 def frames_schema() -> pa.DataFrameSchema:
     """The Pandera model of a batch of frames (several episodes concatenated)."""
-    float_signal = {"dtype": pl.Float32, "regex": True}
     return pa.DataFrameSchema(
         {
             "episode_id": pa.Column(pl.String, nullable=False),
@@ -50,15 +49,19 @@ def frames_schema() -> pa.DataFrameSchema:
             "t_ns": pa.Column(pl.Int64, pa.Check.gt(946_684_800_000_000_000)),  # after 2000-01-01
             "t_rel_s": pa.Column(pl.Float64, pa.Check.ge(0.0)),
             r"^obs\.(position_rad|velocity_rad_s|effort_nm)\..+$": pa.Column(
-                **float_signal, nullable=False
+                pl.Float32, nullable=False, regex=True
             ),
             r"^obs\.hand_closure\..+$": pa.Column(
-                **float_signal, checks=pa.Check.in_range(-0.05, 1.05), nullable=True
+                pl.Float32, pa.Check.in_range(-0.05, 1.05), nullable=True, regex=True
             ),
-            r"^obs\.head_(position_m|orientation)\..+$": pa.Column(**float_signal, nullable=True),
-            r"^action\.(target_rad|arm_target_rad)\..+$": pa.Column(**float_signal, nullable=True),
+            r"^obs\.head_(position_m|orientation)\..+$": pa.Column(
+                pl.Float32, nullable=True, regex=True
+            ),
+            r"^action\.(target_rad|arm_target_rad)\..+$": pa.Column(
+                pl.Float32, nullable=True, regex=True
+            ),
             r"^action\.hand_closure\..+$": pa.Column(
-                **float_signal, checks=pa.Check.in_range(-0.05, 1.05), nullable=True
+                pl.Float32, pa.Check.in_range(-0.05, 1.05), nullable=True, regex=True
             ),
             r"^camera\..+\.frame_index$": pa.Column(pl.Int32, pa.Check.ge(-1), regex=True),
             **{name: pa.Column(pl.Boolean, nullable=False) for name in FRAME_FLAG_COLUMNS},

@@ -19,7 +19,7 @@ from teleop_lake.rejection import Reason
 
 STATUSES = ("published", "quarantined", "pending")
 
-OUTCOME_SCHEMA = {
+OUTCOME_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "center": pl.String,
     "recording_id": pl.String,
     "episode_id": pl.String,

@@ -150,9 +150,10 @@ def publish_release(lake_url: str, run_id: str, date: str, now: dt.datetime) -> 
         for f in seg_manifests[seg_id]["files"]:
             files.append({**f, "role": "segment_data"})
 
-    counts = {
+    n_frames = int(eps["n_frames"].sum())
+    counts: dict[str, Any] = {
         "episodes": eps.height,
-        "frames": int(eps["n_frames"].sum()),
+        "frames": n_frames,
         "by_center": dict(eps.group_by("center").len().sort("center").iter_rows()),
         "by_outcome": dict(eps.group_by("outcome").len().sort("outcome").iter_rows()),
         "by_robot_model": dict(eps.group_by("robot_model").len().sort("robot_model").iter_rows()),
