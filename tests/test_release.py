@@ -105,6 +105,8 @@ def test_release_snapshot_by_reference(tmp_path: Path) -> None:
     m2 = json.loads((tmp_path / "lake" / r2.manifest_path).read_text())
     assert m2["segments"] == ["run1-b000", "run2-b000"]
     assert {f["path"].split("/")[0] for f in m2["files"]} == {"releases", "segments"}
+    card = (tmp_path / "lake" / "releases" / "2026-11-24-r01" / "README.md").read_text()
+    assert "episodes: 3" in card and "| operator_pseudonym |" in card
     # the earlier release was not touched and still verifies
     assert (tmp_path / "lake" / r1.manifest_path).read_bytes() == m1_bytes
     assert verify_release(lake.url, r1.release_id).ok

@@ -22,6 +22,7 @@ from datalake_schemas import SCHEMA_VERSION, episodes_schema
 from teleop_lake import __version__
 from teleop_lake.lake import layout
 from teleop_lake.lake.storage import Store
+from teleop_lake.release.card import render_dataset_card
 from teleop_lake.release.segment import SEGMENT_MANIFEST_NAME
 
 MANIFEST_FORMAT = "teleop-lake-release/1"
@@ -180,6 +181,17 @@ def publish_release(lake_url: str, run_id: str, date: str, now: dt.datetime) -> 
         },
         "files": files,
     }
+    card = render_dataset_card({**manifest, "files": []}).encode()
+    lake.write_bytes(f"{rdir}/README.md", card)
+    files.insert(
+        1,
+        {
+            "path": f"{rdir}/README.md",
+            "size": len(card),
+            "sha256": hashlib.sha256(card).hexdigest(),
+            "role": "dataset_card",
+        },
+    )
     manifest_path = f"{rdir}/{layout.RELEASE_MANIFEST_NAME}"
     lake.write_json(manifest_path, manifest, exclusive=True)  # the commit point
     lake.write_text(layout.LATEST_POINTER, release_id + "\n")
