@@ -308,6 +308,7 @@ def process_batch(
                 ),
             )
 
+    frames_all = pl.DataFrame()
     if kept:
         frames_all = pl.concat([k[2].frames for k in kept], how="diagonal_relaxed")
         try:
@@ -357,7 +358,8 @@ def process_batch(
             row_start += ep.frames.height
         episodes = pl.DataFrame(rows, schema={k: v[0] for k, v in EPISODE_FIELDS.items()})
         episodes_schema().validate(episodes)
-        frames_all = pl.concat([k[2].frames for k in kept], how="diagonal_relaxed")
+        kept_ids = [k[0].episode_id for k in kept]
+        frames_all = frames_all.filter(pl.col("episode_id").is_in(kept_ids))
         findings = pl.concat(
             [k[2].findings.with_columns(pl.lit(k[0].episode_id).alias("episode_id")) for k in kept],
             how="diagonal_relaxed",
