@@ -1,0 +1,299 @@
+"""Sample the episode's physics at the recorder's rates: noise, clocks, stamps, receive times.
+
+A `SimStream` is one canonical stream as the recorder saw it, before faults and before
+it is laid out in a center's topic format: true sample times on the robot clock, header
+stamps on the stream's own clock (with jitter), the recorder's receive times, and values
+in canonical channels and SI units. Pure: no IO.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from teleop_lake.canonical import (
+    CAMERA_STREAMS,
+    STREAM_ARM_TARGET,
+    STREAM_HAND_COMMAND,
+    STREAM_HAND_STATE,
+    STREAM_HEAD_POSE,
+    STREAM_JOINT_COMMAND,
+    STREAM_JOINT_STATE,
+)
+from teleop_lake.robots import RobotModel
+from teleop_lake.simulate.motion import Physics
+from teleop_lake.simulate.params import JitterLevels, MotionParams
+from teleop_lake.simulate.story import Story
+
+IMU_CHANNELS = (
+    "gyro_rad_s.x",
+    "gyro_rad_s.y",
+    "gyro_rad_s.z",
+    "acc_m_s2.x",
+    "acc_m_s2.y",
+    "acc_m_s2.z",
+    "imu_orientation.qx",
+    "imu_orientation.qy",
+    "imu_orientation.qz",
+    "imu_orientation.qw",
+)
+HEAD_POSE_CHANNELS = (
+    "position_m.x",
+    "position_m.y",
+    "position_m.z",
+    "orientation.qx",
+    "orientation.qy",
+    "orientation.qz",
+    "orientation.qw",
+)
+# What a camera frame is drawn from: both hands' closure and two arm angles per side.
+CAMERA_CHANNELS = (
+    "closure.left",
+    "closure.right",
+    "position_rad.l_arm_pitch",
+    "position_rad.l_arm_yaw",
+    "position_rad.r_arm_pitch",
+    "position_rad.r_arm_yaw",
+)
+IMU_NOISE = 0.002  # rad/s and m/s^2 (MEMS IMU at 500 Hz)
+
+
+@dataclass(frozen=True, eq=False)
+class SimStream:
+    """One canonical stream as recorded (before faults).
+
+    ``t_true_ns``: absolute robot-clock instant each sample was taken (int64).
+    ``stamp_ns``: header stamp on the stream's own clock (robot or operator), with jitter.
+    ``received_ns``: robot-clock instant the recorder logged it; strictly increasing.
+    ``values``: (n, len(channels)) float64 in canonical units.
+    """
+
+    name: str
+    clock: str
+    period_ns: int
+    t_true_ns: np.ndarray
+    stamp_ns: np.ndarray
+    received_ns: np.ndarray
+    channels: tuple[str, ...]
+    values: np.ndarray
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.t_true_ns)
+
+    def keep(self, mask: np.ndarray) -> SimStream:
+        """The stream with only the rows where ``mask`` is true."""
+        return replace(
+            self,
+            t_true_ns=self.t_true_ns[mask],
+            stamp_ns=self.stamp_ns[mask],
+            received_ns=self.received_ns[mask],
+            values=self.values[mask],
+        )
+
+
+@dataclass(frozen=True)
+class OperatorClock:
+    """t_op = t_robot + offset_ns + drift_ppm * 1e-6 * (t_robot - reference_ns)."""
+
+    offset_ns: int
+    drift_ppm: float
+    reference_ns: int
+
+    def to_operator(self, t_robot_ns: np.ndarray) -> np.ndarray:
+        drift = self.drift_ppm * 1e-6 * (t_robot_ns - self.reference_ns).astype(np.float64)
+        return t_robot_ns + self.offset_ns + np.round(drift).astype(np.int64)
+
+
+def _sample_times_s(duration_s: float, rate_hz: float, rng: np.random.Generator) -> np.ndarray:
+    period_s = 1.0 / rate_hz
+    first_s = rng.uniform(0.0, period_s)
+    return first_s + period_s * np.arange(int(np.floor((duration_s - first_s) / period_s)) + 1)
+
+
+def _received_ns(
+    t_true_ns: np.ndarray, jitter: JitterLevels, rng: np.random.Generator
+) -> np.ndarray:
+    """Receive times: send time + a 1-15 ms transport delay, in order, strictly increasing."""
+    lo_ns, hi_ns = jitter.transport_delay_min_s * 1e9, jitter.transport_delay_max_s * 1e9
+    base_ns = rng.uniform(lo_ns, lo_ns + 0.25 * (hi_ns - lo_ns))
+    delay_ns = np.clip(
+        base_ns + rng.exponential(0.1 * (hi_ns - lo_ns), size=len(t_true_ns)), lo_ns, hi_ns
+    )
+    raw = t_true_ns + delay_ns.astype(np.int64)
+    steps = np.arange(len(raw), dtype=np.int64)
+    return np.maximum.accumulate(raw - steps) + steps
+
+
+def _interp(physics: Physics, t_s: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return np.stack([np.interp(t_s, physics.t_s, x[:, j]) for j in range(x.shape[1])], axis=1)
+
+
+def _make(
+    name: str,
+    clock: str,
+    rate_hz: float,
+    t_s: np.ndarray,
+    start_ns: int,
+    stamp_sigma_s: float,
+    channels: tuple[str, ...],
+    values: np.ndarray,
+    op_clock: OperatorClock,
+    jitter: JitterLevels,
+    rng: np.random.Generator,
+) -> SimStream:
+    t_true = start_ns + np.round(t_s * 1e9).astype(np.int64)
+    on_clock = op_clock.to_operator(t_true) if clock == "operator" else t_true
+    stamp = on_clock + np.round(rng.normal(0.0, stamp_sigma_s * 1e9, size=len(t_true))).astype(
+        np.int64
+    )
+    return SimStream(
+        name=name,
+        clock=clock,
+        period_ns=round(1e9 / rate_hz),
+        t_true_ns=t_true,
+        stamp_ns=stamp,
+        received_ns=_received_ns(t_true, jitter, rng),
+        channels=channels,
+        values=values,
+    )
+
+
+def sample_streams(
+    physics: Physics,
+    robot: RobotModel,
+    story: Story,
+    start_ns: int,
+    position_noise_rad: float,
+    params: MotionParams,
+    jitter: JitterLevels,
+    rng: np.random.Generator,
+) -> dict[str, SimStream]:
+    """Every canonical stream of the episode, keyed by canonical stream name."""
+    duration_s = story.timeline.duration_s
+    op_clock = OperatorClock(story.clock_offset_ns, story.clock_drift_ppm, start_ns)
+    names = robot.joint_names
+    n_joints = len(names)
+    out: dict[str, SimStream] = {}
+
+    def add(
+        name: str,
+        clock: str,
+        rate_hz: float,
+        sigma_s: float,
+        ch: tuple[str, ...],
+        fn: Callable[[np.ndarray], np.ndarray],
+    ) -> None:
+        t_s = _sample_times_s(duration_s, rate_hz, rng)
+        out[name] = _make(
+            name, clock, rate_hz, t_s, start_ns, sigma_s, ch, fn(t_s), op_clock, jitter, rng
+        )
+
+    def joint_values(t_s: np.ndarray) -> np.ndarray:
+        n = len(t_s)
+        pos = _interp(physics, t_s, physics.position_rad) + rng.normal(
+            0, position_noise_rad, (n, n_joints)
+        )
+        vel = _interp(physics, t_s, physics.velocity_rad_s) + rng.normal(
+            0, params.velocity_noise_rad_s, (n, n_joints)
+        )
+        acc = _interp(physics, t_s, physics.acceleration_rad_s2) + rng.normal(
+            0, params.acceleration_noise_rad_s2, (n, n_joints)
+        )
+        eff = _interp(physics, t_s, physics.effort_nm) + rng.normal(
+            0, params.effort_noise_nm, (n, n_joints)
+        )
+        imu = np.hstack(
+            [
+                _interp(physics, t_s, physics.imu_gyro_rad_s),
+                _interp(physics, t_s, physics.imu_acc_m_s2),
+                _interp(physics, t_s, physics.imu_quat_xyzw),
+            ]
+        )
+        imu[:, :6] += rng.normal(0, IMU_NOISE, (n, 6))
+        return np.hstack([pos, vel, acc, eff, imu])
+
+    joint_channels = (
+        tuple(f"position_rad.{j}" for j in names)
+        + tuple(f"velocity_rad_s.{j}" for j in names)
+        + tuple(f"acceleration_rad_s2.{j}" for j in names)
+        + tuple(f"effort_nm.{j}" for j in names)
+        + IMU_CHANNELS
+    )
+    add(
+        STREAM_JOINT_STATE,
+        "robot",
+        params.joint_rate_hz,
+        jitter.joint_stamp_sigma_s,
+        joint_channels,
+        joint_values,
+    )
+    add(
+        STREAM_JOINT_COMMAND,
+        "robot",
+        params.joint_rate_hz,
+        jitter.joint_stamp_sigma_s,
+        tuple(f"target_rad.{j}" for j in names) + tuple(f"velocity_rad_s.{j}" for j in names),
+        lambda t: _interp(
+            physics, t, np.hstack([physics.command_rad, physics.command_velocity_rad_s])
+        ),
+    )
+    add(
+        STREAM_ARM_TARGET,
+        "operator",
+        params.arm_target_rate_hz,
+        jitter.stream_100hz_stamp_sigma_s,
+        tuple(f"target_rad.{j}" for j in robot.arm_joint_names),
+        lambda t: _interp(physics, t, physics.operator_arm_rad),
+    )
+    hand_channels = tuple(f"closure.{h}" for h in robot.hand_joints)
+    add(
+        STREAM_HAND_COMMAND,
+        "operator",
+        params.hand_rate_hz,
+        jitter.stream_100hz_stamp_sigma_s,
+        hand_channels,
+        lambda t: _interp(physics, t, physics.hand_command),
+    )
+    add(
+        STREAM_HAND_STATE,
+        "robot",
+        params.hand_rate_hz,
+        jitter.stream_100hz_stamp_sigma_s,
+        hand_channels,
+        lambda t: np.clip(
+            _interp(physics, t, physics.hand_state)
+            + rng.normal(0, params.hand_state_noise, (len(t), len(robot.hand_joints))),
+            0.0,
+            1.0,
+        ),
+    )
+    add(
+        STREAM_HEAD_POSE,
+        "operator",
+        params.head_pose_rate_hz,
+        jitter.vr_stamp_sigma_s,
+        HEAD_POSE_CHANNELS,
+        lambda t: _interp(physics, t, np.hstack([physics.head_position_m, physics.head_quat_xyzw])),
+    )
+    hands = np.array(robot.hand_joints)
+    left = np.char.startswith(hands, "l_")
+    cam_source = np.column_stack(
+        [
+            physics.hand_state[:, left].mean(axis=1),
+            physics.hand_state[:, ~left].mean(axis=1),
+            physics.position_rad[:, [names.index(c.split(".")[1]) for c in CAMERA_CHANNELS[2:]]],
+        ]
+    )
+    for cam in CAMERA_STREAMS:
+        add(
+            cam,
+            "robot",
+            params.camera_rate_hz,
+            jitter.camera_stamp_sigma_s,
+            CAMERA_CHANNELS,
+            lambda t: _interp(physics, t, cam_source),
+        )
+    return out
