@@ -1,0 +1,215 @@
+"""Decoding one Kuavo bag topic into a canonical stream (raw units, recorder order).
+
+What belongs here: the table of which fields of each Kuavo / standard message
+type carry which quantity (`MESSAGE_FIELDS`), turning one bag part's raw
+messages of a mapped topic into a `SignalStream` (`decode_signal`), cameras
+(`decode_camera`), ``/teleop/event`` (`decode_events`) and the stamp sanity
+check (`check_stamps`). Which topics to read and how parts and labels combine is
+`kuavo_ros1`'s business. Channel naming is documented there.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, NoReturn
+
+import numpy as np
+
+from teleop_lake.canonical import EVENT_KINDS, CameraStream, Event, SignalStream
+from teleop_lake.formats.ros1_bag import RawMessages
+from teleop_lake.formats.ros1_layout import (
+    DecodedFields,
+    LayoutError,
+    MessageDefinitionError,
+    decode_fields,
+    has_field,
+    numeric_rows,
+    stamp_ns,
+    typestore_for,
+)
+from teleop_lake.network.profiles import StreamMapping
+from teleop_lake.rejection import Reason, RecordingRejected
+
+# Plausible stamps: 2000-01-01 .. 2100-01-01 UTC. Zero or out-of-range stamps mean an
+# unset header or a wrong clock source, which no later stage can repair.
+STAMP_MIN_NS = 946_684_800 * 10**9
+STAMP_MAX_NS = 4_102_444_800 * 10**9
+
+# Per message type: quantity -> alternatives; an alternative is a group of field paths
+# whose values are concatenated (left hand then right hand). The first alternative
+# the definition has wins (jointData's fourth field is joint_torque or joint_current).
+MESSAGE_FIELDS: dict[str, dict[str, tuple[tuple[str, ...], ...]]] = {
+    "kuavo_msgs/msg/sensorsData": {
+        "position": (("joint_data.joint_q",),),
+        "velocity": (("joint_data.joint_v",),),
+        "effort": (("joint_data.joint_torque",), ("joint_data.joint_current",)),
+    },
+    "kuavo_msgs/msg/jointCmd": {
+        "position": (("joint_q",),),
+        "velocity": (("joint_v",),),
+        "effort": (("tau",),),
+    },
+    "sensor_msgs/msg/JointState": {
+        "position": (("position",),),
+        "velocity": (("velocity",),),
+        "effort": (("effort",),),
+    },
+    "kuavo_msgs/msg/robotHandPosition": {
+        "position": (("left_hand_position", "right_hand_position"),),
+    },
+    "kuavo_msgs/msg/lejuClawState": {"position": (("data.position",),)},
+    "kuavo_msgs/msg/lejuClawCommand": {"position": (("data.position",),)},
+    "kuavo_msgs/msg/controlLejuClaw": {"position": (("data.position",),)},
+    "geometry_msgs/msg/PoseStamped": {
+        "position": (("pose.position.x", "pose.position.y", "pose.position.z"),),
+        "orientation": (
+            (
+                "pose.orientation.x",
+                "pose.orientation.y",
+                "pose.orientation.z",
+                "pose.orientation.w",
+            ),
+        ),
+    },
+}
+STAMP_FIELDS = ("header.stamp", "sensor_time")
+# Quantities each canonical stream keeps; the first is required, the others optional.
+STREAM_QUANTITIES: dict[str, tuple[str, ...]] = {
+    "joint_state": ("position", "velocity", "effort"),
+    "head_pose": ("position", "orientation"),
+}
+POSE_CHANNELS = {"position": ("x", "y", "z"), "orientation": ("qx", "qy", "qz", "qw")}
+
+
+def reject(code: str, message: str, file: str | None = None, stream: str | None = None) -> NoReturn:
+    raise RecordingRejected(Reason(code, message, file=file, stream=stream))
+
+
+def _stamp_path(store: Any, msgtype: str, mapping: StreamMapping) -> str | None:
+    wanted = mapping.extra.get("stamp_field")
+    candidates = (wanted,) if wanted else STAMP_FIELDS
+    return next((p for p in candidates if has_field(store, msgtype, p)), None)
+
+
+def decode_signal(raw: RawMessages, mapping: StreamMapping, file: str) -> tuple[SignalStream, int]:
+    """One part's messages of a mapped topic as a raw-unit `SignalStream`, + malformed count."""
+    name = mapping.name
+    try:
+        store, msgtype = typestore_for(raw.connection.msgtype, raw.connection.msgdef)
+    except MessageDefinitionError as err:
+        reject("unknown_message_type", str(err), file=file, stream=name)
+    spec = MESSAGE_FIELDS.get(msgtype)
+    if spec is None:
+        reject("unmapped_stream", f"no decoder for message type {msgtype}", file, name)
+    quantities = STREAM_QUANTITIES.get(name, ("position",))
+    groups: dict[str, tuple[str, ...]] = {}
+    for q in quantities:
+        alts = [g for g in spec.get(q, ()) if all(has_field(store, msgtype, p) for p in g)]
+        if alts:
+            groups[q] = alts[0]
+    if "position" not in groups:
+        reject("unmapped_stream", f"{msgtype} has no position field", file, name)
+    stamp = _stamp_path(store, msgtype, mapping)
+    paths = [p for g in groups.values() for p in g] + ([stamp] if stamp else [])
+    if stamp == "header.stamp" and has_field(store, msgtype, "sensor_time"):
+        paths.append("sensor_time")
+    try:
+        decoded = decode_fields(raw, store, msgtype, paths)
+    except LayoutError as err:
+        reject("corrupt_file", str(err), file, name)
+    t_ns = _stamps(decoded, stamp, raw)
+    channels: list[str] = []
+    blocks: list[np.ndarray] = []
+    malformed = 0
+    for q, group in groups.items():
+        names = POSE_CHANNELS.get(q) if name == "head_pose" else mapping.joint_order
+        width = len(names) if names else None
+        block, bad = numeric_rows(decoded, group, width)
+        if bad == len(block) and len(block):
+            if q == "position":
+                reject(
+                    "unmapped_stream",
+                    f"{raw.topic}: messages carry another number of values than the profile's "
+                    f"{len(names or ())} names",
+                    file,
+                    name,
+                )
+            continue  # an optional quantity the recorder leaves empty
+        malformed = max(malformed, bad)
+        labels = names or tuple(str(i) for i in range(block.shape[1]))
+        channels += [f"{q}_raw.{j}" for j in labels]
+        blocks.append(block)
+    values = np.empty((len(t_ns), len(channels)), dtype=np.float64)
+    col = 0
+    for block in blocks:  # one cast-and-copy per block, straight from the byte matrix
+        values[:, col : col + block.shape[1]] = block
+        col += block.shape[1]
+    stream = SignalStream(
+        name=name,
+        clock="operator" if mapping.clock == "operator" else "robot",
+        t_ns=t_ns,
+        channels=tuple(channels),
+        values=values,
+        t_received_ns=raw.t_record_ns.astype(np.int64),
+        source=raw.topic,
+    )
+    return stream, malformed
+
+
+def _stamps(decoded: DecodedFields, stamp: str | None, raw: RawMessages) -> np.ndarray:
+    if stamp is None:
+        return raw.t_record_ns.astype(np.int64)
+    t = stamp_ns(decoded, stamp)
+    has_sensor_time = "sensor_time" in decoded.columns or "sensor_time.sec" in decoded.columns
+    if stamp == "header.stamp" and len(t) and not t.any() and has_sensor_time:
+        return stamp_ns(decoded, "sensor_time")  # recorders that leave the header empty
+    return t
+
+
+def check_stamps(stream: SignalStream | CameraStream, file: str) -> None:
+    t = stream.t_ns
+    bad = (t < STAMP_MIN_NS) | (t > STAMP_MAX_NS)
+    if bad.any():
+        reject(
+            "bad_timestamps",
+            f"{int(bad.sum())} of {len(t)} stamps on {stream.source!r} are zero or outside "
+            f"2000..2100 (first bad: {int(t[bad][0])} ns); the recorder's stamp source is broken",
+            file,
+            stream.name,
+        )
+
+
+def decode_camera(raw: RawMessages, name: str) -> CameraStream:
+    """sensor_msgs/CompressedImage payloads: header stamp, format, encoded bytes."""
+    n = raw.n_messages
+    t_ns = np.zeros(n, dtype=np.int64)
+    frames: list[bytes] = []
+    fmt = ""
+    for i, p in enumerate(raw.payloads()):
+        _, sec, nsec, flen = struct.unpack_from("<IIII", p, 0)
+        pos = 16 + flen
+        (fmt_len,) = struct.unpack_from("<I", p, pos)
+        fmt = bytes(p[pos + 4 : pos + 4 + fmt_len]).decode("ascii", "replace")
+        pos += 4 + fmt_len
+        (dlen,) = struct.unpack_from("<I", p, pos)
+        if pos + 4 + dlen != len(p):
+            raise struct.error(f"frame {i} length does not match its payload")
+        t_ns[i] = sec * 1_000_000_000 + nsec
+        frames.append(bytes(p[pos + 4 :]))
+    encoding = "png" if "png" in fmt.lower() else "jpeg"
+    return CameraStream(
+        name, "robot", t_ns, tuple(frames), encoding, raw.t_record_ns.astype(np.int64), raw.topic
+    )
+
+
+def decode_events(raw: RawMessages) -> tuple[list[Event], list[str]]:
+    events: list[Event] = []
+    unknown: list[str] = []
+    for t, p in zip(raw.t_record_ns.tolist(), raw.payloads(), strict=True):
+        (n,) = struct.unpack_from("<I", p, 0)
+        value = bytes(p[4 : 4 + n]).decode("utf-8", "replace").strip()
+        if value in EVENT_KINDS:
+            events.append(Event(t_ns=int(t), clock="robot", kind=value))
+        else:
+            unknown.append(value)
+    return events, unknown

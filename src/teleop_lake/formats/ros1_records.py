@@ -1,0 +1,156 @@
+"""ROS 1 bag records: header fields, and where message payloads sit inside a chunk.
+
+What belongs here: the record-level byte layout shared by the container reader
+(`ros1_bag`): parsing a record header's ``name=value`` fields, and locating the
+payloads of many message records of one chunk at once with numpy
+(`locate_payloads`). Nothing here opens files.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+BAG_MAGIC = b"#ROSBAG V2.0\n"
+OP_MSG_DATA = 0x02
+OP_BAG_HEADER = 0x03
+OP_INDEX_DATA = 0x04
+OP_CHUNK = 0x05
+OP_CHUNK_INFO = 0x06
+OP_CONNECTION = 0x07
+
+
+class Truncated(Exception):
+    """A read ran past the end of the buffer (the container maps it to truncated_file)."""
+
+
+@dataclass(frozen=True, eq=False)
+class PayloadSegment:
+    """Payloads of one topic inside one chunk: ``buffer[starts[i] : starts[i] + lengths[i]]``."""
+
+    buffer: np.ndarray  # uint8, the chunk's (decompressed) data
+    starts: np.ndarray  # int64
+    lengths: np.ndarray  # int64
+
+
+def parse_header(buf: bytes | memoryview) -> dict[str, bytes]:
+    """The ``name=value`` fields of a record header (values as raw bytes)."""
+    fields: dict[str, bytes] = {}
+    pos = 0
+    end = len(buf)
+    while pos < end:
+        if pos + 4 > end:
+            raise ValueError("record header field length runs past the header")
+        (flen,) = struct.unpack_from("<I", buf, pos)
+        pos += 4
+        if pos + flen > end:
+            raise ValueError("record header field runs past the header")
+        raw = bytes(buf[pos : pos + flen])
+        pos += flen
+        name, sep, value = raw.partition(b"=")
+        if not sep:
+            raise ValueError("record header field without '='")
+        fields[name.decode("ascii", "replace")] = value
+    return fields
+
+
+def header_u32(fields: dict[str, bytes], name: str) -> int:
+    return int(struct.unpack("<I", fields[name][:4])[0])
+
+
+def header_u64(fields: dict[str, bytes], name: str) -> int:
+    return int(struct.unpack("<Q", fields[name][:8])[0])
+
+
+def op_code(fields: dict[str, bytes]) -> int:
+    if "op" not in fields or len(fields["op"]) != 1:
+        raise ValueError("record header has no op code")
+    return fields["op"][0]
+
+
+def gather_u32(arr: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Little-endian uint32 values at byte ``offsets`` of ``arr`` (int64)."""
+    if len(offsets) and (int(offsets.min()) < 0 or int(offsets.max()) + 4 > len(arr)):
+        raise Truncated
+    if len(offsets) == 0:
+        return np.zeros(0, dtype=np.int64)
+    words = np.ascontiguousarray(windows(arr, 4)[offsets])
+    return words.view("<u4").ravel().astype(np.int64)
+
+
+def windows(arr: np.ndarray, width: int) -> np.ndarray:
+    """A read-only (len - width + 1, width) view: row i is ``arr[i : i + width]``."""
+    n = max(len(arr) - width + 1, 0)
+    return as_strided(arr, shape=(n, width), strides=(1, 1), writeable=False)
+
+
+def _message_record(data: memoryview, offset: int) -> tuple[int, int, int, int]:
+    """(record start, header length, payload start, payload length) of the message at ``offset``.
+
+    An index entry may point at a connection record written just before the
+    connection's first message in a chunk; such records are skipped.
+    """
+    pos = offset
+    while True:
+        if pos + 4 > len(data):
+            raise Truncated
+        (hlen,) = struct.unpack_from("<I", data, pos)
+        if pos + 8 + hlen > len(data):
+            raise Truncated
+        fields = parse_header(data[pos + 4 : pos + 4 + hlen])
+        (dlen,) = struct.unpack_from("<I", data, pos + 4 + hlen)
+        start = pos + 8 + hlen
+        if start + dlen > len(data):
+            raise Truncated
+        op = op_code(fields)
+        if op == OP_MSG_DATA:
+            return pos, hlen, start, dlen
+        if op != OP_CONNECTION:
+            raise ValueError(f"index points at a record with op {op:#x}, not message data")
+        pos = start + dlen
+
+
+def locate_payloads(data: memoryview, arr: np.ndarray, offsets: np.ndarray) -> PayloadSegment:
+    """Where the payloads of the message records at ``offsets`` of one chunk are, vectorised.
+
+    The first record is parsed in Python; every other record whose header has the
+    same length and the same bytes apart from the time value (the common case) is
+    located with numpy. The rest are parsed one by one.
+    """
+    if len(offsets) == 0:
+        return PayloadSegment(arr, offsets, offsets.copy())
+    rec0, hlen, _, _ = _message_record(data, int(offsets[0]))
+    template = arr[rec0 + 4 : rec0 + 4 + hlen]
+    mask = _time_mask(bytes(template))
+    ok = gather_u32(arr, offsets) == hlen
+    ok_off = offsets[ok]
+    if len(ok_off) and int(ok_off.max()) + 8 + hlen > len(arr):
+        raise Truncated
+    headers = windows(arr, hlen)[ok_off + 4]
+    same = np.all((headers == template) | mask, axis=1)
+    ok[np.flatnonzero(ok)[~same]] = False
+    starts = offsets + 8 + hlen
+    lengths = np.zeros(len(offsets), dtype=np.int64)
+    lengths[ok] = gather_u32(arr, offsets[ok] + 4 + hlen)
+    for i in np.flatnonzero(~ok):
+        _, _, start, dlen = _message_record(data, int(offsets[i]))
+        starts[i], lengths[i] = start, dlen
+    if int((starts + lengths).max()) > len(arr):
+        raise Truncated
+    return PayloadSegment(arr, starts, lengths)
+
+
+def _time_mask(header: bytes) -> np.ndarray:
+    """Boolean mask over a message record header: True on the bytes of the time value."""
+    mask = np.zeros(len(header), dtype=bool)
+    pos = 0
+    while pos + 4 <= len(header):
+        (flen,) = struct.unpack_from("<I", header, pos)
+        field = header[pos + 4 : pos + 4 + flen]
+        if field.startswith(b"time="):
+            mask[pos + 9 : pos + 4 + flen] = True
+        pos += 4 + flen
+    return mask
