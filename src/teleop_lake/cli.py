@@ -25,6 +25,7 @@ app = typer.Typer(
     "versioned training datasets.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_show_locals=False,
 )
 release_app = typer.Typer(help="Inspect and verify published releases.", no_args_is_help=True)
 app.add_typer(release_app, name="release")
@@ -235,6 +236,44 @@ def demo(
         summary = _run_night(str(network.resolve()), str(lake.resolve()), date, 6, None)
     _print_summary(summary)
     out.print(f"\nverify it: teleop-lake release verify --lake {lake}")
+
+
+@app.command()
+def inspect(
+    path: Annotated[Path, typer.Argument(help="A recording file (ROS 1 .bag).", exists=True)],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List a recording's streams: message types, counts, rates and time span."""
+    from teleop_lake.formats import list_topics
+    from teleop_lake.formats.ros1_bag import BagReadError
+    from teleop_lake.rejection import RecordingRejected
+
+    try:
+        topics = list_topics(path)
+    except (RecordingRejected, BagReadError, ValueError, OSError) as exc:
+        _fail(f"cannot inspect {path}: {exc}. Supported today: ROS 1 bags (.bag).", EXIT_PROBLEM)
+        return
+    rows = [
+        {
+            "topic": t.topic,
+            "type": t.msgtype,
+            "count": t.count,
+            "rate_hz": round(t.mean_rate_hz, 2),
+            "span_s": round((t.last_ns - t.first_ns) / 1e9, 3),
+            "first_ns": t.first_ns,
+            "last_ns": t.last_ns,
+        }
+        for t in topics
+    ]
+    if as_json:
+        typer.echo(json.dumps({"path": str(path), "streams": rows}))
+        return
+    t = Table(title=str(path))
+    for c in ("topic", "type", "count", "rate_hz", "span_s"):
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*(str(r[c]) for c in ("topic", "type", "count", "rate_hz", "span_s")))
+    out.print(t)
 
 
 @release_app.command("verify")
