@@ -63,7 +63,9 @@ def frames_schema() -> pa.DataFrameSchema:
             r"^action\.hand_closure\..+$": pa.Column(
                 pl.Float32, pa.Check.in_range(-0.05, 1.05), nullable=True, regex=True
             ),
-            r"^camera\..+\.frame_index$": pa.Column(pl.Int32, pa.Check.ge(-1), regex=True),
+            r"^camera\..+\.frame_index$": pa.Column(
+                pl.Int32, pa.Check.ge(-1), regex=True, required=False
+            ),
             **{name: pa.Column(pl.Boolean, nullable=False) for name in FRAME_FLAG_COLUMNS},
             "alignment_residual_ms": pa.Column(pl.Float32, nullable=True),
         },

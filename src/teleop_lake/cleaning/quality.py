@@ -1,0 +1,158 @@
+"""The episode quality score (0..1) and the publishing gates.
+
+The score starts at 1 and loses a weighted share for each kind of damage, each measured as a
+fraction so that episodes of different lengths compare:
+
+    score = 1 - 2.0 * dropout_fraction - 2.0 * frozen_fraction - 1.0 * limit_fraction
+              - 0.5 * interpolated_fraction - 0.2 * min(1, spikes_per_min / 100)
+              - 0.3 * min(1, clock_uncertainty_ms / 20)          (clipped to 0..1)
+
+Fractions are shares of grid rows carrying the flag. The weights say that a quarter of the
+episode in a dropout or frozen halves the score, that repaired spikes cost little (they were
+repaired) unless they are everywhere, and that an operator clock known only to +-20 ms costs
+0.3 (one grid period at 50 Hz is 20 ms: the actions could be a frame off).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from teleop_lake.cleaning.findings import Finding
+from teleop_lake.cleaning.params import CleaningParams
+from teleop_lake.rejection import Reason
+
+
+@dataclass(frozen=True)
+class QualityWeights:
+    dropout: float = 2.0
+    frozen: float = 2.0
+    limit: float = 1.0
+    interpolated: float = 0.5
+    spikes: float = 0.2
+    spikes_full_per_min: float = 100.0
+    clock: float = 0.3
+    clock_full_ms: float = 20.0
+
+
+@dataclass(frozen=True)
+class QualityGates:
+    """An episode is publishable unless one of these fails (the repair-policy limits on dropout
+    and frozen length live in `CleaningParams`)."""
+
+    min_quality_score: float = 0.5
+    """Below this the episode is mostly damage (see the module docstring for the score)."""
+    max_clock_uncertainty_ms: float = 20.0
+    """One 50 Hz grid period: beyond it the operator actions may sit on the wrong frame."""
+    weights: QualityWeights = field(default_factory=QualityWeights)
+
+
+@dataclass(frozen=True)
+class QualityInputs:
+    dropout_fraction: float
+    frozen_fraction: float
+    limit_fraction: float
+    interpolated_fraction: float
+    spikes_per_min: float
+    clock_uncertainty_ms: float | None  # None: no operator stream needed a clock estimate
+    clock_resolved: bool = True
+
+
+def quality_score(inputs: QualityInputs, weights: QualityWeights) -> float:
+    """The documented 0..1 score (see the module docstring)."""
+    if not inputs.clock_resolved:
+        clock_penalty = weights.clock
+    elif inputs.clock_uncertainty_ms is None:
+        clock_penalty = 0.0
+    else:
+        clock_penalty = weights.clock * min(
+            1.0, inputs.clock_uncertainty_ms / weights.clock_full_ms
+        )
+    score = (
+        1.0
+        - weights.dropout * inputs.dropout_fraction
+        - weights.frozen * inputs.frozen_fraction
+        - weights.limit * inputs.limit_fraction
+        - weights.interpolated * inputs.interpolated_fraction
+        - weights.spikes * min(1.0, inputs.spikes_per_min / weights.spikes_full_per_min)
+        - clock_penalty
+    )
+    return float(min(1.0, max(0.0, score)))
+
+
+@dataclass(frozen=True)
+class ClockState:
+    """What the gates need to know of the operator clock estimate."""
+
+    needed: bool  # some stream is stamped on the operator clock
+    resolved: bool
+    uncertainty_ms: float
+    method: str
+
+
+def gate_reasons(
+    findings: Sequence[Finding],
+    score: float,
+    clock: ClockState,
+    cp: CleaningParams,
+    gates: QualityGates,
+    file: str | None,
+) -> list[Reason]:
+    """Why the episode is not publishable (empty: publishable): a joint_state dropout over
+    ``max_dropout_s``, a frozen segment over ``max_frozen_s``, an unresolved or too uncertain
+    operator clock, a quality score under the gate."""
+    dropouts = [f for f in findings if f.kind == "dropout"]
+    frozen = [f for f in findings if f.kind == "frozen"]
+    reasons: list[Reason] = []
+    long_drop = [
+        f for f in dropouts if f.stream == "joint_state" and f.duration_s > cp.max_dropout_s
+    ]
+    if long_drop:
+        worst = max(f.duration_s for f in long_drop)
+        reasons.append(
+            Reason(
+                "long_dropout",
+                f"joint_state dropout of {worst:.2f} s exceeds {cp.max_dropout_s:.1f} s",
+                file,
+                "joint_state",
+            )
+        )
+    long_frozen = [f for f in frozen if f.duration_s > cp.max_frozen_s]
+    if long_frozen:
+        worst_f = max(long_frozen, key=lambda f: f.duration_s)
+        reasons.append(
+            Reason(
+                "long_frozen",
+                f"{worst_f.channel} frozen for "
+                f"{worst_f.duration_s:.2f} s (limit {cp.max_frozen_s:.1f} s)",
+                file,
+                worst_f.stream,
+            )
+        )
+    if clock.needed and not clock.resolved:
+        reasons.append(
+            Reason(
+                "clock_unresolved",
+                f"operator clock {clock.method}; operator streams left out of the frames",
+                file,
+                "arm_target",
+            )
+        )
+    elif clock.needed and clock.uncertainty_ms > gates.max_clock_uncertainty_ms:
+        reasons.append(
+            Reason(
+                "clock_unresolved",
+                f"operator clock uncertain to "
+                f"{clock.uncertainty_ms:.1f} ms (> {gates.max_clock_uncertainty_ms:.0f}"
+                " ms)",
+                file,
+                "arm_target",
+            )
+        )
+    if score < gates.min_quality_score:
+        reasons.append(
+            Reason(
+                "low_quality", f"quality score {score:.2f} < {gates.min_quality_score:.2f}", file
+            )
+        )
+    return reasons

@@ -1,0 +1,226 @@
+"""Spike and limit detection on one stream's values, and repair of isolated bad samples.
+
+Why not a rolling median of the values: at 500 Hz a moving joint travels more per sample than
+its noise (0.3 rad at 0.5 Hz moves ~2e-3 rad per sample against 2e-4 rad of noise), so every
+short window is monotone, the rolling median *is* the centre sample and the residual is zero:
+the value-Hampel test goes blind exactly when the robot moves. Instead:
+
+1. Hampel on the first differences (per nominal period, so stamp jitter and gaps do not
+   count): a rolling median of 5 differences is the local velocity, and a difference that
+   departs from it by more than ``spike_threshold`` robust sigmas (per-channel MAD) is an
+   abrupt step. A spike or a burst of up to ``max_spike_samples`` samples shows as a step
+   in, then a step of the opposite sign out; a real step (contact, level change) has no way
+   back and is left alone.
+2. Confirmed on the values: the run's samples must lie more than ``spike_threshold`` sample
+   sigmas off the straight line through the good samples on either side.
+
+The rolling median of 5 is a min/max sorting network in float32 (measured 2.5x faster than
+``bottleneck.move_median`` on 30k x 112). Values beyond the robot model's limits are spikes
+when they last at most ``max_spike_samples`` samples, and limit violations (flagged, not
+repaired) when longer. Non-finite values are treated as spikes. Repair is linear
+interpolation in time from the good neighbours of the same channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from teleop_lake.cleaning.findings import Finding, runs_of
+from teleop_lake.cleaning.params import CleaningParams
+
+MAD_TO_SIGMA = 1.4826  # MAD of a Gaussian times this is its standard deviation
+NEIGHBOURS = 3  # good samples on each side of a spike run for its trend line
+MAX_RUN = 8  # upper bound of max_spike_samples for the vectorised run test
+
+
+@dataclass(frozen=True, eq=False)
+class SpikeResult:
+    """``values`` repaired; ``spike`` marks repaired samples, ``limit`` marks samples in
+    (unrepaired) limit violations; both (samples x channels)."""
+
+    values: np.ndarray
+    spike: np.ndarray
+    limit: np.ndarray
+    findings: tuple[Finding, ...]
+
+
+def rolling_median5(x: np.ndarray) -> np.ndarray:
+    """Centred median of 5 samples along axis 0 (edges: the nearest full window)."""
+    n = len(x)
+    if n < 5:
+        return np.broadcast_to(np.median(x, axis=0), x.shape).astype(x.dtype)
+    a, b, c, d, e = x[:-4], x[1:-3], x[2:-2], x[3:-1], x[4:]
+    low = np.maximum(np.minimum(a, b), np.minimum(d, e))
+    high = np.minimum(np.maximum(a, b), np.maximum(d, e))
+    core = np.maximum(np.minimum(low, high), np.minimum(np.maximum(low, high), c))
+    return np.concatenate([core[:1], core[:1], core, core[-1:], core[-1:]])
+
+
+def _robust_scale(residual: np.ndarray, stride: int, floors: np.ndarray) -> np.ndarray:
+    sample = residual[::stride] if len(residual) > 20 * stride else residual
+    if len(sample) == 0:
+        return floors.copy()
+    return np.maximum(MAD_TO_SIGMA * np.median(np.abs(sample), axis=0), floors)
+
+
+def _interpolate_masked(t_ns: np.ndarray, x: np.ndarray, bad: np.ndarray) -> None:
+    """In place: replace masked samples by interpolation over the channel's good samples."""
+    t = t_ns.astype(np.float64)
+    for c in np.flatnonzero(bad.any(axis=0)):
+        good = ~bad[:, c]
+        if good.sum() >= 1:
+            x[bad[:, c], c] = np.interp(t[bad[:, c]], t[good], x[good, c])
+
+
+def hampel_spikes(
+    t_ns: np.ndarray, x: np.ndarray, floors: np.ndarray, params: CleaningParams
+) -> np.ndarray:
+    """Boolean (samples x channels): step in + step back out within ``max_spike_samples``,
+    confirmed against the trend line (see the module docstring)."""
+    n, _ = x.shape
+    mask = np.zeros(x.shape, dtype=bool)
+    if params.max_spike_samples > MAX_RUN:
+        raise ValueError(f"max_spike_samples above {MAX_RUN} is not supported")
+    if n < 8:
+        return mask
+    dt = np.diff(t_ns).astype(np.float64)
+    period = float(np.median(dt))
+    if period <= 0:
+        return mask
+    d = (np.diff(x, axis=0) * (period / np.maximum(dt, 1.0))[:, None]).astype(np.float32)
+    e = d - rolling_median5(d)
+    # The spread of e itself is no noise measure (e is exactly 0 whenever a difference is its
+    # own window's median); the second difference is: white noise of a difference (sqrt(2)
+    # sample sigmas) gives sqrt(6) sample sigmas there, i.e. sqrt(3) difference sigmas.
+    second = np.diff(d, axis=0)[:: params.scale_stride]
+    scale = np.maximum(_robust_scale(second, 1, floors) / np.sqrt(3.0), floors).astype(np.float32)
+    step = np.abs(e) > params.step_threshold * scale
+    ch, j = np.nonzero(step.T)  # channel-major, time order within a channel
+    if len(j) < 2:
+        return mask
+    strength = np.abs(e[j, ch]) / scale[ch]
+    sign = np.sign(e[j, ch])
+    # Candidate runs: a step, then an opposite step within max_spike_samples on the same channel.
+    pairs_k, pairs_m = [], []
+    for offset in range(1, params.max_spike_samples + 1):
+        k = np.arange(len(j) - offset)
+        m = k + offset
+        ok = (ch[m] == ch[k]) & (j[m] - j[k] <= params.max_spike_samples) & (sign[m] == -sign[k])
+        pairs_k.append(k[ok])
+        pairs_m.append(m[ok])
+    k_all = np.concatenate(pairs_k)
+    m_all = np.concatenate(pairs_m)
+    # Strongest first, so a noise step next to a real spike cannot steal the spike's step.
+    order = np.argsort(-np.minimum(strength[k_all], strength[m_all]), kind="stable")
+    k_all, m_all = k_all[order], m_all[order]
+    x_sigma = scale / np.sqrt(2.0)  # a difference carries the noise of two samples
+    cols = ch[k_all]
+    off = _off_the_line(t_ns, x, cols, j[k_all] + 1, j[m_all])
+    passed = off > params.spike_threshold * x_sigma[cols]
+    used = np.zeros(len(j), dtype=bool)
+    for k, m in zip(k_all[passed], m_all[passed], strict=True):
+        if used[k] or used[m]:
+            continue
+        mask[j[k] + 1 : j[m] + 1, ch[k]] = True
+        used[k] = used[m] = True
+    return mask
+
+
+def _off_the_line(
+    t_ns: np.ndarray, x: np.ndarray, cols: np.ndarray, first: np.ndarray, last: np.ndarray
+) -> np.ndarray:
+    """For each candidate run (channel ``cols``, samples ``first..last``): the largest distance
+    of its samples from the least-squares line through ``NEIGHBOURS`` samples on each side.
+    A 6-point line carries ~0.4 sigma of noise, so the distance is barely noisier than one
+    sample. All candidates at once."""
+    n = len(t_ns)
+    side = np.arange(1, NEIGHBOURS + 1)
+    nb = np.concatenate([first[:, None] - side[None, ::-1], last[:, None] + side[None, :]], axis=1)
+    nb = np.clip(nb, 0, n - 1)
+    t_ref = t_ns[first][:, None]
+    t = (t_ns[nb] - t_ref).astype(np.float64)
+    y = x[nb, cols[:, None]]
+    t_mean = t.mean(axis=1, keepdims=True)
+    y_mean = y.mean(axis=1, keepdims=True)
+    spread = np.sum((t - t_mean) ** 2, axis=1, keepdims=True)
+    slope = np.sum((t - t_mean) * (y - y_mean), axis=1, keepdims=True) / np.maximum(spread, 1.0)
+    run = first[:, None] + np.arange(MAX_RUN)[None, :]
+    inside = run <= last[:, None]
+    run = np.clip(run, 0, n - 1)
+    line = y_mean + slope * ((t_ns[run] - t_ref).astype(np.float64) - t_mean)
+    distance = np.where(inside, np.abs(x[run, cols[:, None]] - line), 0.0)
+    return distance.max(axis=1)
+
+
+def detect_spikes(
+    stream: str,
+    t_ns: np.ndarray,
+    values: np.ndarray,
+    channels: tuple[str, ...],
+    params: CleaningParams,
+    lower: np.ndarray | None = None,
+    upper: np.ndarray | None = None,
+) -> SpikeResult:
+    """Find, repair and report spikes; report limit violations (``lower``/``upper`` per channel,
+    +-inf where a channel has no limit)."""
+    x = np.array(values, dtype=np.float64, copy=True)
+    floors = np.array([params.scale_floor(c) for c in channels])
+    nonfinite = ~np.isfinite(x)
+    if nonfinite.any():
+        _interpolate_masked(t_ns, x, nonfinite)
+    spike = hampel_spikes(t_ns, x, floors, params) | nonfinite
+    limit = np.zeros(x.shape, dtype=bool)
+    if lower is not None and upper is not None:
+        outside = (x < lower[None, :]) | (x > upper[None, :])
+        if outside.any():
+            ch, first, last = runs_of(outside)
+            short = (last - first + 1) <= params.max_spike_samples
+            for c, a, b, is_short in zip(ch, first, last, short, strict=True):
+                if is_short:
+                    spike[a : b + 1, c] = True
+                else:
+                    limit[a : b + 1, c] = True
+    # Candidate runs longer than a spike are level changes, not spikes: leave them alone.
+    findings: list[Finding] = []
+    if spike.any():
+        ch, first, last = runs_of(spike)
+        for c, a, b in zip(ch, first, last, strict=True):
+            if b - a + 1 > params.max_spike_samples and not nonfinite[a : b + 1, c].all():
+                spike[a : b + 1, c] = False
+        before = x.copy()
+        _interpolate_masked(t_ns, x, spike)
+        ch, first, last = runs_of(spike)
+        for c, a, b in zip(ch, first, last, strict=True):
+            deviation = float(np.max(np.abs(before[a : b + 1, c] - x[a : b + 1, c])))
+            what = "non-finite value" if nonfinite[a : b + 1, c].any() else "spike"
+            findings.append(
+                Finding(
+                    stream,
+                    channels[c],
+                    "spike",
+                    int(t_ns[a]),
+                    int(t_ns[b]),
+                    True,
+                    f"{what}: {b - a + 1} sample(s), {deviation:.3g} from the interpolated "
+                    "neighbours; replaced by interpolation",
+                )
+            )
+    if limit.any():
+        ch, first, last = runs_of(limit)
+        for c, a, b in zip(ch, first, last, strict=True):
+            worst = float(np.max(np.abs(x[a : b + 1, c])))
+            findings.append(
+                Finding(
+                    stream,
+                    channels[c],
+                    "limit_violation",
+                    int(t_ns[a]),
+                    int(t_ns[b]),
+                    False,
+                    f"{b - a + 1} samples beyond [{lower[c]:.3g}, {upper[c]:.3g}] "  # type: ignore[index]
+                    f"(|value| up to {worst:.3g}); kept and flagged",
+                )
+            )
+    return SpikeResult(values=x, spike=spike, limit=limit, findings=tuple(findings))

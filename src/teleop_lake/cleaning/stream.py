@@ -1,0 +1,64 @@
+"""One signal stream through the per-stream cleaning steps: order, duplicates, spikes, limits,
+dropouts. Frozen detection needs the command stream on the same clock and runs separately
+(`teleop_lake.cleaning.frozen`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from teleop_lake.canonical import SignalStream
+from teleop_lake.cleaning.findings import Finding
+from teleop_lake.cleaning.params import CleaningParams
+from teleop_lake.cleaning.spikes import detect_spikes
+from teleop_lake.cleaning.timestamps import (
+    Gaps,
+    detect_dropouts,
+    dropout_findings,
+    order_and_deduplicate,
+)
+
+
+@dataclass(frozen=True, eq=False)
+class CleanedStream:
+    """A cleaned stream and the evidence of what was done to it.
+
+    ``stream`` is sorted, de-duplicated and spike-repaired (same clock as the input);
+    ``spike`` / ``limit`` are (samples x channels) masks on it; ``gaps`` its dropouts.
+    Finding spans are on the stream's own clock.
+    """
+
+    stream: SignalStream
+    spike: np.ndarray
+    limit: np.ndarray
+    gaps: Gaps
+    findings: tuple[Finding, ...]
+
+    @property
+    def period_ns(self) -> float:
+        return self.gaps.period_ns
+
+
+def clean_signal_stream(
+    stream: SignalStream,
+    params: CleaningParams,
+    lower: np.ndarray | None = None,
+    upper: np.ndarray | None = None,
+) -> CleanedStream:
+    """Clean one stream; ``lower``/``upper`` are per-channel limits (+-inf: none)."""
+    ordered = order_and_deduplicate(stream.name, stream.t_ns, stream.values)
+    t = ordered.t_ns
+    values = stream.values[ordered.kept]
+    spikes = detect_spikes(stream.name, t, values, stream.channels, params, lower, upper)
+    gaps = detect_dropouts(t, params)
+    received = None if stream.t_received_ns is None else stream.t_received_ns[ordered.kept]
+    cleaned = replace(stream, t_ns=t, values=spikes.values, t_received_ns=received)
+    findings = (
+        *ordered.findings,
+        *spikes.findings,
+        *dropout_findings(stream.name, gaps, params),
+    )
+    return CleanedStream(
+        stream=cleaned, spike=spikes.spike, limit=spikes.limit, gaps=gaps, findings=findings
+    )

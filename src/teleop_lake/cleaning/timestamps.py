@@ -1,0 +1,141 @@
+"""Timestamp checks: sample order, duplicates, the nominal rate, and dropouts (gaps).
+
+Everything here works on one stream's stamps (int64 ns on the stream's own clock) and returns
+new arrays plus `Finding`s; nothing is dropped without a finding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from teleop_lake.cleaning.findings import Finding
+from teleop_lake.cleaning.params import CleaningParams
+
+
+@dataclass(frozen=True, eq=False)
+class OrderedSamples:
+    """Samples sorted by stamp with duplicate stamps removed; ``kept`` indexes the input."""
+
+    t_ns: np.ndarray
+    kept: np.ndarray
+    findings: tuple[Finding, ...]
+
+
+def order_and_deduplicate(
+    stream: str, t_ns: np.ndarray, values: np.ndarray | None = None
+) -> OrderedSamples:
+    """Sort samples by stamp (stable) and drop repeated stamps, flagging both.
+
+    A sample is out of order when its stamp is earlier than one already seen. Of samples sharing
+    a stamp the first (in arrival order) is kept; the finding says whether the dropped copy had
+    identical values (an exact re-send) or different ones.
+    """
+    t = np.asarray(t_ns, dtype=np.int64)
+    findings: list[Finding] = []
+    if len(t) > 1:
+        running_max = np.maximum.accumulate(t)
+        late = np.flatnonzero(t[1:] < running_max[:-1]) + 1
+        if len(late):
+            findings.append(
+                Finding(
+                    stream,
+                    "",
+                    "out_of_order",
+                    int(t[late].min()),
+                    int(running_max[late].max()),
+                    True,
+                    f"{len(late)} samples arrived after a later stamp; re-sorted by stamp",
+                )
+            )
+    order = np.argsort(t, kind="stable") if len(t) and np.any(np.diff(t) < 0) else np.arange(len(t))
+    t_sorted = t[order]
+    same = np.flatnonzero(np.diff(t_sorted) == 0) + 1
+    keep = np.ones(len(t_sorted), dtype=bool)
+    if len(same):
+        keep[same] = False
+        if values is not None:
+            v = values[order]
+            identical = np.all(v[same] == v[same - 1], axis=1)
+        else:
+            identical = np.ones(len(same), dtype=bool)
+        for is_same, label in ((True, "identical values"), (False, "different values")):
+            sel = same[identical == is_same]
+            if len(sel):
+                findings.append(
+                    Finding(
+                        stream,
+                        "",
+                        "duplicate",
+                        int(t_sorted[sel].min()),
+                        int(t_sorted[sel].max()),
+                        True,
+                        f"{len(sel)} repeated stamps with {label}; first copy kept",
+                    )
+                )
+    kept = order[keep]
+    return OrderedSamples(t_ns=t[kept], kept=kept, findings=tuple(findings))
+
+
+def nominal_period_ns(t_ns: np.ndarray) -> float:
+    """The stream's nominal sampling period: the median stamp step (robust to jitter and gaps)."""
+    if len(t_ns) < 2:
+        return float("nan")
+    return float(np.median(np.diff(t_ns)))
+
+
+@dataclass(frozen=True, eq=False)
+class Gaps:
+    """Stamp gaps of at least ``dropout_min_periods`` nominal periods.
+
+    ``before``/``after`` index the last sample before and the first sample after each gap.
+    """
+
+    before: np.ndarray
+    after: np.ndarray
+    start_ns: np.ndarray
+    end_ns: np.ndarray
+    period_ns: float
+
+    @property
+    def duration_s(self) -> np.ndarray:
+        return (self.end_ns - self.start_ns) / 1e9
+
+
+def detect_dropouts(t_ns: np.ndarray, params: CleaningParams) -> Gaps:
+    """Gaps in sorted stamps against the nominal rate: ``gap >= dropout_min_periods`` periods."""
+    period = nominal_period_ns(t_ns)
+    if not np.isfinite(period) or period <= 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return Gaps(empty, empty, empty, empty, period)
+    before = np.flatnonzero(np.diff(t_ns) >= params.dropout_min_periods * period)
+    return Gaps(
+        before=before,
+        after=before + 1,
+        start_ns=t_ns[before],
+        end_ns=t_ns[before + 1],
+        period_ns=period,
+    )
+
+
+def dropout_findings(stream: str, gaps: Gaps, params: CleaningParams) -> list[Finding]:
+    """One finding per gap; gaps up to ``max_repair_gap_s`` count as repaired (interpolated)."""
+    out = []
+    for start, end, dur in zip(gaps.start_ns, gaps.end_ns, gaps.duration_s, strict=True):
+        repaired = bool(dur <= params.max_repair_gap_s)
+        missing = round((end - start) / gaps.period_ns) - 1
+        out.append(
+            Finding(
+                stream,
+                "",
+                "dropout",
+                int(start),
+                int(end),
+                repaired,
+                f"{dur * 1e3:.1f} ms without samples (~{missing} missing at "
+                f"{1e9 / gaps.period_ns:.0f} Hz); "
+                + ("interpolated" if repaired else "interpolated but flagged as dropout"),
+            )
+        )
+    return out

@@ -1,0 +1,230 @@
+"""Labeling rules, first version: outcome, failure reason, provenance and review flags.
+
+Rules, in order (the first failure found is the reason):
+
+1. task not in the catalog -> unknown / ``unknown_task``;
+2. events: ``emergency_stop`` -> ``emergency_stop``; ``robot_fault`` -> ``robot_fault``;
+   ``abort`` -> ``task_incomplete`` (the attempt was abandoned);
+3. duration beyond the task's ``timeout_s`` -> ``timeout``;
+4. the grasp predicate (`teleop_lake.labeling.grasp`) on the cleaned hand_state of the task's
+   grasp hand(s): held -> success evidence; dropped -> ``object_dropped``; missed ->
+   ``grasp_missed``; no grasp -> ``task_incomplete``. No hand_state -> no rule outcome.
+
+Then the operator's own mark: agreeing with the rules -> source ``operator``, high
+confidence; disagreeing, or missing -> the rule outcome, ``needs_review`` with both sides in
+``review_reason``. Without a rule outcome the operator mark stands (moderate confidence).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from teleop_lake.canonical import Event, SignalStream
+from teleop_lake.labeling.grasp import GraspEvidence, GraspParams, grasp_evidence
+from teleop_lake.tasks import TaskSpec
+
+LABELER_VERSION = "rules-1"
+
+FAILURE_REASONS: dict[str, str] = {
+    "operator_marked_failure": "the operator marked a failure and no rule says more",
+    "emergency_stop": "an emergency stop was pressed during the episode",
+    "robot_fault": "the robot reported a fault during the episode",
+    "timeout": "the episode lasted longer than the task's timeout",
+    "grasp_missed": "the grasp hand closed fully without stopping on an object",
+    "object_dropped": "the hand stopped on an object too briefly, then closed fully",
+    "task_incomplete": "the attempt was aborted, or the hand never grasped",
+    "data_unusable": "the data does not allow a judgement",
+    "unknown_task": "the task code is not in the task catalog",
+}
+
+EVENT_FAILURES = (
+    ("emergency_stop", "emergency_stop"),
+    ("robot_fault", "robot_fault"),
+    ("abort", "task_incomplete"),
+)
+
+Outcome = Literal["success", "failure", "unknown"]
+
+
+@dataclass(frozen=True)
+class LabelingParams:
+    grasp: GraspParams = field(default_factory=GraspParams)
+    confidence_agree: float = 0.95
+    """Operator and rules agree: two independent sources."""
+    confidence_event_rule: float = 0.9
+    """An e-stop, fault, abort or timeout is a hard fact, even unconfirmed by the operator."""
+    confidence_grasp_rule: float = 0.6
+    """The grasp predicate alone: a proxy of success, not the task itself."""
+    confidence_operator_only: float = 0.7
+    """Only the operator's mark (no hand data to check it against)."""
+    confidence_disagree: float = 0.4
+    """Rules and operator disagree: the rule outcome stands until reviewed."""
+    labeler_version: str = LABELER_VERSION
+
+
+@dataclass(frozen=True)
+class Label:
+    outcome: Outcome
+    failure_reason: str | None
+    source: Literal["operator", "rule"]
+    labeler_version: str
+    confidence: float
+    needs_review: bool
+    review_reason: str | None
+    operator_mark: str | None
+    evidence: str
+
+    def __post_init__(self) -> None:
+        if self.failure_reason is not None and self.failure_reason not in FAILURE_REASONS:
+            raise ValueError(f"unknown failure reason {self.failure_reason!r}")
+
+
+@dataclass(frozen=True)
+class RuleVerdict:
+    outcome: Outcome
+    failure_reason: str | None
+    confidence: float
+    evidence: str
+
+
+def _hand_channels(hand_state: SignalStream, side: str) -> list[int]:
+    prefix = "closure.l_" if side == "left" else "closure.r_"
+    return [i for i, c in enumerate(hand_state.channels) if c.startswith(prefix)]
+
+
+def rule_verdict(
+    events: Sequence[Event],
+    duration_s: float,
+    hand_state: SignalStream | None,
+    task: TaskSpec,
+    params: LabelingParams,
+) -> RuleVerdict:
+    """What the rules alone say (``unknown`` when they cannot judge)."""
+    kinds = {e.kind for e in events}
+    for kind, reason in EVENT_FAILURES:
+        if kind in kinds:
+            return RuleVerdict("failure", reason, params.confidence_event_rule, f"{kind} event")
+    if duration_s > task.timeout_s:
+        return RuleVerdict(
+            "failure",
+            "timeout",
+            params.confidence_event_rule,
+            f"lasted {duration_s:.1f} s > timeout {task.timeout_s:.0f} s",
+        )
+    if hand_state is None or hand_state.n_samples == 0:
+        return RuleVerdict("unknown", None, 0.0, "no hand_state to check the grasp")
+    sides = ("left", "right") if task.grasp_hand == "both" else (task.grasp_hand,)
+    evidences: list[tuple[str, GraspEvidence]] = []
+    for side in sides:
+        cols = _hand_channels(hand_state, side)
+        if not cols:
+            return RuleVerdict("unknown", None, 0.0, f"no {side} hand channels in hand_state")
+        closure = np.mean(hand_state.values[:, cols], axis=1)
+        evidences.append(
+            (side, grasp_evidence(hand_state.t_ns, closure, task.hold_min_s, params.grasp))
+        )
+    text = "; ".join(ev.describe(side) for side, ev in evidences)
+    for outcome, reason in (
+        ("dropped", "object_dropped"),
+        ("missed", "grasp_missed"),
+        ("no_grasp", "task_incomplete"),
+    ):
+        if any(ev.outcome == outcome for _, ev in evidences):
+            return RuleVerdict("failure", reason, params.confidence_grasp_rule, text)
+    return RuleVerdict("success", None, params.confidence_grasp_rule, text)
+
+
+def _operator_mark(events: Sequence[Event]) -> str | None:
+    marks = [e for e in events if e.kind == "operator_mark" and e.value in ("success", "failure")]
+    return max(marks, key=lambda e: e.t_ns).value if marks else None
+
+
+def label_episode(
+    events: Sequence[Event],
+    duration_s: float,
+    hand_state: SignalStream | None,
+    task: TaskSpec | None,
+    params: LabelingParams,
+) -> Label:
+    """Label one episode (``hand_state`` cleaned, any clock; see the module docstring)."""
+    mark = _operator_mark(events)
+    version = params.labeler_version
+    if task is None:
+        return Label(
+            "unknown",
+            "unknown_task",
+            "rule",
+            version,
+            0.0,
+            True,
+            f"task not in the catalog; operator mark {mark or 'missing'}",
+            mark,
+            "task code unknown to the catalog",
+        )
+    rule = rule_verdict(events, duration_s, hand_state, task, params)
+    rule_side = f"rules say {rule.outcome}" + (
+        f" ({rule.failure_reason})" if rule.failure_reason else ""
+    )
+    if mark is None:
+        if rule.outcome == "unknown":
+            return Label(
+                "unknown",
+                "data_unusable",
+                "rule",
+                version,
+                0.0,
+                True,
+                f"no operator mark and {rule.evidence}",
+                None,
+                rule.evidence,
+            )
+        return Label(
+            rule.outcome,
+            rule.failure_reason,
+            "rule",
+            version,
+            rule.confidence,
+            True,
+            f"no operator mark; {rule_side}",
+            None,
+            rule.evidence,
+        )
+    if rule.outcome == "unknown":
+        return Label(
+            mark,  # type: ignore[arg-type]
+            "operator_marked_failure" if mark == "failure" else None,
+            "operator",
+            version,
+            params.confidence_operator_only,
+            False,
+            None,
+            mark,
+            f"operator marked {mark}; {rule.evidence}",
+        )
+    if rule.outcome == mark:
+        return Label(
+            rule.outcome,
+            rule.failure_reason,
+            "operator",
+            version,
+            params.confidence_agree,
+            False,
+            None,
+            mark,
+            f"operator marked {mark}, agreeing with the rules: {rule.evidence}",
+        )
+    return Label(
+        rule.outcome,
+        rule.failure_reason,
+        "rule",
+        version,
+        params.confidence_disagree,
+        True,
+        f"operator marked {mark} but {rule_side}",
+        mark,
+        rule.evidence,
+    )
