@@ -20,8 +20,9 @@ DATE = "2026-11-23"
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     exe = Path(sys.executable).parent / "teleop-lake"
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, env=env,
-                          timeout=900, check=False)
+    return subprocess.run(
+        [str(exe), *args], capture_output=True, text=True, env=env, timeout=900, check=False
+    )
 
 
 def _manifest_lines(path: Path) -> list[dict[str, object]]:
@@ -59,8 +60,9 @@ def test_night_end_to_end(tmp_path: Path, prefect_home: Path) -> None:
     transit_id, trunc_id = _break_two_recordings(net)
     env = {**os.environ, "PREFECT_HOME": str(prefect_home), "TELEOP_LAKE_HOME": str(tmp_path)}
 
-    proc = _cli("nightly", "--network", str(net), "--lake", str(lake), "--date", DATE, "--json",
-                env=env)
+    proc = _cli(
+        "nightly", "--network", str(net), "--lake", str(lake), "--date", DATE, "--json", env=env
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads(proc.stdout)
     assert summary["balanced"]
@@ -95,17 +97,22 @@ def test_night_end_to_end(tmp_path: Path, prefect_home: Path) -> None:
     assert set(rel.episodes["center"]) <= {"beijing", "suzhou", "jinan", "hefei", "zhengzhou"}
     frames = rel.scan_frames().collect()
     assert frames.height == rel.episodes["n_frames"].sum()
-    assert frames.group_by("episode_id").agg(pl.col("t_ns").diff().min())["t_ns"].min() > 0
+    # segments keep each episode's frames in order: time strictly increases within an episode
+    assert frames.group_by("episode_id", maintain_order=True).agg(
+        pl.col("t_ns").diff().min()
+    )["t_ns"].min() > 0
     # raw operator ids never reach a release
-    ops = {str(x["operator_id"]) for m in net.glob("*/*/_manifest.jsonl")
-           for x in _manifest_lines(m)}
+    ops = {
+        str(x["operator_id"]) for m in net.glob("*/*/_manifest.jsonl") for x in _manifest_lines(m)
+    }
     released = rel.episodes.write_csv()
     assert ops and not any(op in released for op in ops)
     assert rel.episodes["operator_pseudonym"].null_count() == 0
 
     # the same night again: nothing new, no new release, books still balance
-    again = _cli("nightly", "--network", str(net), "--lake", str(lake), "--date", DATE, "--json",
-                 env=env)
+    again = _cli(
+        "nightly", "--network", str(net), "--lake", str(lake), "--date", DATE, "--json", env=env
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     s2 = json.loads(again.stdout)
     assert s2["totals"]["pulled"] == 0 and s2["balanced"]
@@ -113,8 +120,17 @@ def test_night_end_to_end(tmp_path: Path, prefect_home: Path) -> None:
 
     # a new day with new recordings: a new release referencing the old segments too
     simulate_network(net, episodes_per_center=1, seed=12, date="2026-11-24", duration_scale=0.4)
-    third = _cli("nightly", "--network", str(net), "--lake", str(lake), "--date", "2026-11-24",
-                 "--json", env=env)
+    third = _cli(
+        "nightly",
+        "--network",
+        str(net),
+        "--lake",
+        str(lake),
+        "--date",
+        "2026-11-24",
+        "--json",
+        env=env,
+    )
     assert third.returncode == 0, third.stderr[-3000:]
     s3 = json.loads(third.stdout)
     assert s3["totals"]["pulled"] == 5 and s3["balanced"]
@@ -127,7 +143,15 @@ def test_night_end_to_end(tmp_path: Path, prefect_home: Path) -> None:
 
 def test_nightly_without_network_exits_3(tmp_path: Path, prefect_home: Path) -> None:
     env = {**os.environ, "PREFECT_HOME": str(prefect_home)}
-    proc = _cli("nightly", "--network", str(tmp_path / "nowhere"), "--lake", str(tmp_path / "l"),
-                "--date", DATE, env=env)
+    proc = _cli(
+        "nightly",
+        "--network",
+        str(tmp_path / "nowhere"),
+        "--lake",
+        str(tmp_path / "l"),
+        "--date",
+        DATE,
+        env=env,
+    )
     assert proc.returncode == 3
     assert "no center was reachable" in proc.stderr

@@ -48,7 +48,7 @@ class Release:
         ]
         return (
             pl.concat(scans, how="diagonal_relaxed")
-            .join(keys, on=["episode_id", "segment_id"], how="semi")
+            .join(keys, on=["episode_id", "segment_id"], how="semi", maintain_order="left")
             .drop("segment_id")
         )
 
