@@ -268,9 +268,9 @@ def test_quality_score_known_values() -> None:
     perfect = QualityInputs(0.0, 0.0, 0.0, 0.0, 0.0, None)
     assert quality_score(perfect, w) == 1.0
     damaged = QualityInputs(0.1, 0.05, 0.0, 0.2, 50.0, 10.0)
-    # 1 - 0.2 - 0.1 - 0 - 0.1 - 0.2*0.5 - 0.3*0.5
-    assert quality_score(damaged, w) == pytest.approx(0.35)
-    assert quality_score(QualityInputs(0.9, 0.0, 0.0, 0.0, 0.0, None), w) == 0.0
+    # 1 - 0.1 - 0.025 - 0 - 0.05 - 0.2*0.5 - 0.3*0.5
+    assert quality_score(damaged, w) == pytest.approx(0.575)
+    assert quality_score(QualityInputs(0.9, 0.0, 0.9, 0.0, 0.0, None), w) == 0.0
 
 
 def test_gates() -> None:

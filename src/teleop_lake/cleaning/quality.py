@@ -3,14 +3,18 @@
 The score starts at 1 and loses a weighted share for each kind of damage, each measured as a
 fraction so that episodes of different lengths compare:
 
-    score = 1 - 2.0 * dropout_fraction - 2.0 * frozen_fraction - 1.0 * limit_fraction
-              - 0.5 * interpolated_fraction - 0.2 * min(1, spikes_per_min / 100)
+    score = 1 - 1.0 * dropout_fraction - 0.5 * frozen_fraction - 1.0 * limit_fraction
+              - 0.25 * interpolated_fraction - 0.2 * min(1, spikes_per_min / 100)
               - 0.3 * min(1, clock_uncertainty_ms / 20)          (clipped to 0..1)
 
 Fractions are shares of grid rows carrying the flag. The weights say that a quarter of the
-episode in a dropout or frozen halves the score, that repaired spikes cost little (they were
-repaired) unless they are everywhere, and that an operator clock known only to +-20 ms costs
-0.3 (one grid period at 50 Hz is 20 ms: the actions could be a frame off).
+episode in a dropout costs a quarter of the score; that a frozen flag (usually one joint of
+28, already flagged per row, and each segment bounded by the repair policy's
+``max_frozen_s``) costs half as much; that repaired spikes cost little (they were repaired)
+unless they are everywhere; and that an operator clock known only to +-20 ms costs 0.3 (one
+grid period at 50 Hz is 20 ms: the actions could be a frame off). Measured on the default
+simulated profile, a fault-free episode scores ~0.99 and episodes with the usual one or two
+short frozen or dropout segments 0.75-0.95; episodes below the 0.5 gate are mostly damage.
 """
 
 from __future__ import annotations
@@ -25,10 +29,10 @@ from teleop_lake.rejection import Reason
 
 @dataclass(frozen=True)
 class QualityWeights:
-    dropout: float = 2.0
-    frozen: float = 2.0
+    dropout: float = 1.0
+    frozen: float = 0.5
     limit: float = 1.0
-    interpolated: float = 0.5
+    interpolated: float = 0.25
     spikes: float = 0.2
     spikes_full_per_min: float = 100.0
     clock: float = 0.3
