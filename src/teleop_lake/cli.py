@@ -31,7 +31,7 @@ release_app = typer.Typer(help="Inspect and verify published releases.", no_args
 app.add_typer(release_app, name="release")
 
 console = Console(stderr=True)
-out = Console()
+out = Console() if Console().is_terminal else Console(width=120)
 
 EXIT_PROBLEM = 1
 EXIT_CANNOT_RUN = 3
@@ -207,7 +207,8 @@ def demo(
         "demo-output"
     ),
     episodes_per_center: Annotated[int, typer.Option(min=1)] = 3,
-    seed: Annotated[int, typer.Option()] = 7,
+    seed: Annotated[int, typer.Option(help="Seed 3 delivers a corrupt, a truncated and an "
+                                        "incomplete recording, so the quarantine shows.")] = 3,
 ) -> None:
     """Simulate a small network and run one night on it with embedded defaults."""
     from teleop_lake.simulate import simulate_network
