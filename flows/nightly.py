@@ -14,13 +14,13 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
-from teleop_lake.processing import ProcessingParams
 
 from teleop_lake.network.profiles import CENTER_NAMES
 from teleop_lake.pipeline.process import process_batch
 from teleop_lake.pipeline.pull import plan_batches, pull_stage, retry_stage
 from teleop_lake.pipeline.report import report_stage
 from teleop_lake.pipeline.summary import summarize_night
+from teleop_lake.processing import ProcessingParams
 from teleop_lake.release.publish import publish_release
 
 

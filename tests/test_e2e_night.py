@@ -98,9 +98,12 @@ def test_night_end_to_end(tmp_path: Path, prefect_home: Path) -> None:
     frames = rel.scan_frames().collect()
     assert frames.height == rel.episodes["n_frames"].sum()
     # segments keep each episode's frames in order: time strictly increases within an episode
-    assert frames.group_by("episode_id", maintain_order=True).agg(
-        pl.col("t_ns").diff().min()
-    )["t_ns"].min() > 0
+    assert (
+        frames.group_by("episode_id", maintain_order=True)
+        .agg(pl.col("t_ns").diff().min())["t_ns"]
+        .min()
+        > 0
+    )
     # raw operator ids never reach a release
     ops = {
         str(x["operator_id"]) for m in net.glob("*/*/_manifest.jsonl") for x in _manifest_lines(m)

@@ -207,8 +207,13 @@ def demo(
         "demo-output"
     ),
     episodes_per_center: Annotated[int, typer.Option(min=1)] = 3,
-    seed: Annotated[int, typer.Option(help="Seed 3 delivers a corrupt, a truncated and an "
-                                        "incomplete recording, so the quarantine shows.")] = 3,
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="Seed 3 delivers a corrupt, a truncated and an "
+            "incomplete recording, so the quarantine shows."
+        ),
+    ] = 3,
 ) -> None:
     """Simulate a small network and run one night on it with embedded defaults."""
     from teleop_lake.simulate import simulate_network

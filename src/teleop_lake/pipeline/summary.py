@@ -54,10 +54,10 @@ def summarize_night(
         for r in fb["recordings"]:
             per_center[r["center"]]["pending"] += 1
 
-    accounting = []
+    accounting: list[dict[str, Any]] = []
     for center in centers:
         c = per_center[center]
-        row = {
+        row: dict[str, Any] = {
             "center": center,
             "pulled": c["pulled"],
             "retried": c["retried"],
