@@ -158,3 +158,47 @@ def test_nightly_without_network_exits_3(tmp_path: Path, prefect_home: Path) -> 
     )
     assert proc.returncode == 3
     assert "no center was reachable" in proc.stderr
+
+
+def test_release_notebook_runs(
+    tmp_path: Path, prefect_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The partner notebook executes top to bottom against a real lake."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    net, lake = tmp_path / "net", tmp_path / "lake"
+    simulate_network(
+        net,
+        episodes_per_center=1,
+        seed=5,
+        date=DATE,
+        duration_scale=0.3,
+        centers=["beijing", "zhengzhou"],
+    )
+    env = {**os.environ, "PREFECT_HOME": str(prefect_home)}
+    proc = _cli(
+        "nightly",
+        "--network",
+        str(net),
+        "--lake",
+        str(lake),
+        "--date",
+        DATE,
+        "--center",
+        "beijing",
+        "--center",
+        "zhengzhou",
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    nb_path = Path(__file__).resolve().parents[1] / "notebooks" / "explore_release.ipynb"
+    nb = nbformat.read(nb_path, as_version=4)
+    monkeypatch.setenv("TELEOP_LAKE", str(lake))
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    printed = "".join(
+        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    )
+    assert "2026-11-23-r01" in printed
