@@ -56,7 +56,13 @@ def process_task(
     ).to_dict()
 
 
-@task(name="publish-release", task_run_name="publish-release", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
+@task(
+    name="publish-release",
+    task_run_name="publish-release",
+    retries=1,
+    retry_delay_seconds=5,
+    cache_policy=NO_CACHE,
+)
 def publish_task(lake_url: str, run_id: str, date: str) -> dict[str, Any]:
     return publish_release(lake_url, run_id, date, _now()).to_dict()
 
