@@ -5,6 +5,9 @@ bronze/<center>/<kk>/<content_key>/...      raw recordings as delivered, never m
 ledger/pulls/<center>/<run_id>.parquet      what each night pulled (append-only)
 ledger/outcomes/<run_id>.parquet            what became of each recording that night
 quarantine/<center>/<content_key>/          reasons.json (+ the bad files when not in bronze)
+evidence/<run_id>/<batch_id>/               processed.parquet, findings.parquet, clocks.parquet:
+                                            what processing found for every processed episode,
+                                            published or gated (for evaluation and QA)
 segments/<segment_id>/                      frames.parquet, replay.zarr, episodes.parquet,
                                             findings.parquet (written once, shared by releases)
 releases/<release_id>/                      episodes.parquet, manifest.json (written last)
@@ -45,6 +48,13 @@ def outcome_ledger_file(run_id: str, part: str) -> str:
 
 def quarantine_dir(center: str, content_key: str) -> str:
     return f"quarantine/{center}/{content_key}"
+
+
+EVIDENCE_DIR = "evidence"
+
+
+def evidence_dir(run_id: str, batch_id: str) -> str:
+    return f"{EVIDENCE_DIR}/{run_id}/{batch_id}"
 
 
 SEGMENTS_DIR = "segments"

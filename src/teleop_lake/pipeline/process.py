@@ -25,6 +25,7 @@ from datalake_schemas import EPISODE_FIELDS, episodes_schema, frames_schema
 from teleop_lake import __version__
 from teleop_lake.canonical import Recording, RecordingMeta
 from teleop_lake.formats import read_recording
+from teleop_lake.lake import layout
 from teleop_lake.lake.ledger import Outcome, write_outcomes
 from teleop_lake.lake.pseudonym import pseudonym_key, pseudonymize
 from teleop_lake.lake.quarantine import record_quarantine
@@ -230,6 +231,7 @@ def process_batch(
     result = BatchResult(batch_id=batch_id)
     outcomes: list[Outcome] = []
     kept: list[tuple[BronzeRecording, Recording, ProcessedEpisode, dict[str, np.ndarray]]] = []
+    evidence: list[tuple[BronzeRecording, ProcessedEpisode]] = []
 
     def refuse(rec: BronzeRecording, stage: str, reasons: tuple[Reason, ...]) -> None:
         record_quarantine(
@@ -270,6 +272,7 @@ def process_batch(
             stage = "process"
             task = catalog.get(recording.meta.task_code)
             ep = process_recording(recording, robot, task, rec.episode_id, params)
+            evidence.append((rec, ep))
             if not ep.publishable:
                 refuse(rec, stage, ep.gate_reasons)
                 continue
@@ -380,9 +383,63 @@ def process_batch(
                     "published",
                 )
             )
+    if evidence:
+        write_evidence(lake, run_id, batch_id, evidence)
     write_outcomes(lake, run_id, batch_id, outcomes)
     result.outcomes = [o.row() for o in outcomes]
     return result
+
+
+def write_evidence(
+    lake: Store,
+    run_id: str,
+    batch_id: str,
+    evidence: list[tuple[BronzeRecording, ProcessedEpisode]],
+) -> None:
+    """What processing found for every processed episode, published or gated: the summary and
+    label (``processed``), the findings with robot-clock spans, and the clock estimates."""
+    rows = []
+    for rec, ep in evidence:
+        lab = ep.label
+        rows.append(
+            {
+                "episode_id": rec.episode_id,
+                "center": rec.center,
+                "recording_id": rec.recording_id,
+                "content_key": rec.content_key,
+                "run_id": run_id,
+                "publishable": ep.publishable,
+                "gate_codes": [r.code for r in ep.gate_reasons],
+                **{k: _opt_float(v) if isinstance(v, float) else v for k, v in ep.summary.items()},
+                "outcome": lab.outcome,
+                "failure_reason": lab.failure_reason,
+                "label_source": lab.source,
+                "label_confidence": float(lab.confidence),
+                "needs_review": bool(lab.needs_review),
+                "review_reason": lab.review_reason,
+                "operator_mark": lab.operator_mark,
+                "labeler_version": lab.labeler_version,
+                "label_evidence": lab.evidence,
+            }
+        )
+    base = layout.evidence_dir(run_id, batch_id)
+    lake.write_parquet(f"{base}/processed.parquet", pl.DataFrame(rows))
+
+    def tagged(df: pl.DataFrame, rec: BronzeRecording) -> pl.DataFrame:
+        return df.with_columns(
+            pl.lit(rec.episode_id).alias("episode_id"),
+            pl.lit(rec.center).alias("center"),
+            pl.lit(rec.recording_id).alias("recording_id"),
+        )
+
+    lake.write_parquet(
+        f"{base}/findings.parquet",
+        pl.concat([tagged(ep.findings, rec) for rec, ep in evidence], how="diagonal_relaxed"),
+    )
+    lake.write_parquet(
+        f"{base}/clocks.parquet",
+        pl.concat([tagged(ep.clocks, rec) for rec, ep in evidence], how="diagonal_relaxed"),
+    )
 
 
 def _stack_images(per_episode: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
