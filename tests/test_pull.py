@@ -122,3 +122,26 @@ def test_unreachable_center_is_reported(tmp_path: Path) -> None:
     res = _pull(tmp_path / "no-such-network", tmp_path / "lake", "run1")
     assert not res.reachable
     assert "does not exist" in (res.error or "")
+
+
+def test_batches_never_mix_robot_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    import teleop_lake.pipeline.pull as stage
+
+    real = stage.load_profile
+
+    class _Other:
+        robot_model = "other_robot"
+
+    monkeypatch.setattr(stage, "load_profile", lambda c: _Other() if c == "hefei" else real(c))
+    recs = [
+        {"center": c, "recording_id": f"{c}-{i}"}
+        for c in ("beijing", "hefei", "jinan")
+        for i in range(3)
+    ]
+    batches = stage.plan_batches(recs, batch_size=4)
+    for b in batches:
+        assert len({stage.load_profile(r["center"]).robot_model for r in b}) == 1
+        assert len(b) <= 4
+    assert sorted(r["recording_id"] for b in batches for r in b) == sorted(
+        r["recording_id"] for r in recs
+    )

@@ -78,6 +78,16 @@ def retry_stage(lake_url: str, centers: list[str], exclude_keys: set[str]) -> li
 
 
 def plan_batches(recordings: list[dict[str, Any]], batch_size: int) -> list[list[dict[str, Any]]]:
-    """Split recordings into batches, keeping a center's recordings together where possible."""
-    ordered = sorted(recordings, key=lambda r: (r["center"], r["recording_id"]))
-    return [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]
+    """Split recordings into batches of at most ``batch_size``.
+
+    A batch becomes one data segment whose replay-buffer arrays have one shape, so a batch
+    never mixes robot models; within a model, a center's recordings stay together.
+    """
+    by_model: dict[str, list[dict[str, Any]]] = {}
+    for r in recordings:
+        by_model.setdefault(load_profile(r["center"]).robot_model, []).append(r)
+    batches = []
+    for model in sorted(by_model):
+        ordered = sorted(by_model[model], key=lambda r: (r["center"], r["recording_id"]))
+        batches += [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]
+    return batches
