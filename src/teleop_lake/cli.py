@@ -29,6 +29,11 @@ app = typer.Typer(
 )
 release_app = typer.Typer(help="Inspect and verify published releases.", no_args_is_help=True)
 app.add_typer(release_app, name="release")
+bench_app = typer.Typer(
+    help="Benchmarks: measure and print figures and ratios (never pass/fail).",
+    no_args_is_help=True,
+)
+app.add_typer(bench_app, name="bench")
 
 console = Console(stderr=True)
 out = Console() if Console().is_terminal else Console(width=120)
