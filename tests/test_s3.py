@@ -92,7 +92,8 @@ def test_lake_store_on_s3(s3_endpoint: str) -> None:
 
 
 def test_release_published_and_verified_on_s3(s3_endpoint: str) -> None:
-    from test_release import NOW as T, _segment
+    from test_release import NOW as T
+    from test_release import _segment
 
     from teleop_lake.release.publish import publish_release
     from teleop_lake.release.reader import open_release
