@@ -17,7 +17,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from teleop_lake.network.profiles import CENTER_NAMES
 from teleop_lake.pipeline.process import process_batch
-from teleop_lake.pipeline.pull import plan_batches, pull_stage, retry_stage
+from teleop_lake.pipeline.pull import drop_superseded, plan_batches, pull_stage, retry_stage
 from teleop_lake.pipeline.report import report_stage
 from teleop_lake.pipeline.summary import summarize_night
 from teleop_lake.processing import ProcessingParams
@@ -128,7 +128,8 @@ def nightly_flow(
             log.warning("center %s unreachable: %s", p["center"], p["error"])
     log.info("pulled %d new recordings, %d to retry", len(new), len(retried))
 
-    batches = plan_batches(new + retried, batch_size)
+    to_process, superseded = drop_superseded(lake_url, run_id, new + retried, started)
+    batches = plan_batches(to_process, batch_size)
     futures = [
         (f"b{i:03d}", b, process_task.submit(lake_url, run_id, f"b{i:03d}", b))
         for i, b in enumerate(batches)
@@ -154,6 +155,7 @@ def nightly_flow(
         centers=centers,
         pulls=pulls,
         retried=retried,
+        superseded=superseded,
         batches=done,
         failed_batches=failed,
         publish=publish,

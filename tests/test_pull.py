@@ -145,3 +145,29 @@ def test_batches_never_mix_robot_models(monkeypatch: pytest.MonkeyPatch) -> None
     assert sorted(r["recording_id"] for b in batches for r in b) == sorted(
         r["recording_id"] for r in recs
     )
+
+
+def test_older_delivery_of_the_same_night_is_superseded(tmp_path: Path) -> None:
+    from teleop_lake.pipeline.pull import drop_superseded
+
+    def rec(day: str, line: int, key: str, rid: str = "r1") -> dict[str, object]:
+        return {
+            "center": "beijing",
+            "recording_id": rid,
+            "episode_id": f"e-{rid}",
+            "content_key": key,
+            "date_folder": day,
+            "manifest": {"line_no": line},
+        }
+
+    recs = [
+        rec("2026-11-24", 1, "new"),
+        rec("2026-11-23", 4, "old"),
+        rec("2026-11-23", 1, "x", "r2"),
+        rec("2026-11-23", 2, "older"),
+    ]
+    keep, superseded = drop_superseded(str(tmp_path / "lake"), "run1", recs, NOW)
+    assert sorted(r["content_key"] for r in keep) == ["new", "x"]
+    assert sorted(o["content_key"] for o in superseded) == ["old", "older"]
+    assert all(o["reason_codes"] == ["superseded"] for o in superseded)
+    assert (tmp_path / "lake" / "quarantine" / "beijing" / "old" / "reasons.json").exists()

@@ -89,6 +89,7 @@ def _summary() -> dict[str, object]:
         centers=["beijing", "hefei"],
         pulls=pulls,
         retried=[],
+        superseded=[],
         batches=batches,
         failed_batches=[],
         publish={"release_id": "2026-11-23-r01"},
@@ -135,6 +136,7 @@ def test_unbalanced_books_are_detected() -> None:
             }
         ],
         retried=[],
+        superseded=[],
         batches=[],
         failed_batches=[],
         publish=None,

@@ -32,6 +32,7 @@ REASON_CODES: dict[str, str] = {
     "clock_unresolved": "a stream's clock offset could not be estimated",
     "schema_violation": "the processed episode failed the data contract",
     "processing_error": "an unexpected error while processing; see message",
+    "superseded": "a newer delivery of the same recording arrived the same night",
 }
 
 

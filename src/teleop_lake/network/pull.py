@@ -104,6 +104,7 @@ def _manifest_fields(entry: ManifestEntry) -> dict[str, Any]:
         "files": [asdict(f) for f in entry.files],
         "extra": entry.extra,
         "date_folder": entry.date_folder,
+        "line_no": entry.line_no,
     }
 
 

@@ -11,6 +11,7 @@ from teleop_lake.lake.quarantine import record_quarantine
 from teleop_lake.lake.storage import Store
 from teleop_lake.network.profiles import load_profile
 from teleop_lake.network.pull import pull_center
+from teleop_lake.rejection import Reason
 
 
 def pull_stage(
@@ -75,6 +76,62 @@ def retry_stage(lake_url: str, centers: list[str], exclude_keys: set[str]) -> li
         for r in unfinished_recordings(lake, centers)
         if r.content_key not in exclude_keys
     ]
+
+
+def drop_superseded(
+    lake_url: str, run_id: str, recordings: list[dict[str, Any]], now: dt.datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Keep the newest delivery of each recording; quarantine older ones of the same night.
+
+    Two deliveries of one recording id with different content (a corrected re-upload) would
+    become two versions of one episode in the same night; the later date folder (then the
+    later manifest line) wins. Returns (to process, outcome rows of the superseded).
+    """
+
+    def order(r: dict[str, Any]) -> tuple[str, int]:
+        return (r["date_folder"], int((r.get("manifest") or {}).get("line_no", 0)))
+
+    newest: dict[str, dict[str, Any]] = {}
+    for r in sorted(recordings, key=order):
+        newest[r["episode_id"]] = r
+    keep = [r for r in recordings if newest[r["episode_id"]] is r]
+    old = [r for r in recordings if newest[r["episode_id"]] is not r]
+    if not old:
+        return keep, []
+    lake = Store(lake_url)
+    outcomes = []
+    for r in old:
+        winner = newest[r["episode_id"]]
+        reason = Reason(
+            "superseded",
+            f"{r['center']}/{r['date_folder']}: a newer delivery of {r['recording_id']} "
+            f"(in {winner['date_folder']}) is processed instead; this one stays in bronze",
+        )
+        record_quarantine(
+            lake,
+            center=r["center"],
+            recording_id=r["recording_id"],
+            episode_id=r["episode_id"],
+            content_key=r["content_key"],
+            run_id=run_id,
+            stage="pull",
+            reasons=(reason,),
+            now=now,
+        )
+        outcomes.append(
+            Outcome(
+                r["center"],
+                r["recording_id"],
+                r["episode_id"],
+                r["content_key"],
+                run_id,
+                "pull",
+                "quarantined",
+                (reason,),
+            )
+        )
+    write_outcomes(lake, run_id, "superseded", outcomes)
+    return keep, [o.row() for o in outcomes]
 
 
 def plan_batches(recordings: list[dict[str, Any]], batch_size: int) -> list[list[dict[str, Any]]]:

@@ -24,6 +24,7 @@ def summarize_night(
     centers: list[str],
     pulls: list[dict[str, Any]],
     retried: list[dict[str, Any]],
+    superseded: list[dict[str, Any]],
     batches: list[dict[str, Any]],
     failed_batches: list[dict[str, Any]],
     publish: dict[str, Any] | None,
@@ -41,6 +42,9 @@ def summarize_night(
         quarantined.extend(p["quarantined"])
     for r in retried:
         per_center[r["center"]]["retried"] += 1
+    for o in superseded:
+        per_center[o["center"]]["quarantined"] += 1
+        quarantined.append(o)
     episodes: list[dict[str, Any]] = []
     validation_failures: list[dict[str, Any]] = []
     for b in batches:
