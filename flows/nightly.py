@@ -137,7 +137,18 @@ def nightly_flow(
     done, failed = [], []
     for batch_id, recs, fut in futures:
         try:
-            done.append(fut.result())
+            res = fut.result()
+            done.append(res)
+            statuses = [o["status"] for o in res["outcomes"]]
+            log.info(
+                "batch %s done (%d/%d): %d published, %d quarantined, %d pending",
+                batch_id,
+                len(done) + len(failed),
+                len(futures),
+                statuses.count("published"),
+                statuses.count("quarantined"),
+                statuses.count("pending"),
+            )
         except Exception as exc:  # after its retries: the batch's recordings stay pending
             log.error(
                 "batch %s failed (%s); its %d recordings stay pending", batch_id, exc, len(recs)
