@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -22,6 +23,8 @@ from teleop_lake.pipeline.report import report_stage
 from teleop_lake.pipeline.summary import summarize_night
 from teleop_lake.processing import ProcessingParams
 from teleop_lake.release.publish import publish_release
+
+NETWORK_TIMEZONE = "Asia/Shanghai"  # every center of the network keeps China Standard Time
 
 
 def _now() -> dt.datetime:
@@ -98,20 +101,35 @@ def _markdown(summary: dict[str, Any], paths: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def _night_of(date: str | None, timezone: str) -> str:
+    """The night's date: as given, else today in the network's local time zone."""
+    return date or dt.datetime.now(ZoneInfo(timezone)).date().isoformat()
+
+
+def _flow_run_name() -> str:
+    params = flow_run.get_parameters()
+    return f"nightly-{_night_of(params.get('date'), params.get('timezone', NETWORK_TIMEZONE))}"
+
+
 @flow(
     name="teleop-nightly",
-    flow_run_name="nightly-{date}",
+    flow_run_name=_flow_run_name,
     task_runner=ThreadPoolTaskRunner(max_workers=2),
 )
 def nightly_flow(
     network_url: str,
     lake_url: str,
-    date: str,
+    date: str | None = None,
     batch_size: int = 6,
     centers: list[str] | None = None,
+    timezone: str = NETWORK_TIMEZONE,
 ) -> dict[str, Any]:
-    """One night: every center's new recordings into a new release and a validation report."""
+    """One night: every center's new recordings into a new release and a validation report.
+
+    ``date`` bounds the drop folders pulled (default: today in ``timezone``, for schedules).
+    """
     log = get_run_logger()
+    date = _night_of(date, timezone)
     started = _now()
     centers = list(centers or CENTER_NAMES)
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{str(flow_run.get_id() or 'local')[:8]}"

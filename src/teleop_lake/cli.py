@@ -206,6 +206,33 @@ def nightly(
         _fail(f"no center was reachable under {network}; check --network", EXIT_CANNOT_RUN)
 
 
+@app.command("serve")
+def serve_cmd(
+    network: Annotated[str, typer.Option(help="Network root URL: one drop folder per center.")],
+    lake: Annotated[str, typer.Option(help="Lake URL (local folder, file://, s3://).")],
+    cron: Annotated[str, typer.Option(help="When to run, as a cron expression.")] = "0 2 * * *",
+    timezone: Annotated[str, typer.Option(help="Time zone of the cron schedule.")] = (
+        "Asia/Shanghai"
+    ),
+    batch_size: Annotated[int, typer.Option(min=1)] = 6,
+) -> None:
+    """Register the nightly deployment with its schedule on a Prefect server and run it.
+
+    Start a server first (`prefect server start`) and set PREFECT_API_URL to it;
+    the schedule stays active when this process stops.
+    """
+    if not os.environ.get("PREFECT_API_URL"):
+        _fail(
+            "serve needs a Prefect server: start one with `prefect server start` and set "
+            "PREFECT_API_URL (e.g. http://127.0.0.1:4200/api)"
+        )
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from flows.serve import serve_nightly
+
+    serve_nightly(network, lake, cron=cron, timezone=timezone, batch_size=batch_size)
+
+
 @app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Where to put the demo.")] = Path(
