@@ -137,35 +137,24 @@ def _run_night(
     return summary
 
 
+ACCOUNTING_COLUMNS = (
+    "pulled",
+    "retried",
+    "published",
+    "quarantined",
+    "pending",
+    "duplicates",
+    "balanced",
+)
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     t = Table(title=f"run {summary['run_id']}")
-    for col in (
-        "center",
-        "pulled",
-        "retried",
-        "published",
-        "quarantined",
-        "pending",
-        "duplicates",
-        "balanced",
-    ):
-        t.add_column(col, justify="right" if col not in ("center",) else "left")
+    t.add_column("center")
+    for col in ACCOUNTING_COLUMNS:
+        t.add_column(col, justify="right")
     for a in summary["accounting"]:
-        t.add_row(
-            a["center"],
-            *(
-                str(a[k])
-                for k in (
-                    "pulled",
-                    "retried",
-                    "published",
-                    "quarantined",
-                    "pending",
-                    "duplicates",
-                    "balanced",
-                )
-            ),
-        )
+        t.add_row(a["center"], *(str(a[k]) for k in ACCOUNTING_COLUMNS))
     out.print(t)
     for q in summary["quarantined"]:
         out.print(f"  quarantined {q['center']}/{q['recording_id']}: {q['message']}")

@@ -25,6 +25,7 @@ from datalake_schemas import EPISODE_FIELDS, episodes_schema, frames_schema
 from teleop_lake import __version__
 from teleop_lake.canonical import Recording, RecordingMeta
 from teleop_lake.formats import read_recording
+from teleop_lake.labeling import Label
 from teleop_lake.lake import layout
 from teleop_lake.lake.ledger import Outcome, write_outcomes
 from teleop_lake.lake.pseudonym import pseudonym_key, pseudonymize
@@ -136,6 +137,13 @@ def episode_row(
         "operator_clock_offset_ms": _opt_float(s.get("operator_clock_offset_ms")),
         "operator_clock_drift_ppm": _opt_float(s.get("operator_clock_drift_ppm")),
         "clock_uncertainty_ms": _opt_float(s.get("clock_uncertainty_ms")),
+        **label_fields(lab),
+    }
+
+
+def label_fields(lab: Label) -> dict[str, Any]:
+    """The label columns of an episode row."""
+    return {
         "outcome": lab.outcome,
         "failure_reason": lab.failure_reason,
         "label_source": lab.source,
@@ -411,14 +419,7 @@ def write_evidence(
                 "publishable": ep.publishable,
                 "gate_codes": [r.code for r in ep.gate_reasons],
                 **{k: _opt_float(v) if isinstance(v, float) else v for k, v in ep.summary.items()},
-                "outcome": lab.outcome,
-                "failure_reason": lab.failure_reason,
-                "label_source": lab.source,
-                "label_confidence": float(lab.confidence),
-                "needs_review": bool(lab.needs_review),
-                "review_reason": lab.review_reason,
-                "operator_mark": lab.operator_mark,
-                "labeler_version": lab.labeler_version,
+                **label_fields(lab),
                 "label_evidence": lab.evidence,
             }
         )
