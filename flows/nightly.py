@@ -203,3 +203,27 @@ def nightly_flow(
         key="nightly-summary", markdown=_markdown(summary, paths), description=f"Night {date}"
     )
     return summary
+
+
+def run_nightly(
+    network_url: str,
+    lake_url: str,
+    date: str | None,
+    batch_size: int = 6,
+    centers: list[str] | None = None,
+    dask_address: str | None = None,
+) -> dict[str, Any]:
+    """Run the nightly flow here, or with its tasks on an existing Dask cluster."""
+    flow_fn = nightly_flow
+    if dask_address:
+        from prefect_dask import DaskTaskRunner
+
+        flow_fn = nightly_flow.with_options(task_runner=DaskTaskRunner(address=dask_address))
+    result: dict[str, Any] = flow_fn(
+        network_url=network_url,
+        lake_url=lake_url,
+        date=date,
+        batch_size=batch_size,
+        centers=centers,
+    )
+    return result

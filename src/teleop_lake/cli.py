@@ -114,7 +114,12 @@ def simulate(
 
 
 def _run_night(
-    network: str, lake: str, date: str, batch_size: int, centers: list[str] | None
+    network: str,
+    lake: str,
+    date: str,
+    batch_size: int,
+    centers: list[str] | None,
+    dask_address: str | None = None,
 ) -> dict[str, Any]:
     from teleop_lake.lake.storage import Store
 
@@ -125,12 +130,10 @@ def _run_night(
     _prepare_prefect_env(
         Path(os.environ.get("TELEOP_LAKE_HOME", Path.home() / ".teleop-lake")) / "prefect"
     )
-    from flows.nightly import nightly_flow
+    from flows.nightly import run_nightly
 
     try:
-        summary: dict[str, Any] = nightly_flow(
-            network_url=network, lake_url=lake, date=date, batch_size=batch_size, centers=centers
-        )
+        summary = run_nightly(network, lake, date, batch_size, centers, dask_address)
     except Exception as exc:
         _fail(f"the night could not run: {type(exc).__name__}: {exc}")
         raise  # unreachable
@@ -178,11 +181,15 @@ def nightly(
     center: Annotated[
         list[str] | None, typer.Option(help="Only these centers (repeatable).")
     ] = None,
+    dask_address: Annotated[
+        str | None,
+        typer.Option(help="Run the tasks on this existing Dask cluster (tcp://host:port)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> None:
     """Run one night: pull, decode, clean, align, label, validate, publish, report."""
     night = _check_date(date or _default_date())
-    summary = _run_night(network, lake, night, batch_size, center)
+    summary = _run_night(network, lake, night, batch_size, center, dask_address)
     if as_json:
         typer.echo(json.dumps(summary, default=str))
     else:
