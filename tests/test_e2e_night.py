@@ -34,7 +34,7 @@ def _break_two_recordings(net: Path) -> tuple[str, str]:
     m_path = net / "suzhou" / DATE / "_manifest.jsonl"
     lines = _manifest_lines(m_path)
     transit = lines[0]
-    bag = next(f for f in transit["files"] if f["path"].endswith(".bag"))
+    bag = transit["files"][0]  # the recording's data file (bag, .mcap, first part) comes first
     p = net / "suzhou" / DATE / bag["path"]
     data = bytearray(p.read_bytes())
     data[len(data) // 3] ^= 0xFF
@@ -45,7 +45,7 @@ def _break_two_recordings(net: Path) -> tuple[str, str]:
     m_path = net / "jinan" / DATE / "_manifest.jsonl"
     lines = _manifest_lines(m_path)
     trunc = lines[0]
-    bag = next(f for f in trunc["files"] if f["path"].endswith(".bag"))
+    bag = trunc["files"][0]
     p = net / "jinan" / DATE / bag["path"]
     cut = p.read_bytes()[: bag["size"] // 2]
     p.write_bytes(cut)

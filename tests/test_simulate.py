@@ -28,7 +28,7 @@ from teleop_lake.robots import load_robot_model
 from teleop_lake.simulate import simulate_network, simulation_profile
 from teleop_lake.simulate.episode import EpisodeData, simulate_episode
 from teleop_lake.simulate.faults import inject_faults
-from teleop_lake.simulate.params import FAILURE_REASONS, FaultRates, SimulationProfile
+from teleop_lake.simulate.params import FAILURE_REASONS, FILE_FAULTS, FaultRates, SimulationProfile
 from teleop_lake.simulate.story import draw_story
 from teleop_lake.simulate.streams import OperatorClock
 from teleop_lake.tasks import load_task_catalog
@@ -63,7 +63,10 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     print(f"5 centers x 2 episodes at duration_scale 0.3: {time.perf_counter() - t0:.1f} s")
     assert summary.recordings_per_center == dict.fromkeys(CENTER_NAMES, 2)
-    assert summary.files_written == 5 * (2 * 2 + 1)
+    # per center: a manifest, and per recording its label file plus its data files (one
+    # bag; a rosbag2 folder's .mcap and metadata.yaml; the parts of a split bag)
+    n_files = sum(1 + sum(len(line["files"]) for line in _manifest(out, c)) for c in CENTER_NAMES)
+    assert summary.files_written == n_files
     return out
 
 
@@ -86,10 +89,10 @@ class Topic:
 
 
 @cache
-def _read_bag(path: Path) -> dict[str, Topic]:
-    """Every topic of a bag, decoded with the definitions embedded in the bag."""
+def _read_bag(paths: tuple[Path, ...]) -> dict[str, Topic]:
+    """Every topic of a recording (bag parts, rosbag2 folder), decoded with its own definitions."""
     out: dict[str, Topic] = {}
-    with AnyReader([path]) as reader:
+    with AnyReader(list(paths)) as reader:
         raw: dict[str, tuple[list[int], list[Any]]] = {}
         for conn, t_ns, data in reader.messages():
             times, msgs = raw.setdefault(conn.topic, ([], []))
@@ -100,13 +103,34 @@ def _read_bag(path: Path) -> dict[str, Topic]:
     return out
 
 
-def _bag_path(out: Path, center: str, recording_id: str) -> Path:
+def _bag_path(out: Path, center: str, recording_id: str) -> tuple[Path, ...]:
+    """What rosbags' AnyReader opens: the bag (or its parts in order), or the rosbag2 folder."""
     station = recording_id.split("-")[1]
-    return out / center / DATE / station / f"{recording_id}.bag"
+    line = next(x for x in _manifest(out, center) if x["recording_id"] == recording_id)
+    data = [f["path"] for f in line["files"] if not f["path"].endswith(".metadata.json")]
+    if any(p.endswith(".mcap") for p in data):
+        return (out / center / DATE / station / recording_id,)
+    return tuple(out / center / DATE / p for p in sorted(data))
+
+
+def _joint_field(msg: Any, field: str) -> Any:
+    """A kuavo sensorsData joint_data field, or its sensor_msgs/JointState counterpart."""
+    if hasattr(msg, "joint_data"):
+        return getattr(msg.joint_data, field)
+    return getattr(
+        msg, {"joint_q": "position", "joint_v": "velocity", "joint_torque": "effort"}[field]
+    )
+
+
+def _label_path(out: Path, center: str, recording_id: str) -> Path:
+    station = recording_id.split("-")[1]
+    return out / center / DATE / station / f"{recording_id}.metadata.json"
 
 
 def _intact(out: Path) -> pl.DataFrame:
-    return _truth(out, "recordings").filter(pl.col("file_fault") != "truncated")
+    return _truth(out, "recordings").filter(
+        ~pl.col("file_fault").is_in(["truncated", "missing_part"])
+    )
 
 
 # --- determinism -------------------------------------------------------------------------
@@ -126,7 +150,7 @@ def test_same_arguments_give_byte_identical_drops_and_centers_are_independent(
     )
     ours = sorted(p.relative_to(tmp_path / "jinan") for p in (tmp_path / "jinan").rglob("*.*"))
     theirs = sorted(p.relative_to(network / "jinan") for p in (network / "jinan").rglob("*.*"))
-    assert ours == theirs and len(ours) == 5
+    assert ours == theirs and len(ours) == 7  # manifest + 2 x (label, .mcap, metadata.yaml)
     for rel in ours:
         assert (tmp_path / "jinan" / rel).read_bytes() == (network / "jinan" / rel).read_bytes()
 
@@ -171,23 +195,22 @@ def test_manifests_follow_the_drop_contract(network: Path) -> None:
         listed = set()
         for line in lines:
             assert ID_PATTERN.match(line["recording_id"]), line["recording_id"]
-            assert line["format"] == "ros1-bag"
+            assert line["format"] == load_profile(center).raw_format
             assert line["station"] == line["recording_id"].split("-")[1]
             recorded = datetime.fromisoformat(line["recorded_at"])
             assert recorded.utcoffset() == timedelta(hours=8)
             assert recorded.date().isoformat() == DATE
             assert line["task_code"] in TASKS
             assert line["robot_serial"] and line["operator_id"].startswith("op-")
-            for entry in line["files"]:
+            for k, entry in enumerate(line["files"]):
                 rel = entry["path"]
                 assert not rel.startswith("/") and ".." not in rel
                 path = date_dir / rel
                 listed.add(path)
                 assert path.stat().st_size == entry["size"]
                 true_sha = hashlib.sha256(path.read_bytes()).hexdigest()
-                wrong = fault_of[line["recording_id"]] == "checksum_mismatch" and rel.endswith(
-                    ".bag"
-                )
+                # the damaged sha256 is the first file's: the bag, the .mcap, the first part
+                wrong = fault_of[line["recording_id"]] == "checksum_mismatch" and k == 0
                 assert (true_sha != entry["sha256"]) == wrong, rel
             # the manifest is written after every file it lists
             assert all(manifest_path.stat().st_mtime_ns >= p.stat().st_mtime_ns for p in listed)
@@ -198,7 +221,7 @@ def test_manifests_follow_the_drop_contract(network: Path) -> None:
 def test_metadata_json_carries_labels_marks_and_the_operator_mark(network: Path) -> None:
     truth = _truth(network, "recordings")
     for row in truth.iter_rows(named=True):
-        path = _bag_path(network, row["center"], row["recording_id"]).with_suffix(".metadata.json")
+        path = _label_path(network, row["center"], row["recording_id"])
         doc = json.loads(path.read_text(encoding="utf-8"))
         assert doc["task_code"] == row["task_code"]
         assert doc["device_sn"] == row["robot_serial"] and doc["eef_type"] == "dexhand"
@@ -220,7 +243,8 @@ def test_metadata_json_carries_labels_marks_and_the_operator_mark(network: Path)
 
 def test_fixture_covers_every_file_fault(network: Path) -> None:
     faults = set(_truth(network, "recordings")["file_fault"])
-    assert faults == {"none", "truncated", "checksum_mismatch", "missing_stream"}
+    assert {"none", "truncated", "checksum_mismatch", "missing_stream"} <= faults
+    assert faults <= set(FILE_FAULTS)
 
 
 # --- the bags ----------------------------------------------------------------------------
@@ -231,7 +255,7 @@ def test_bags_read_with_embedded_kuavo_definitions_and_follow_each_profile(netwo
         center, rid = row["center"], row["recording_id"]
         profile = load_profile(center)
         path = _bag_path(network, center, rid)
-        with AnyReader([path]) as reader:
+        with AnyReader(list(path)) as reader:
             conns = {c.topic: c for c in reader.connections}
         expected = {m.topic for name, m in profile.streams.items() if name != row["missing_stream"]}
         expected |= set(profile.cameras.values()) | {"/teleop/event"}
@@ -268,12 +292,15 @@ def test_bags_read_with_embedded_kuavo_definitions_and_follow_each_profile(netwo
         else:
             vals = np.array([m.position for m in hand])
         assert vals.shape[1] == 12 and vals.min() >= 0 and vals.max() <= 100
-        cmd = topics["/control_robot_hand_position"].msgs
-        assert len(cmd[0].left_hand_position) == 6 and len(cmd[0].right_hand_position) == 6
-        head = topics["/cam_h/color/image_raw/compressed"].msgs
+        cmd = topics[profile.streams["hand_command"].topic].msgs
+        if profile.streams["hand_command"].message == "kuavo_msgs/robotHandPosition":
+            assert len(cmd[0].left_hand_position) == 6 and len(cmd[0].right_hand_position) == 6
+        else:
+            assert len(cmd[0].position) == 12
+        head = topics[profile.cameras["camera_head"]].msgs
         assert head[0].format == "jpeg" and bytes(head[0].data[:2]) == b"\xff\xd8"
         assert len({bytes(m.data) for m in head}) == len(head)  # no frame repeats itself
-        o = [p.pose.orientation for p in topics["/vr/head_pose"].msgs]
+        o = [p.pose.orientation for p in topics[profile.streams["head_pose"].topic].msgs]
         quat = np.array([[q.x, q.y, q.z, q.w] for q in o])
         assert np.allclose(np.linalg.norm(quat, axis=1), 1.0, atol=1e-9)
 
@@ -290,7 +317,7 @@ def test_truncated_bags_do_not_read_and_keep_their_true_size(network: Path) -> N
     assert truncated.height >= 1
     for row in truncated.iter_rows(named=True):
         path = _bag_path(network, row["center"], row["recording_id"])
-        with pytest.raises(AnyReaderError, match="damaged"), AnyReader([path]) as reader:
+        with pytest.raises(AnyReaderError), AnyReader(list(path)) as reader:
             sum(1 for _ in reader.messages())
 
 
@@ -564,7 +591,10 @@ def test_injected_faults_are_where_the_truth_says(network: Path) -> None:
                 (channel,) = f["channels"]
                 col = order.index(channel.split(".", 1)[1])
                 q = np.array(
-                    [topic.msgs[i].joint_data.joint_q[col] for i in range(idx[0] - 5, idx[-1] + 6)]
+                    [
+                        _joint_field(topic.msgs[i], "joint_q")[col]
+                        for i in range(idx[0] - 5, idx[-1] + 6)
+                    ]
                 )
                 neighbours = np.r_[q[:5], q[-5:]]
                 bump = q[5:-5] - np.interp(
@@ -585,7 +615,7 @@ def test_injected_faults_are_where_the_truth_says(network: Path) -> None:
                     }[quantity]
                     vals = np.array(
                         [
-                            getattr(topic.msgs[i].joint_data, field)[col]
+                            _joint_field(topic.msgs[i], field)[col]
                             for i in range(idx[0] - 1, idx[-1] + 2)
                         ]
                     )
@@ -602,8 +632,9 @@ def test_position_noise_in_the_truth_matches_the_legs(network: Path) -> None:
     faults = _truth(network, "faults")
     for row in _intact(network).filter(pl.col("missing_stream").is_null()).iter_rows(named=True):
         rid, center = row["recording_id"], row["center"]
-        order = load_profile(center).streams["joint_state"].joint_order
-        topic = _read_bag(_bag_path(network, center, rid))["/sensors_data_raw"]
+        js = load_profile(center).streams["joint_state"]
+        order = js.joint_order
+        topic = _read_bag(_bag_path(network, center, rid))[js.topic]
         t = topic.stamps_ns()
         keep = np.r_[True, np.diff(t) < 3 * MS]  # a sample right after a gap starts afresh
         for f in faults.filter(
@@ -611,7 +642,7 @@ def test_position_noise_in_the_truth_matches_the_legs(network: Path) -> None:
         ).iter_rows(named=True):
             keep &= ~((t >= f["start_ns"] - 10 * MS) & (t < f["end_ns"] + 10 * MS))
         legs = [order.index(j) for j in ROBOT.joints_in_group("leg")]
-        q = np.array([m.joint_data.joint_q for m in topic.msgs])[:, legs]
+        q = np.array([_joint_field(m, "joint_q") for m in topic.msgs])[:, legs]
         d2 = np.diff(q, n=2, axis=0)[keep[2:] & keep[1:-1] & keep[:-2]]
         estimate = np.std(d2) / np.sqrt(6.0)
         truth = noise.filter(pl.col("recording_id") == rid)["position_sigma_rad"][0]

@@ -274,18 +274,21 @@ def demo(
 
 @app.command()
 def inspect(
-    path: Annotated[Path, typer.Argument(help="A recording file (ROS 1 .bag).", exists=True)],
+    path: Annotated[
+        Path,
+        typer.Argument(help="A recording (.bag, .mcap, rosbag2 folder).", exists=True),
+    ],
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """List a recording's streams: message types, counts, rates and time span."""
-    from teleop_lake.formats import list_topics
+    """List a recording's streams: message types, counts, rates, time span and longest gap."""
+    from teleop_lake.formats.listing import SUPPORTED, list_streams
     from teleop_lake.formats.ros1_bag import BagReadError
     from teleop_lake.rejection import RecordingRejected
 
     try:
-        topics = list_topics(path)
+        topics = list_streams(path)
     except (RecordingRejected, BagReadError, ValueError, OSError) as exc:
-        _fail(f"cannot inspect {path}: {exc}. Supported today: ROS 1 bags (.bag).", EXIT_PROBLEM)
+        _fail(f"cannot inspect {path}: {exc}. Supported: {SUPPORTED}.", EXIT_PROBLEM)
         return
     rows = [
         {
@@ -294,6 +297,7 @@ def inspect(
             "count": t.count,
             "rate_hz": round(t.mean_rate_hz, 2),
             "span_s": round((t.last_ns - t.first_ns) / 1e9, 3),
+            "max_gap_s": round(t.max_gap_s, 3),
             "first_ns": t.first_ns,
             "last_ns": t.last_ns,
         }
@@ -303,11 +307,59 @@ def inspect(
         typer.echo(json.dumps({"path": str(path), "streams": rows}))
         return
     t = Table(title=str(path))
-    for c in ("topic", "type", "count", "rate_hz", "span_s"):
+    cols = ("topic", "type", "count", "rate_hz", "span_s", "max_gap_s")
+    for c in cols:
         t.add_column(c)
     for r in rows:
-        t.add_row(*(str(r[c]) for c in ("topic", "type", "count", "rate_hz", "span_s")))
+        t.add_row(*(str(r[c]) for c in cols))
     out.print(t)
+
+
+@bench_app.command("decode")
+def bench_decode(
+    seed: Annotated[int, typer.Option(help="Simulation seed.")] = 1,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Bulk vs per-message decoding of the 500 Hz joint stream, and decode+standardize cost.
+
+    Simulates one fault-free recording per center (full duration) in a temporary folder.
+    """
+    import tempfile
+
+    from teleop_lake.formats.bench import first_recording, measure_recording
+    from teleop_lake.network.profiles import CENTER_NAMES, load_profile
+    from teleop_lake.simulate import simulate_network
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="teleop-bench-") as tmp:
+        simulate_network(tmp, episodes_per_center=1, seed=seed, date="2026-11-23", profile="clean")
+        for center in CENTER_NAMES:
+            profile = load_profile(center)
+            date_dir, line = first_recording(Path(tmp) / center)
+            f = measure_recording(date_dir, line, profile)
+            rows.append(
+                {
+                    "center": center,
+                    "format": f.raw_format,
+                    "episode_s": round(f.episode_s, 1),
+                    "joint_msgs": f.joint_messages,
+                    "bulk_ms": round(f.bulk_s * 1e3, 2),
+                    "per_msg_ms": round(f.per_message_s * 1e3, 1),
+                    "speedup": round(f.speedup, 1),
+                    "max_abs_diff": f.max_abs_diff,
+                    "core_s_per_60s": round(f.core_s_per_60s, 4),
+                }
+            )
+    if as_json:
+        typer.echo(json.dumps({"rows": rows, "targets": {"speedup": 10, "core_s_per_60s": 0.15}}))
+        return
+    t = Table(title="decode: bulk vs per message (joint_state); decode+standardize per 60 s")
+    for c in rows[0]:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*(str(v) for v in r.values()))
+    out.print(t)
+    out.print("targets: speedup >= 10x on the 500 Hz joint stream; <= 0.15 core-s per 60 s episode")
 
 
 @release_app.command("verify")

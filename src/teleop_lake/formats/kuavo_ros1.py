@@ -26,7 +26,7 @@ import dataclasses
 import re
 import struct
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ from teleop_lake.formats.ros1_layout import (
     numeric_rows,
     typestore_for,
 )
+from teleop_lake.formats.topic_check import check_topics
 from teleop_lake.network.profiles import CenterProfile, StreamMapping
 from teleop_lake.rejection import Reason, RecordingRejected
 
@@ -78,63 +79,37 @@ def _split_files(files: Sequence[Path]) -> tuple[list[Path], Path | None, Path |
     return bags, meta, moments, [Path(f).name for f in files if str(f) not in used]
 
 
-def _stream_topics(profile: CenterProfile) -> dict[str, StreamMapping]:
-    return {n: m for n, m in profile.streams.items() if n in REQUIRED_STREAMS + OPTIONAL_STREAMS}
+def check_parts(paths: Sequence[Path], part_key: Callable[[Path], tuple[int, str]]) -> None:
+    """Reject a split recording (``_0``, ``_1``, ... parts) whose part numbers have a hole."""
+    numbers = [part_key(p)[0] for p in paths]
+    if -1 in numbers or (len(numbers) == 1 and numbers[0] == 0):
+        return  # not split (or a single part _0)
+    missing = sorted(set(range(max(numbers) + 1)) - set(numbers))
+    if missing or len(set(numbers)) != len(numbers):
+        stem = re.sub(r"_\d+(\.\w+)$", r"_{k}\1", paths[0].name)
+        raise RecordingRejected(
+            Reason(
+                "file_missing",
+                f"split recording lacks part(s) {missing} ({stem}); it has parts "
+                f"{sorted(numbers)}. Ask the center to re-deliver the missing part(s).",
+                file=", ".join(p.name for p in paths),
+            )
+        )
 
 
 def _check_topics(
     bags: list[Ros1Bag], profile: CenterProfile
 ) -> tuple[dict[str, StreamMapping], dict[str, str], list[str]]:
     """Which mapped streams and cameras the bag holds; reject what is missing or mistyped."""
-    reasons: list[Reason] = []
-    files = ", ".join(b.path.name for b in bags)
     present: dict[str, set[str]] = {}
     for bag in bags:
         for topic, conns in bag.topic_connections().items():
             present.setdefault(topic, set()).update(normalize_msgtype(c.msgtype) for c in conns)
-    signals: dict[str, StreamMapping] = {}
-    for name in REQUIRED_STREAMS:
-        if name not in profile.streams:
-            reasons.append(
-                Reason("unmapped_stream", f"profile {profile.name!r} maps no topic", stream=name)
-            )
-    wanted = [(n, m.topic, m.message) for n, m in _stream_topics(profile).items()]
-    wanted += [(n, t, "sensor_msgs/CompressedImage") for n, t in profile.cameras.items()]
-    absent: list[str] = []
-    for name, topic, message in wanted:
-        types = present.get(topic)
-        if types is None:
-            if name in REQUIRED_STREAMS:
-                reasons.append(
-                    Reason(
-                        "missing_stream",
-                        f"required topic {topic!r} ({message}) is not in the bag; "
-                        f"it has {sorted(present)}",
-                        file=files,
-                        stream=name,
-                    )
-                )
-            else:
-                absent.append(name)
-            continue
-        if types != {normalize_msgtype(message)}:
-            reasons.append(
-                Reason(
-                    "unmapped_stream",
-                    f"topic {topic!r} has type {sorted(types)}, the profile expects {message}",
-                    file=files,
-                    stream=name,
-                )
-            )
-        elif name in profile.streams:
-            signals[name] = profile.streams[name]
-    if reasons:
-        raise RecordingRejected(*reasons)
-    cameras = {n: t for n, t in profile.cameras.items() if n not in absent}
-    return signals, cameras, absent
+    files = ", ".join(b.path.name for b in bags)
+    return check_topics(present, files, profile, REQUIRED_STREAMS, OPTIONAL_STREAMS)
 
 
-def _concat_signals(name: str, parts: list[SignalStream]) -> SignalStream:
+def concat_signal_parts(name: str, parts: list[SignalStream]) -> SignalStream:
     if len(parts) == 1:
         return parts[0]
     first = parts[0]
@@ -150,7 +125,7 @@ def _concat_signals(name: str, parts: list[SignalStream]) -> SignalStream:
     )
 
 
-def _concat_cameras(parts: list[CameraStream]) -> CameraStream:
+def concat_camera_parts(parts: list[CameraStream]) -> CameraStream:
     if len(parts) == 1:
         return parts[0]
     recv = [p.t_received_ns for p in parts if p.t_received_ns is not None]
@@ -234,7 +209,7 @@ def read_signals(
             info["unknown_events"] = unknown_events
         info["t_first_record_ns"] = min(t_first) if t_first else 0
         info["t_last_record_ns"] = max(t_last) if t_last else 0
-        signals = {n: _concat_signals(n, p) for n, p in sig_parts.items()}
+        signals = {n: concat_signal_parts(n, p) for n, p in sig_parts.items()}
         empty = [n for n in REQUIRED_STREAMS if n in signals and signals[n].n_samples == 0]
         if empty:
             raise RecordingRejected(
@@ -248,7 +223,7 @@ def read_signals(
                     for n in empty
                 )
             )
-        cams = {n: _concat_cameras(p) for n, p in cam_parts.items()}
+        cams = {n: concat_camera_parts(p) for n, p in cam_parts.items()}
         return signals, cams, events, info
     finally:
         for b in bags:
@@ -260,6 +235,7 @@ def read(files: Sequence[Path], meta: RecordingMeta, profile: CenterProfile) -> 
     bag_paths, meta_path, moments_path, other = _split_files(files)
     if not bag_paths:
         reject("file_missing", f"no .bag file among {[Path(f).name for f in files]}")
+    check_parts(bag_paths, _part_key)
     labels = read_label_files(meta_path, moments_path)
     signals, cameras, events, info = read_signals(bag_paths, profile)
     new_meta, label_events = apply_labels(

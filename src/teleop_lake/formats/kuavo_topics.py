@@ -11,9 +11,11 @@ check (`check_stamps`). Which topics to read and how parts and labels combine is
 from __future__ import annotations
 
 import struct
-from typing import Any, NoReturn
+from collections.abc import Sequence
+from typing import Any, NoReturn, Protocol
 
 import numpy as np
+from rosbags.typesys.msg import normalize_msgtype
 
 from teleop_lake.canonical import EVENT_KINDS, CameraStream, Event, SignalStream
 from teleop_lake.formats.ros1_bag import RawMessages
@@ -60,6 +62,17 @@ MESSAGE_FIELDS: dict[str, dict[str, tuple[tuple[str, ...], ...]]] = {
     "kuavo_msgs/msg/lejuClawState": {"position": (("data.position",),)},
     "kuavo_msgs/msg/lejuClawCommand": {"position": (("data.position",),)},
     "kuavo_msgs/msg/controlLejuClaw": {"position": (("data.position",),)},
+    "geometry_msgs/msg/PoseWithCovarianceStamped": {
+        "position": (("pose.pose.position.x", "pose.pose.position.y", "pose.pose.position.z"),),
+        "orientation": (
+            (
+                "pose.pose.orientation.x",
+                "pose.pose.orientation.y",
+                "pose.pose.orientation.z",
+                "pose.pose.orientation.w",
+            ),
+        ),
+    },
     "geometry_msgs/msg/PoseStamped": {
         "position": (("pose.position.x", "pose.position.y", "pose.position.z"),),
         "orientation": (
@@ -72,7 +85,27 @@ MESSAGE_FIELDS: dict[str, dict[str, tuple[tuple[str, ...], ...]]] = {
         ),
     },
 }
+MESSAGE_FIELDS["nav_msgs/msg/Odometry"] = MESSAGE_FIELDS[
+    "geometry_msgs/msg/PoseWithCovarianceStamped"
+]
 STAMP_FIELDS = ("header.stamp", "sensor_time")
+# A profile's ``stamp_field`` naming this uses the record (ROS 1) / log (MCAP) time instead
+# of a header stamp: for recorders whose header stamps are on another time base (sim time).
+RECORD_TIME = "record_time"
+
+
+class FieldDecoder(Protocol):
+    """`ros1_layout.decode_fields` or `cdr_layout.decode_cdr_fields`."""
+
+    def __call__(
+        self, raw: RawMessages, store: Any, msgtype: str, paths: Sequence[str]
+    ) -> DecodedFields: ...
+
+
+class TypestoreFor(Protocol):
+    def __call__(self, msgtype: str, msgdef: str) -> Any: ...
+
+
 # Quantities each canonical stream keeps; the first is required, the others optional.
 STREAM_QUANTITIES: dict[str, tuple[str, ...]] = {
     "joint_state": ("position", "velocity", "effort"),
@@ -87,15 +120,31 @@ def reject(code: str, message: str, file: str | None = None, stream: str | None 
 
 def _stamp_path(store: Any, msgtype: str, mapping: StreamMapping) -> str | None:
     wanted = mapping.extra.get("stamp_field")
+    if wanted == RECORD_TIME:
+        return None
     candidates = (wanted,) if wanted else STAMP_FIELDS
     return next((p for p in candidates if has_field(store, msgtype, p)), None)
 
 
-def decode_signal(raw: RawMessages, mapping: StreamMapping, file: str) -> tuple[SignalStream, int]:
-    """One part's messages of a mapped topic as a raw-unit `SignalStream`, + malformed count."""
+def _ros1_store(msgtype: str, msgdef: str) -> Any:
+    return typestore_for(msgtype, msgdef)[0]
+
+
+def decode_signal(
+    raw: RawMessages,
+    mapping: StreamMapping,
+    file: str,
+    decode: FieldDecoder = decode_fields,
+    store_for: TypestoreFor = _ros1_store,
+) -> tuple[SignalStream, int]:
+    """One part's messages of a mapped topic as a raw-unit `SignalStream`, + malformed count.
+
+    ``decode`` / ``store_for`` pick the serialization (ROS 1 by default; CDR for ROS 2).
+    """
     name = mapping.name
+    msgtype = normalize_msgtype(raw.connection.msgtype)
     try:
-        store, msgtype = typestore_for(raw.connection.msgtype, raw.connection.msgdef)
+        store = store_for(raw.connection.msgtype, raw.connection.msgdef)
     except MessageDefinitionError as err:
         reject("unknown_message_type", str(err), file=file, stream=name)
     spec = MESSAGE_FIELDS.get(msgtype)
@@ -114,7 +163,7 @@ def decode_signal(raw: RawMessages, mapping: StreamMapping, file: str) -> tuple[
     if stamp == "header.stamp" and has_field(store, msgtype, "sensor_time"):
         paths.append("sensor_time")
     try:
-        decoded = decode_fields(raw, store, msgtype, paths)
+        decoded = decode(raw, store, msgtype, paths)
     except LayoutError as err:
         reject("corrupt_file", str(err), file, name)
     t_ns = _stamps(decoded, stamp, raw)

@@ -88,6 +88,18 @@ class TopicInfo:
     first_ns: int
     last_ns: int
     mean_rate_hz: float
+    max_gap_s: float = 0.0  # longest interval between consecutive messages
+
+    @classmethod
+    def from_times(cls, topic: str, msgtype: str, t_ns: np.ndarray) -> TopicInfo:
+        """Summary of one stream from its (record) times in ns, any order."""
+        t = np.sort(np.asarray(t_ns, dtype=np.int64))
+        count = len(t)
+        first = int(t[0]) if count else 0
+        last = int(t[-1]) if count else 0
+        rate = (count - 1) / ((last - first) / 1e9) if count > 1 and last > first else 0.0
+        gap = float(np.diff(t).max()) / 1e9 if count > 1 else 0.0
+        return cls(topic, msgtype, count, first, last, rate, gap)
 
 
 @dataclass(frozen=True, eq=False)
@@ -354,10 +366,6 @@ def list_topics(path: Path) -> list[TopicInfo]:
     with Ros1Bag(Path(path)) as bag:
         for topic, conns in sorted(bag.topic_connections().items()):
             t = bag.record_times_ns(c.conn_id for c in conns)
-            count = len(t)
-            first = int(t.min()) if count else 0
-            last = int(t.max()) if count else 0
-            rate = (count - 1) / ((last - first) / 1e9) if count > 1 and last > first else 0.0
-            types = sorted({c.msgtype for c in conns})
-            out.append(TopicInfo(topic, ",".join(types), count, first, last, rate))
+            types = ",".join(sorted({c.msgtype for c in conns}))
+            out.append(TopicInfo.from_times(topic, types, t))
     return out

@@ -16,7 +16,7 @@ Field paths are dotted names as in the message definition, e.g.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -214,13 +214,22 @@ def _get_path(msg: object, path: str) -> Any:
 
 
 def per_message_decode(
-    store: Typestore, msgtype: str, payloads: Sequence[memoryview | bytes], paths: Sequence[str]
+    store: Typestore,
+    msgtype: str,
+    payloads: Sequence[memoryview | bytes],
+    paths: Sequence[str],
+    *,
+    deserialize: Callable[[bytes, str], Any] | None = None,
 ) -> dict[str, list[Any]]:
-    """Fields ``paths`` of every payload, deserialized one message at a time."""
+    """Fields ``paths`` of every payload, deserialized one message at a time.
+
+    ``deserialize`` defaults to the store's ROS 1 deserializer (CDR callers pass theirs).
+    """
     out: dict[str, list[Any]] = {p: [] for p in paths}
+    decode = deserialize or store.deserialize_ros1
     for raw in payloads:
         try:
-            msg = store.deserialize_ros1(bytes(raw), msgtype)
+            msg = decode(bytes(raw), msgtype)
         except Exception as err:  # rosbags raises SerdeError and others on bad bytes
             raise LayoutError(f"{msgtype}: a message cannot be deserialized: {err}") from err
         for p in paths:

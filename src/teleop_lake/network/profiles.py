@@ -40,6 +40,9 @@ class CenterProfile:
     drop_url: str
     streams: dict[str, StreamMapping]
     cameras: dict[str, str]
+    # How the center's recorder writes files (e.g. ``split_duration_s``: a bag is split
+    # into parts ``_0``, ``_1``, ... every that many seconds). Readers need none of it.
+    recorder: dict[str, Any] = field(default_factory=dict)
 
     def resolve_drop_url(self, network_url: str) -> str:
         """The center's drop: its own URL if the profile names one, else under the network root."""
@@ -81,6 +84,7 @@ def _parse_profile(doc: dict[str, Any]) -> CenterProfile:
         drop_url=doc.get("drop_url", ""),
         streams=streams,
         cameras=dict(doc.get("cameras", {})),
+        recorder=dict(doc.get("recorder", {})),
     )
 
 

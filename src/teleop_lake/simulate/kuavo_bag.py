@@ -64,12 +64,12 @@ def _cols(stream: SimStream, names: Sequence[str]) -> list[int]:
     return [stream.channels.index(n) for n in names]
 
 
-def _take(stream: SimStream, names: Sequence[str], scale: float = 1.0) -> np.ndarray:
+def take_channels(stream: SimStream, names: Sequence[str], scale: float = 1.0) -> np.ndarray:
     """The named channels as a C-contiguous (n, len(names)) array (rows serialize directly)."""
     return np.ascontiguousarray(stream.values[:, _cols(stream, names)] * scale)
 
 
-def _position_scale(mapping: StreamMapping) -> float:
+def position_scale(mapping: StreamMapping) -> float:
     units = {"rad": 1.0, "deg": 180.0 / np.pi}
     if mapping.position_unit not in units:
         raise ValueError(
@@ -78,13 +78,13 @@ def _position_scale(mapping: StreamMapping) -> float:
     return units[mapping.position_unit]
 
 
-def _joint_positions(stream: SimStream, mapping: StreamMapping) -> np.ndarray:
+def joint_positions(stream: SimStream, mapping: StreamMapping) -> np.ndarray:
     """Positions in the profile's order and unit: joint targets/positions or hand closures."""
     cols, scales = [], []
     for j in mapping.joint_order:
         for prefix, scale in (
-            ("target_rad.", _position_scale(mapping)),
-            ("position_rad.", _position_scale(mapping)),
+            ("target_rad.", position_scale(mapping)),
+            ("position_rad.", position_scale(mapping)),
             ("closure.", mapping.closure_full_scale),
         ):
             if prefix + j in stream.channels:
@@ -98,11 +98,11 @@ def _joint_positions(stream: SimStream, mapping: StreamMapping) -> np.ndarray:
 
 def _sensors_data(b: _Builder, s: SimStream, m: StreamMapping, robot: RobotModel) -> list[Any]:
     order = m.joint_order
-    q = _take(s, [f"position_rad.{j}" for j in order], _position_scale(m))
-    v = _take(s, [f"velocity_rad_s.{j}" for j in order], _position_scale(m))
-    vd = _take(s, [f"acceleration_rad_s2.{j}" for j in order], _position_scale(m))
-    tau = _take(s, [f"effort_nm.{j}" for j in order])
-    imu = _take(s, IMU_CHANNELS)
+    q = take_channels(s, [f"position_rad.{j}" for j in order], position_scale(m))
+    v = take_channels(s, [f"velocity_rad_s.{j}" for j in order], position_scale(m))
+    vd = take_channels(s, [f"acceleration_rad_s2.{j}" for j in order], position_scale(m))
+    tau = take_channels(s, [f"effort_nm.{j}" for j in order])
+    imu = take_channels(s, IMU_CHANNELS)
     jd, imu_t, ee_t = (
         b.t[f"kuavo_msgs/msg/{n}"] for n in ("jointData", "imuData", "endEffectorData")
     )
@@ -129,8 +129,8 @@ def _sensors_data(b: _Builder, s: SimStream, m: StreamMapping, robot: RobotModel
 
 def _joint_cmd(b: _Builder, s: SimStream, m: StreamMapping, robot: RobotModel) -> list[Any]:
     order = m.joint_order
-    q = _joint_positions(s, m)
-    v = _take(s, [f"velocity_rad_s.{j}" for j in order], _position_scale(m))
+    q = joint_positions(s, m)
+    v = take_channels(s, [f"velocity_rad_s.{j}" for j in order], position_scale(m))
     joints = {j.name: j for j in robot.joints}
     zeros = np.zeros(len(order))
     tau_max = np.array([joints[j].effort_max_nm for j in order])
@@ -156,7 +156,7 @@ def _joint_cmd(b: _Builder, s: SimStream, m: StreamMapping, robot: RobotModel) -
 
 
 def _joint_state(b: _Builder, s: SimStream, m: StreamMapping, robot: RobotModel) -> list[Any]:
-    pos = _joint_positions(s, m)
+    pos = joint_positions(s, m)
     names = list(m.joint_order)
     empty = np.zeros(0)
     cls = b.t["sensor_msgs/msg/JointState"]
@@ -173,7 +173,7 @@ def _joint_state(b: _Builder, s: SimStream, m: StreamMapping, robot: RobotModel)
 
 
 def _hand_position(b: _Builder, s: SimStream, m: StreamMapping, robot: RobotModel) -> list[Any]:
-    raw = np.clip(np.round(_joint_positions(s, m)), 0, 255).astype(np.uint8)
+    raw = np.clip(np.round(joint_positions(s, m)), 0, 255).astype(np.uint8)
     left = np.array([j.startswith("l_") for j in m.joint_order])
     left_raw, right_raw = np.ascontiguousarray(raw[:, left]), np.ascontiguousarray(raw[:, ~left])
     cls = b.t["kuavo_msgs/msg/robotHandPosition"]
@@ -188,7 +188,7 @@ def _hand_position(b: _Builder, s: SimStream, m: StreamMapping, robot: RobotMode
 
 
 def _pose(b: _Builder, s: SimStream, m: StreamMapping, robot: RobotModel) -> list[Any]:
-    x = _take(s, HEAD_POSE_CHANNELS)
+    x = take_channels(s, HEAD_POSE_CHANNELS)
     pose_t, point_t, cls = (b.t[f"geometry_msgs/msg/{n}"] for n in ("Pose", "Point", "PoseStamped"))
     return [
         cls(
@@ -274,3 +274,43 @@ def write_kuavo_bag(
             c, r = int(conn_idx[k]), int(row_idx[k])
             writer.write(conns[c], int(times[k]), plan[c][3][r])
     return len(order)
+
+
+def write_split_kuavo_bag(
+    base: Path,
+    split_ns: int,
+    profile: CenterProfile,
+    robot: RobotModel,
+    streams: dict[str, SimStream],
+    frames: dict[str, list[bytes]],
+    events: Sequence[BagEvent],
+) -> list[Path]:
+    """Write the recording as ``rosbag record --split --duration`` does: ``<base>_<k>.bag``.
+
+    Part ``k`` holds the messages received in ``[t0 + k * split_ns, t0 + (k + 1) * split_ns)``
+    where ``t0`` is the first receive time; each part is a complete bag whose connections
+    are the topics it holds. Returns the part paths in order.
+    """
+    starts = [int(s.received_ns[0]) for s in streams.values() if s.n_samples]
+    starts += [e.t_ns for e in events]
+    t0 = min(starts)
+
+    def part_of(t_ns: np.ndarray) -> np.ndarray:
+        return (np.asarray(t_ns, dtype=np.int64) - t0) // split_ns
+
+    ends = [int(s.received_ns[-1]) for s in streams.values() if s.n_samples]
+    last = (max([t0, *ends, *(e.t_ns for e in events)]) - t0) // split_ns
+    paths: list[Path] = []
+    for k in range(last + 1):
+        part_streams = {n: s.keep(part_of(s.received_ns) == k) for n, s in streams.items()}
+        part_frames = {
+            n: [f for f, p in zip(fr, part_of(streams[n].received_ns), strict=True) if p == k]
+            for n, fr in frames.items()
+            if n in streams
+        }
+        part_events = [e for e in events if (e.t_ns - t0) // split_ns == k]
+        part_streams = {n: s for n, s in part_streams.items() if s.n_samples}
+        path = base.with_name(f"{base.name}_{k}.bag")
+        write_kuavo_bag(path, profile, robot, part_streams, part_frames, part_events)
+        paths.append(path)
+    return paths

@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date as date_cls
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -26,10 +27,10 @@ import numpy as np
 from teleop_lake.network.profiles import CENTER_NAMES, CenterProfile, load_profile
 from teleop_lake.robots import load_robot_model
 from teleop_lake.simulate.episode import EpisodeData, simulate_episode
-from teleop_lake.simulate.kuavo_bag import write_kuavo_bag
 from teleop_lake.simulate.labels import metadata_document
 from teleop_lake.simulate.params import SimulationProfile, simulation_profile
 from teleop_lake.simulate.truth import merge_truth, truth_rows
+from teleop_lake.simulate.writers import write_recording
 from teleop_lake.tasks import load_task_catalog
 
 MANIFEST_NAME = "_manifest.jsonl"
@@ -146,13 +147,16 @@ def _simulate_center(
         serial = _robot_serial(center, station)
         station_dir = date_dir / station
         station_dir.mkdir(parents=True, exist_ok=True)
-        bag_path = station_dir / f"{recording_id}.bag"
         meta_path = station_dir / f"{recording_id}.metadata.json"
-        write_kuavo_bag(bag_path, profile, robot, ep.streams, ep.frames, ep.events)
+        recording_files = write_recording(
+            station_dir, recording_id, profile, robot, ep, duration_scale
+        )
+        ep, recording_files = _drop_a_part(ep, recording_files, sim, seed, recording_id)
         doc = metadata_document(ep.story, serial, start_ns, profile.timezone)
         meta_path.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        bag_entry = _apply_file_fault(ep, bag_path, date_dir, rng)
-        entries = [bag_entry, _file_entry(date_dir, meta_path)]
+        bag_entry = _apply_file_fault(ep, recording_files[0], date_dir, rng)
+        entries = [bag_entry] + [_file_entry(date_dir, p) for p in recording_files[1:]]
+        entries.append(_file_entry(date_dir, meta_path))
         lines.append(
             json.dumps(
                 {
@@ -168,7 +172,7 @@ def _simulate_center(
                 ensure_ascii=False,
             )
         )
-        files += 2
+        files += len(entries)
         n_bytes += sum(int(e["size"]) for e in entries)
         rows = truth_rows(
             ep,
@@ -188,6 +192,27 @@ def _simulate_center(
     manifest = "".join(line + "\n" for line in sorted(lines))
     manifest_path.write_text(manifest, encoding="utf-8")
     return files + 1, n_bytes + manifest_path.stat().st_size, truth
+
+
+def _drop_a_part(
+    ep: EpisodeData, files: list[Path], sim: SimulationProfile, seed: int, recording_id: str
+) -> tuple[EpisodeData, list[Path]]:
+    """Lose one part of a split recording (never the last) at ``missing_part_prob``.
+
+    The uploader never sent it: the file is deleted and not listed. Only recordings
+    without another file fault and with two or more parts can lose one; the story's
+    ``file_fault`` becomes ``missing_part`` so the truth says so.
+    """
+    parts = [f for f in files if re.search(r"_\d+\.bag$", f.name)]
+    if len(parts) < 2 or ep.story.file_fault != "none":
+        return ep, files
+    rng = np.random.default_rng([seed, _stable_key(recording_id)])
+    if rng.random() >= sim.faults.missing_part_prob:
+        return ep, files
+    lost = parts[int(rng.integers(len(parts) - 1))]
+    lost.unlink()
+    story = replace(ep.story, file_fault="missing_part")
+    return replace(ep, story=story), [f for f in files if f != lost]
 
 
 def _apply_file_fault(

@@ -16,7 +16,7 @@ FAILURE_REASONS = (
     "emergency_stop",
     "task_incomplete",
 )
-FILE_FAULTS = ("none", "truncated", "checksum_mismatch", "missing_stream")
+FILE_FAULTS = ("none", "truncated", "checksum_mismatch", "missing_stream", "missing_part")
 PROFILE_NAMES = ("default", "stress", "clean")
 
 
@@ -40,6 +40,9 @@ class FaultRates:
     missing_stream_prob: float = 0.02
     mark_wrong_prob: float = 0.05
     mark_missing_prob: float = 0.08
+    # Per split recording (two or more parts) without another file fault: one part never
+    # arrives. Uploads of multi-part sessions fail more often than single files.
+    missing_part_prob: float = 0.15
 
     def __post_init__(self) -> None:
         file_total = self.truncated_prob + self.checksum_mismatch_prob + self.missing_stream_prob
@@ -47,7 +50,7 @@ class FaultRates:
             raise ValueError(f"fault probabilities must sum to <= 1: {self}")
 
 
-NO_FAULTS = FaultRates(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+NO_FAULTS = FaultRates(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,7 @@ def simulation_profile(name: str) -> SimulationProfile:
                 missing_stream_prob=0.06,
                 mark_wrong_prob=0.15,
                 mark_missing_prob=0.15,
+                missing_part_prob=0.4,
             ),
             success_rate=0.6,
             synchronised_clock=anywhere,

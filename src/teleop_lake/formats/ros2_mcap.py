@@ -1,0 +1,296 @@
+"""Adapter for ``ros2-mcap`` recordings: ROS 2 bags in MCAP storage (CDR), plus label files.
+
+What belongs here: sorting a delivery's files (``.mcap`` parts in part order, the
+rosbag2 ``metadata.yaml``, the label JSON), checking the channels against the center
+profile, decoding mapped topics (standard messages: sensor_msgs/JointState,
+geometry_msgs/PoseStamped or PoseWithCovarianceStamped, sensor_msgs/CompressedImage,
+std_msgs/String events), and `decode_benchmark`. The container is `mcap_container`,
+CDR decoding `cdr_layout`; the per-topic field table and channel naming are shared
+with the ROS 1 adapter (`kuavo_topics`), so the output contract is the same:
+raw units, recorder joint order, ``t_ns`` = header stamp (the profile's
+``stamp_field`` may name another field, or ``record_time``), ``t_received_ns`` =
+MCAP log time (the recorder's clock; it differs from the header stamps).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import struct
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rosbags.typesys.msg import normalize_msgtype
+
+from teleop_lake.canonical import (
+    CAMERA_STREAMS,
+    EVENT_KINDS,
+    CameraStream,
+    Event,
+    Recording,
+    RecordingMeta,
+    SignalStream,
+)
+from teleop_lake.formats.cdr_layout import cdr_typestore_for, decode_cdr_fields
+from teleop_lake.formats.kuavo_labels import apply_labels, read_label_files
+from teleop_lake.formats.kuavo_ros1 import (
+    EVENTS_TOPIC,
+    OPTIONAL_STREAMS,
+    REQUIRED_STREAMS,
+    check_parts,
+    concat_camera_parts,
+    concat_signal_parts,
+)
+from teleop_lake.formats.kuavo_topics import MESSAGE_FIELDS, check_stamps, decode_signal, reject
+from teleop_lake.formats.mcap_container import McapFile
+from teleop_lake.formats.ros1_bag import BagReadError, RawMessages
+from teleop_lake.formats.ros1_layout import numeric_rows
+from teleop_lake.formats.topic_check import check_topics
+from teleop_lake.network.profiles import CenterProfile
+from teleop_lake.rejection import Reason, RecordingRejected
+
+RAW_FORMAT = "ros2-mcap"
+SUPPORTED_ENCODINGS = (("cdr", "ros2msg"),)
+
+
+def _part_key(path: Path) -> tuple[int, str]:
+    m = re.search(r"_(\d+)\.mcap$", path.name)
+    return (int(m.group(1)) if m else -1, path.name)
+
+
+def _open_files(paths: list[Path]) -> list[McapFile]:
+    files: list[McapFile] = []
+    for p in paths:
+        try:
+            files.append(McapFile(p))
+        except BagReadError as err:
+            for f in files:
+                f.close()
+            reject(err.code, str(err), file=p.name)
+        except OSError as err:
+            for f in files:
+                f.close()
+            reject("file_missing", f"cannot open the MCAP file: {err}", file=p.name)
+    return files
+
+
+def _present(files: list[McapFile]) -> dict[str, set[str]]:
+    present: dict[str, set[str]] = {}
+    for f in files:
+        for topic, chans in f.topic_channels().items():
+            present.setdefault(topic, set()).update(
+                normalize_msgtype(c.schema_name) if c.schema_name else "" for c in chans
+            )
+    return present
+
+
+def _check_encodings(f: McapFile, topics: set[str]) -> None:
+    for ch in f.channels.values():
+        if ch.topic not in topics:
+            continue
+        if not ch.schema_name:
+            reject(
+                "unknown_message_type",
+                f"topic {ch.topic!r} has no schema: its message type is unknown",
+                f.path.name,
+                ch.topic,
+            )
+        if (ch.message_encoding, ch.schema_encoding) not in SUPPORTED_ENCODINGS:
+            reject(
+                "unknown_message_type",
+                f"topic {ch.topic!r} is {ch.message_encoding!r} with a "
+                f"{ch.schema_encoding!r} schema; only ROS 2 CDR (ros2msg schemas) is read",
+                f.path.name,
+                ch.topic,
+            )
+
+
+def _cdr_string(p: memoryview, pos: int) -> tuple[str, int]:
+    pos += (-(pos - 4)) % 4
+    (n,) = struct.unpack_from("<I", p, pos)
+    text = bytes(p[pos + 4 : pos + 4 + n]).rstrip(b"\0").decode("utf-8", "replace")
+    return text, pos + 4 + n
+
+
+def decode_cdr_camera(raw: RawMessages, name: str) -> CameraStream:
+    """sensor_msgs/msg/CompressedImage (CDR): header stamp, format, encoded bytes."""
+    n = raw.n_messages
+    t_ns = np.zeros(n, dtype=np.int64)
+    frames: list[bytes] = []
+    fmt = ""
+    for i, p in enumerate(raw.payloads()):
+        sec, nsec = struct.unpack_from("<iI", p, 4)
+        _, pos = _cdr_string(p, 12)
+        fmt, pos = _cdr_string(p, pos)
+        pos += (-(pos - 4)) % 4
+        (dlen,) = struct.unpack_from("<I", p, pos)
+        if pos + 4 + dlen > len(p):
+            raise struct.error(f"frame {i} is longer than its payload")
+        t_ns[i] = sec * 1_000_000_000 + nsec
+        frames.append(bytes(p[pos + 4 : pos + 4 + dlen]))
+    encoding = "png" if "png" in fmt.lower() else "jpeg"
+    return CameraStream(
+        name, "robot", t_ns, tuple(frames), encoding, raw.t_record_ns.astype(np.int64), raw.topic
+    )
+
+
+def decode_cdr_events(raw: RawMessages) -> tuple[list[Event], list[str]]:
+    """std_msgs/msg/String event texts at their log times (robot clock)."""
+    events: list[Event] = []
+    unknown: list[str] = []
+    for t, p in zip(raw.t_record_ns.tolist(), raw.payloads(), strict=True):
+        value, _ = _cdr_string(p, 4)
+        if value.strip() in EVENT_KINDS:
+            events.append(Event(t_ns=int(t), clock="robot", kind=value.strip()))
+        else:
+            unknown.append(value)
+    return events, unknown
+
+
+def read_signals(
+    mcap_paths: list[Path],
+    profile: CenterProfile,
+    *,
+    with_cameras: bool = True,
+    required: Sequence[str] = REQUIRED_STREAMS,
+) -> tuple[dict[str, SignalStream], dict[str, CameraStream], list[Event], dict[str, Any]]:
+    """Decode the mapped streams of one recording's MCAP parts (read in part order)."""
+    files = _open_files(mcap_paths)
+    names = ", ".join(p.name for p in mcap_paths)
+    try:
+        optional = tuple(n for n in (*REQUIRED_STREAMS, *OPTIONAL_STREAMS) if n not in required)
+        mappings, cameras, absent = check_topics(
+            _present(files), names, profile, required, optional
+        )
+        events_topic = (
+            profile.streams["events"].topic if "events" in profile.streams else EVENTS_TOPIC
+        )
+        topics = [m.topic for m in mappings.values()] + [events_topic]
+        topics += list(cameras.values()) if with_cameras else []
+        sig_parts: dict[str, list[SignalStream]] = {}
+        cam_parts: dict[str, list[CameraStream]] = {}
+        events: list[Event] = []
+        info: dict[str, Any] = {"absent_optional_streams": absent, "malformed_messages": {}}
+        unknown_events: list[str] = []
+        t_first: list[int] = []
+        t_last: list[int] = []
+        for f in files:
+            file = f.path.name
+            _check_encodings(f, set(topics))
+            try:
+                raw = f.read_topics(topics)
+            except BagReadError as err:
+                reject(err.code, str(err), file=file)
+            all_t = f.log_times_ns(f.channels)
+            if len(all_t):
+                t_first.append(int(all_t[0]))
+                t_last.append(int(all_t[-1]))
+            for name, mapping in mappings.items():
+                if mapping.topic not in raw:
+                    continue
+                stream, bad = decode_signal(
+                    raw[mapping.topic], mapping, file, decode_cdr_fields, cdr_typestore_for
+                )
+                check_stamps(stream, file)
+                if bad:
+                    info["malformed_messages"][name] = info["malformed_messages"].get(name, 0) + bad
+                sig_parts.setdefault(name, []).append(stream)
+            for name, topic in cameras.items():
+                if with_cameras and topic in raw and name in CAMERA_STREAMS:
+                    try:
+                        cam = decode_cdr_camera(raw[topic], name)
+                    except struct.error as err:
+                        reject("corrupt_file", f"camera {topic!r}: {err}", file, name)
+                    check_stamps(cam, file)
+                    cam_parts.setdefault(name, []).append(cam)
+            if events_topic in raw:
+                try:
+                    ev, unknown = decode_cdr_events(raw[events_topic])
+                except struct.error as err:
+                    reject("corrupt_file", f"{events_topic}: {err}", file, "events")
+                events += ev
+                unknown_events += unknown
+        if unknown_events:
+            info["unknown_events"] = unknown_events
+        info["t_first_record_ns"] = min(t_first) if t_first else 0
+        info["t_last_record_ns"] = max(t_last) if t_last else 0
+        signals = {n: concat_signal_parts(n, p) for n, p in sig_parts.items()}
+        empty = [n for n in required if n in signals and signals[n].n_samples == 0]
+        if empty:
+            raise RecordingRejected(
+                *(
+                    Reason(
+                        "missing_stream",
+                        f"topic {mappings[n].topic!r} is in the recording but holds no messages",
+                        file=names,
+                        stream=n,
+                    )
+                    for n in empty
+                )
+            )
+        cams = {n: concat_camera_parts(p) for n, p in cam_parts.items()}
+        return signals, cams, events, info
+    finally:
+        for f in files:
+            f.close()
+
+
+def read(files: Sequence[Path], meta: RecordingMeta, profile: CenterProfile) -> Recording:
+    """The canonical `Recording` (raw units, recorder order) of one ros2-mcap delivery."""
+    paths = [Path(f) for f in files]
+    parts = sorted((p for p in paths if p.suffix == ".mcap"), key=_part_key)
+    if not parts:
+        reject("file_missing", f"no .mcap file among {[p.name for p in paths]}")
+    check_parts(parts, _part_key)
+    meta_path = next((p for p in paths if p.name.endswith("metadata.json")), None)
+    moments_path = next((p for p in paths if p.name.endswith("moments.json")), None)
+    labels = read_label_files(meta_path, moments_path)
+    signals, cameras, events, info = read_signals(parts, profile)
+    new_meta, label_events = apply_labels(
+        meta, labels, info["t_first_record_ns"], info["t_last_record_ns"]
+    )
+    extra = dict(new_meta.extra)
+    extra.update({k: v for k, v in info.items() if v})
+    extra["mcap_files"] = [p.name for p in parts]
+    used = {*parts, meta_path, moments_path}
+    other = [p.name for p in paths if p not in used and p.name != "metadata.yaml"]
+    if other:
+        extra["ignored_files"] = other
+    return Recording(
+        meta=dataclasses.replace(new_meta, extra=extra),
+        signals=signals,
+        cameras=cameras,
+        events=tuple(sorted([*events, *label_events], key=lambda e: e.t_ns)),
+    )
+
+
+def decode_benchmark(path: Path, profile: CenterProfile) -> dict[str, float]:
+    """Decode the joint-state topic of ``path`` in bulk and per message (rosbags' CDR).
+
+    Times are process (CPU) seconds of the decoding only, after reading the payloads.
+    """
+    mapping = profile.streams["joint_state"]
+    with McapFile(Path(path)) as f:
+        raw = f.read_topics([mapping.topic])[mapping.topic]
+        store = cdr_typestore_for(raw.connection.msgtype, raw.connection.msgdef)
+        msgtype = normalize_msgtype(raw.connection.msgtype)
+        paths = [p for g in MESSAGE_FIELDS[msgtype]["position"] for p in g] + ["header.stamp"]
+        t0 = time.process_time()
+        bulk = decode_cdr_fields(raw, store, msgtype, paths)
+        t1 = time.process_time()
+        slow = decode_cdr_fields(raw, store, msgtype, paths, allow_bulk=False)
+        t2 = time.process_time()
+    width = len(mapping.joint_order) or None
+    a, _ = numeric_rows(bulk, tuple(paths[:-1]), width)
+    b, _ = numeric_rows(slow, tuple(paths[:-1]), width)
+    return {
+        "n_messages": float(raw.n_messages),
+        "bulk_s": t1 - t0,
+        "per_message_s": t2 - t1,
+        "speedup": (t2 - t1) / max(t1 - t0, 1e-9),
+        "max_abs_diff": float(np.nanmax(np.abs(a - b))) if a.size else 0.0,
+        "bulk_used": float(bulk.bulk),
+    }

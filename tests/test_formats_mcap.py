@@ -1,0 +1,251 @@
+"""ROS 2 MCAP reading: the container, CDR bulk decoding, the jinan adapter, real files, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mcap.writer import Writer as McapWriter
+from typer.testing import CliRunner
+
+from teleop_lake.canonical import RecordingMeta
+from teleop_lake.cli import app
+from teleop_lake.formats import read_recording
+from teleop_lake.formats.cdr_layout import cdr_typestore_for, decode_cdr_fields
+from teleop_lake.formats.listing import list_streams
+from teleop_lake.formats.mcap_container import McapFile
+from teleop_lake.formats.ros1_layout import numeric_rows, stamp_ns
+from teleop_lake.formats.ros2_mcap import decode_benchmark, read_signals
+from teleop_lake.network.profiles import load_profile, profile_from_toml
+from teleop_lake.rejection import RecordingRejected
+from teleop_lake.robots import load_robot_model
+from teleop_lake.simulate import simulate_network
+from teleop_lake.standardize import standardize_recording
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "real-samples" / "ros"
+if not REAL.is_dir():
+    REAL = Path("/work/shared/real-samples/ros")
+NAV2 = REAL / "nav2_turtlebot.mcap"
+DATE = "2026-11-23"
+
+POSE_PROFILE = """
+name = "nav2"
+timezone = "UTC"
+raw_format = "ros2-mcap"
+robot_model = "kuavo_4pro"
+[streams.head_pose]
+topic = "/amcl_pose"
+message = "geometry_msgs/PoseWithCovarianceStamped"
+clock = "robot"
+stamp_field = "record_time"  # the header stamps are simulation time (seconds since start)
+"""
+
+
+@pytest.fixture(scope="module")
+def jinan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("net")
+    simulate_network(
+        out,
+        episodes_per_center=2,
+        seed=5,
+        date=DATE,
+        profile="clean",
+        centers=["jinan"],
+        duration_scale=0.3,
+    )
+    return out
+
+
+def _lines(net: Path, center: str) -> list[dict[str, object]]:
+    text = (net / center / DATE / "_manifest.jsonl").read_text()
+    return [json.loads(x) for x in text.splitlines()]
+
+
+def _files(net: Path, center: str, line: dict[str, object]) -> list[Path]:
+    return [net / center / DATE / str(f["path"]) for f in line["files"]]  # type: ignore[attr-defined, index]
+
+
+def _meta(center: str, line: dict[str, object]) -> RecordingMeta:
+    return RecordingMeta(center, str(line["recording_id"]), str(line["format"]), "kuavo_4pro", None)
+
+
+# --- real files --------------------------------------------------------------------------
+
+
+def test_real_mcap_lists_every_topic_with_its_type_and_count() -> None:
+    topics = {t.topic: t for t in list_streams(NAV2)}
+    assert {k: v.count for k, v in topics.items()} == {
+        "/odom": 2639,
+        "/tf": 5422,
+        "/tf_static": 1,
+        "/amcl_pose": 135,
+    }
+    assert topics["/amcl_pose"].msgtype == "geometry_msgs/msg/PoseWithCovarianceStamped"
+    assert topics["/odom"].mean_rate_hz == pytest.approx(27.1, abs=0.1)
+    assert topics["/amcl_pose"].max_gap_s == pytest.approx(4.43, abs=0.01)
+
+
+def test_real_sqlite_rosbag2_folder_lists_its_topics() -> None:
+    topics = {t.topic: t for t in list_streams(REAL / "tf_example")}
+    assert {k: v.count for k, v in topics.items()} == {"/tf": 517, "/tf_static": 1}
+    assert topics["/tf"].msgtype == "tf2_msgs/msg/TFMessage"
+
+
+def test_cli_inspect_lists_mcap_and_refuses_unknown_files(tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["inspect", str(NAV2), "--json"])
+    assert res.exit_code == 0, res.output
+    rows = {r["topic"]: r for r in json.loads(res.stdout)["streams"]}
+    assert rows["/tf"]["count"] == 5422 and "max_gap_s" in rows["/tf"]
+    odd = tmp_path / "notes.txt"
+    odd.write_text("hello")
+    res = CliRunner().invoke(app, ["inspect", str(odd)])
+    assert res.exit_code == 1 and "unknown recording type" in res.output
+
+
+def test_a_profile_mapping_a_real_pose_topic_decodes_it_in_bulk() -> None:
+    profile = profile_from_toml(POSE_PROFILE)
+    signals, _, _, _ = read_signals([NAV2], profile, required=())
+    pose = signals["head_pose"]
+    assert pose.n_samples == 135 and pose.source == "/amcl_pose"
+    assert pose.channels[:3] == ("position_raw.x", "position_raw.y", "position_raw.z")
+    q = pose.values[:, 3:]
+    assert np.allclose(np.linalg.norm(q, axis=1), 1.0, atol=1e-6)
+    assert pose.t_received_ns is not None and (pose.t_ns == pose.t_received_ns).all()
+    # the same values as rosbags' per-message CDR deserializer
+    with McapFile(NAV2) as f:
+        raw = f.read_topics(["/amcl_pose"])["/amcl_pose"]
+    store = cdr_typestore_for(raw.connection.msgtype, raw.connection.msgdef)
+    paths = ["pose.pose.position.x", "pose.pose.orientation.w", "header.stamp"]
+    fast = decode_cdr_fields(raw, store, "geometry_msgs/msg/PoseWithCovarianceStamped", paths)
+    slow = decode_cdr_fields(
+        raw, store, "geometry_msgs/msg/PoseWithCovarianceStamped", paths, allow_bulk=False
+    )
+    assert fast.bulk and not slow.bulk
+    a, _ = numeric_rows(fast, paths[:2], 2)
+    b, _ = numeric_rows(slow, paths[:2], 2)
+    assert np.array_equal(a, b)
+    assert np.array_equal(stamp_ns(fast, "header.stamp"), stamp_ns(slow, "header.stamp"))
+
+
+def test_real_topics_that_cannot_be_mapped_are_refused_clearly() -> None:
+    wrong_type = POSE_PROFILE.replace("/amcl_pose", "/odom")
+    with pytest.raises(RecordingRejected) as exc:
+        read_signals([NAV2], profile_from_toml(wrong_type), required=())
+    (reason,) = exc.value.reasons
+    assert reason.code == "unmapped_stream" and reason.stream == "head_pose"
+    assert "nav_msgs/msg/Odometry" in reason.message and reason.file == NAV2.name
+    no_decoder = wrong_type.replace("/odom", "/tf").replace(
+        "geometry_msgs/PoseWithCovarianceStamped", "tf2_msgs/TFMessage"
+    )
+    with pytest.raises(RecordingRejected) as exc:
+        read_signals([NAV2], profile_from_toml(no_decoder), required=())
+    assert exc.value.reasons[0].code == "unmapped_stream"
+    assert "no decoder for message type tf2_msgs/msg/TFMessage" in exc.value.reasons[0].message
+    # header stamps in simulation time (seconds since start) are refused, not mistaken for 1970
+    stamped = POSE_PROFILE.replace('stamp_field = "record_time"', "")
+    with pytest.raises(RecordingRejected) as exc:
+        read_signals([NAV2], profile_from_toml(stamped), required=())
+    assert exc.value.reasons[0].code == "bad_timestamps"
+
+
+# --- the simulated Jinan center ------------------------------------------------------------
+
+
+def test_jinan_reads_into_the_canonical_model_with_stamps_apart_from_log_times(
+    jinan: Path,
+) -> None:
+    profile = load_profile("jinan")
+    robot = load_robot_model(profile.robot_model)
+    for line in _lines(jinan, "jinan"):
+        assert line["format"] == "ros2-mcap"
+        rec = read_recording(
+            "ros2-mcap", _files(jinan, "jinan", line), _meta("jinan", line), profile
+        )
+        std = standardize_recording(rec, profile, robot)
+        js = std.signals["joint_state"]
+        assert js.channels[: len(robot.joint_names)] == tuple(
+            f"position_rad.{j}" for j in robot.joint_names
+        )
+        assert np.isfinite(js.values).all()
+        knee = js.values[:, robot.joint_names.index("l_knee")]
+        assert abs(np.median(knee) - 0.6) < 0.05  # the standing knee, in radians
+        assert js.t_received_ns is not None
+        lag_ms = (js.t_received_ns - js.t_ns) / 1e6
+        assert 0.5 < np.median(lag_ms) < 16  # log time = header stamp + transport delay
+        hands = std.signals["hand_state"].values
+        assert hands.min() >= 0.0 and hands.max() <= 1.0
+        assert set(std.cameras) == {"camera_head", "camera_left", "camera_right"}
+        assert std.cameras["camera_head"].frames[0][:2] == b"\xff\xd8"
+        assert rec.events[0].kind == "recording_start"
+        assert rec.meta.task_code == line["task_code"]
+
+
+def test_jinan_joint_stream_decodes_in_bulk_and_matches_rosbags(jinan: Path) -> None:
+    line = _lines(jinan, "jinan")[0]
+    mcap = next(p for p in _files(jinan, "jinan", line) if p.suffix == ".mcap")
+    figures = decode_benchmark(mcap, load_profile("jinan"))
+    assert figures["bulk_used"] == 1.0 and figures["max_abs_diff"] == 0.0
+    assert figures["n_messages"] > 1000
+
+
+def test_truncated_mcap_is_quarantined_naming_the_file(jinan: Path, tmp_path: Path) -> None:
+    line = _lines(jinan, "jinan")[0]
+    files = _files(jinan, "jinan", line)
+    mcap = next(p for p in files if p.suffix == ".mcap")
+    cut = tmp_path / mcap.name
+    cut.write_bytes(mcap.read_bytes()[: mcap.stat().st_size // 2])
+    others = [p for p in files if p != mcap]
+    with pytest.raises(RecordingRejected) as exc:
+        read_recording("ros2-mcap", [cut, *others], _meta("jinan", line), load_profile("jinan"))
+    (reason,) = exc.value.reasons
+    assert reason.code == "truncated_file" and reason.file == mcap.name
+    assert "re-deliver" in reason.message
+
+
+def test_a_missing_topic_and_a_split_part_gap_are_quarantined(jinan: Path, tmp_path: Path) -> None:
+    line = _lines(jinan, "jinan")[0]
+    files = _files(jinan, "jinan", line)
+    mcap = next(p for p in files if p.suffix == ".mcap")
+    label = next(p for p in files if p.name.endswith(".metadata.json"))
+    profile = load_profile("jinan")
+    moved = profile_from_toml(
+        (Path(__file__).parents[1] / "src/teleop_lake/network/profiles/jinan.toml")
+        .read_text()
+        .replace('"/joint_states"', '"/robot/joint_states"')
+    )
+    with pytest.raises(RecordingRejected) as exc:
+        read_recording("ros2-mcap", [mcap, label], _meta("jinan", line), moved)
+    (reason,) = exc.value.reasons
+    assert reason.code == "missing_stream" and reason.stream == "joint_state"
+    assert "/robot/joint_states" in reason.message and reason.file == mcap.name
+    part = tmp_path / "rec_1.mcap"
+    shutil.copy(mcap, part)
+    with pytest.raises(RecordingRejected) as exc:
+        read_recording("ros2-mcap", [part, label], _meta("jinan", line), profile)
+    assert exc.value.reasons[0].code == "file_missing"
+    assert "lacks part(s) [0]" in exc.value.reasons[0].message
+
+
+def test_a_message_type_without_definition_is_quarantined(tmp_path: Path) -> None:
+    path = tmp_path / "custom.mcap"
+    with path.open("wb") as f:
+        w = McapWriter(f)
+        w.start(profile="ros2", library="test")
+        sid = w.register_schema("acme_msgs/msg/Secret", "ros2msg", b"")
+        cid = w.register_channel("/joint_states", "cdr", sid)
+        for i in range(3):
+            w.add_message(cid, 1_700_000_000_000_000_000 + i, b"\0\1\0\0" + bytes(8), 0)
+        w.finish()
+    profile = profile_from_toml(
+        POSE_PROFILE.replace("head_pose", "joint_state")
+        .replace("/amcl_pose", "/joint_states")
+        .replace("geometry_msgs/PoseWithCovarianceStamped", "acme_msgs/Secret")
+    )
+    with pytest.raises(RecordingRejected) as exc:
+        read_signals([path], profile, required=("joint_state",))
+    (reason,) = exc.value.reasons
+    assert reason.code == "unknown_message_type" and reason.file == "custom.mcap"
+    assert "acme_msgs/msg/Secret" in reason.message
