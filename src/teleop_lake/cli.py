@@ -19,6 +19,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from teleop_lake.cli_qa import qa_app
+
 app = typer.Typer(
     name="teleop-lake",
     help="Turn raw teleoperation recordings from the collection network into clean, labeled, "
@@ -29,6 +31,7 @@ app = typer.Typer(
 )
 release_app = typer.Typer(help="Inspect and verify published releases.", no_args_is_help=True)
 app.add_typer(release_app, name="release")
+app.add_typer(qa_app, name="qa")
 bench_app = typer.Typer(
     help="Benchmarks: measure and print figures and ratios (never pass/fail).",
     no_args_is_help=True,

@@ -1,18 +1,27 @@
-"""Labeling rules, first version: outcome, failure reason, provenance and review flags.
+"""Labeling rules, version ``rules-2``: outcome, failure reason, provenance and review flags.
 
 Rules, in order (the first failure found is the reason):
 
-1. task not in the catalog -> unknown / ``unknown_task``;
+1. task not in the catalog -> unknown / ``unknown_task`` (needs review);
 2. events: ``emergency_stop`` -> ``emergency_stop``; ``robot_fault`` -> ``robot_fault``;
    ``abort`` -> ``task_incomplete`` (the attempt was abandoned);
 3. duration beyond the task's ``timeout_s`` -> ``timeout``;
-4. the grasp predicate (`teleop_lake.labeling.grasp`) on the cleaned hand_state of the task's
-   grasp hand(s): held -> success evidence; dropped -> ``object_dropped``; missed ->
-   ``grasp_missed``; no grasp -> ``task_incomplete``. No hand_state -> no rule outcome.
+4. the task's success predicate (`teleop_lake.labeling.grasp`) on the cleaned hand_state of
+   its grasp hand(s): held and released -> success; cut short while holding ->
+   ``task_incomplete``; slipped out or let go too early -> ``object_dropped``; closed on
+   nothing -> ``grasp_missed``; never grasped -> ``task_incomplete``. No hand_state -> the
+   rules cannot judge.
 
-Then the operator's own mark: agreeing with the rules -> source ``operator``, high
-confidence; disagreeing, or missing -> the rule outcome, ``needs_review`` with both sides in
-``review_reason``. Without a rule outcome the operator mark stands (moderate confidence).
+Then the operator's own mark (the last ``operator_mark`` event):
+
+- agrees with the rules -> source ``operator``, the rules' reason, high confidence;
+- disagrees -> ``needs_review`` with both sides in ``review_reason``; the rules' outcome
+  stands (source ``rule``) unless the deciding measurement is borderline (within
+  ``marginal_fraction`` of its threshold), then the mark stands (source ``operator``);
+- missing -> the rules' outcome (source ``rule``); flagged for review when it rests on the
+  grasp predicate alone (a proxy), not when an event or the timeout decided (hard facts);
+- the rules cannot judge -> the mark stands (moderate confidence), or ``unknown`` /
+  ``data_unusable`` without a mark.
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from teleop_lake.canonical import Event, SignalStream
 from teleop_lake.labeling.grasp import GraspEvidence, GraspParams, grasp_evidence
 from teleop_lake.tasks import TaskSpec
 
-LABELER_VERSION = "rules-1"
+LABELER_VERSION = "rules-2"
 
 FAILURE_REASONS: dict[str, str] = {
     "operator_marked_failure": "the operator marked a failure and no rule says more",
@@ -35,8 +44,10 @@ FAILURE_REASONS: dict[str, str] = {
     "robot_fault": "the robot reported a fault during the episode",
     "timeout": "the episode lasted longer than the task's timeout",
     "grasp_missed": "the grasp hand closed fully without stopping on an object",
-    "object_dropped": "the hand stopped on an object too briefly, then closed fully",
-    "task_incomplete": "the attempt was aborted, or the hand never grasped",
+    "object_dropped": "the object slipped out of the hand, or was let go before the hold "
+    "was complete",
+    "task_incomplete": "the attempt was aborted or cut short while holding the object, or "
+    "the hand never grasped",
     "data_unusable": "the data does not allow a judgement",
     "unknown_task": "the task code is not in the task catalog",
 }
@@ -57,12 +68,17 @@ class LabelingParams:
     """Operator and rules agree: two independent sources."""
     confidence_event_rule: float = 0.9
     """An e-stop, fault, abort or timeout is a hard fact, even unconfirmed by the operator."""
-    confidence_grasp_rule: float = 0.6
-    """The grasp predicate alone: a proxy of success, not the task itself."""
+    confidence_grasp_rule: float = 0.8
+    """The success predicate alone, clear margins: a proxy of the task, not the task itself."""
+    confidence_marginal: float = 0.5
+    """The success predicate alone, borderline measurement."""
     confidence_operator_only: float = 0.7
     """Only the operator's mark (no hand data to check it against)."""
     confidence_disagree: float = 0.4
-    """Rules and operator disagree: the rule outcome stands until reviewed."""
+    """Rules and operator disagree: one of them stands until a reviewer decides."""
+    marginal_fraction: float = 0.03
+    """A measurement within 3% of its threshold (0.06 s of a 2 s hold, 0.027 of a 0.9
+    closure) is borderline: about the hand-state quantisation (0.01) plus its noise."""
     labeler_version: str = LABELER_VERSION
 
 
@@ -89,11 +105,28 @@ class RuleVerdict:
     failure_reason: str | None
     confidence: float
     evidence: str
+    hard_fact: bool = False
+    """Decided by an event or the timeout (not by the signal predicate)."""
+    marginal: bool = False
+    """The deciding measurement is within ``marginal_fraction`` of its threshold."""
+
+    def describe(self) -> str:
+        reason = f" ({self.failure_reason})" if self.failure_reason else ""
+        return f"rules say {self.outcome}{reason}"
 
 
 def _hand_channels(hand_state: SignalStream, side: str) -> list[int]:
     prefix = "closure.l_" if side == "left" else "closure.r_"
     return [i for i, c in enumerate(hand_state.channels) if c.startswith(prefix)]
+
+
+GRASP_FAILURES = (
+    ("not_released", "task_incomplete"),
+    ("dropped", "object_dropped"),
+    ("missed", "grasp_missed"),
+    ("no_grasp", "task_incomplete"),
+)
+"""Per-hand grasp outcomes that fail the task, most telling first (both-hand tasks)."""
 
 
 def rule_verdict(
@@ -107,13 +140,16 @@ def rule_verdict(
     kinds = {e.kind for e in events}
     for kind, reason in EVENT_FAILURES:
         if kind in kinds:
-            return RuleVerdict("failure", reason, params.confidence_event_rule, f"{kind} event")
+            return RuleVerdict(
+                "failure", reason, params.confidence_event_rule, f"{kind} event", hard_fact=True
+            )
     if duration_s > task.timeout_s:
         return RuleVerdict(
             "failure",
             "timeout",
             params.confidence_event_rule,
             f"lasted {duration_s:.1f} s > timeout {task.timeout_s:.0f} s",
+            hard_fact=True,
         )
     if hand_state is None or hand_state.n_samples == 0:
         return RuleVerdict("unknown", None, 0.0, "no hand_state to check the grasp")
@@ -125,17 +161,27 @@ def rule_verdict(
             return RuleVerdict("unknown", None, 0.0, f"no {side} hand channels in hand_state")
         closure = np.mean(hand_state.values[:, cols], axis=1)
         evidences.append(
-            (side, grasp_evidence(hand_state.t_ns, closure, task.hold_min_s, params.grasp))
+            (
+                side,
+                grasp_evidence(
+                    hand_state.t_ns, closure, task.hold_min_s, task.success, params.grasp
+                ),
+            )
         )
-    text = "; ".join(ev.describe(side) for side, ev in evidences)
-    for outcome, reason in (
-        ("dropped", "object_dropped"),
-        ("missed", "grasp_missed"),
-        ("no_grasp", "task_incomplete"),
-    ):
-        if any(ev.outcome == outcome for _, ev in evidences):
-            return RuleVerdict("failure", reason, params.confidence_grasp_rule, text)
-    return RuleVerdict("success", None, params.confidence_grasp_rule, text)
+    text = (
+        "; ".join(ev.describe(side) for side, ev in evidences)
+        + f" (hold_min {task.hold_min_s:.1f} s; lasted {duration_s:.1f} s,"
+        f" expected {task.expected_duration_s:.0f} s)"
+    )
+    for outcome, reason in GRASP_FAILURES:
+        deciding = [ev for _, ev in evidences if ev.outcome == outcome]
+        if deciding:
+            marginal = min(ev.margin for ev in deciding) < params.marginal_fraction
+            conf = params.confidence_marginal if marginal else params.confidence_grasp_rule
+            return RuleVerdict("failure", reason, conf, text, marginal=marginal)
+    marginal = min(ev.margin for _, ev in evidences) < params.marginal_fraction
+    conf = params.confidence_marginal if marginal else params.confidence_grasp_rule
+    return RuleVerdict("success", None, conf, text, marginal=marginal)
 
 
 def _operator_mark(events: Sequence[Event]) -> str | None:
@@ -166,9 +212,6 @@ def label_episode(
             "task code unknown to the catalog",
         )
     rule = rule_verdict(events, duration_s, hand_state, task, params)
-    rule_side = f"rules say {rule.outcome}" + (
-        f" ({rule.failure_reason})" if rule.failure_reason else ""
-    )
     if mark is None:
         if rule.outcome == "unknown":
             return Label(
@@ -182,14 +225,15 @@ def label_episode(
                 None,
                 rule.evidence,
             )
+        review = not rule.hard_fact
         return Label(
             rule.outcome,
             rule.failure_reason,
             "rule",
             version,
             rule.confidence,
-            True,
-            f"no operator mark; {rule_side}",
+            review,
+            f"no operator mark; {rule.describe()}: {rule.evidence}" if review else None,
             None,
             rule.evidence,
         )
@@ -217,6 +261,19 @@ def label_episode(
             mark,
             f"operator marked {mark}, agreeing with the rules: {rule.evidence}",
         )
+    both_sides = f"operator marked {mark} but {rule.describe()}: {rule.evidence}"
+    if rule.marginal:
+        return Label(
+            mark,  # type: ignore[arg-type]
+            "operator_marked_failure" if mark == "failure" else None,
+            "operator",
+            version,
+            params.confidence_disagree,
+            True,
+            both_sides + " (borderline: the mark stands until reviewed)",
+            mark,
+            rule.evidence,
+        )
     return Label(
         rule.outcome,
         rule.failure_reason,
@@ -224,7 +281,7 @@ def label_episode(
         version,
         params.confidence_disagree,
         True,
-        f"operator marked {mark} but {rule_side}",
+        both_sides,
         mark,
         rule.evidence,
     )

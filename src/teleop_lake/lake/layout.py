@@ -14,7 +14,7 @@ releases/<release_id>/                      episodes.parquet, manifest.json (wri
 releases/LATEST                             the newest release id, moved after the manifest
 reports/<run_id>/                           validation.json, validation.html
 runs/<run_id>/summary.json                  the run summary (accounting)
-overrides/                                  QA label overrides (append-only)
+overrides/<episode_id>/v<nnnnnn>.json       QA label overrides (append-only, one file each)
 config/pseudonym.key                        keyed hash for operator pseudonyms (never released)
 ```
 """
@@ -77,3 +77,10 @@ def report_dir(run_id: str) -> str:
 
 def run_summary_file(run_id: str) -> str:
     return f"runs/{run_id}/summary.json"
+
+
+OVERRIDES_DIR = "overrides"
+
+
+def override_file(episode_id: str, version: int) -> str:
+    return f"{OVERRIDES_DIR}/{episode_id}/v{version:06d}.json"

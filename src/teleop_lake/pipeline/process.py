@@ -414,6 +414,7 @@ def write_evidence(
                 "episode_id": rec.episode_id,
                 "center": rec.center,
                 "recording_id": rec.recording_id,
+                "task_code": (rec.manifest or {}).get("task_code"),
                 "content_key": rec.content_key,
                 "run_id": run_id,
                 "publishable": ep.publishable,

@@ -20,7 +20,9 @@ import polars as pl
 
 from datalake_schemas import SCHEMA_VERSION, episodes_schema
 from teleop_lake import __version__
+from teleop_lake.labeling.overrides import apply_overrides
 from teleop_lake.lake import layout
+from teleop_lake.lake.overrides import latest_overrides, overrides_frame
 from teleop_lake.lake.storage import Store
 from teleop_lake.release.card import render_dataset_card
 from teleop_lake.release.segment import SEGMENT_MANIFEST_NAME
@@ -83,24 +85,56 @@ def _next_release_id(lake: Store, date: str) -> str:
     return f"{date}-r{len(taken) + 1:02d}"
 
 
-def _fingerprint(eps: pl.DataFrame) -> str:
+def _fingerprint(eps: pl.DataFrame, override_ids: list[str]) -> str:
+    """What makes a release different from its parent: episode versions, labels, and the QA
+    overrides applied (a new override cuts a new release even if it repeats a label)."""
     cols = ["episode_id", "content_key", "run_id", "outcome", "failure_reason", "label_source"]
     if eps.is_empty():
         return ""
-    text = eps.select(cols).sort("episode_id").write_csv()
+    text = eps.select(cols).sort("episode_id").write_csv() + "\n".join(sorted(override_ids))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _relabeled(eps: pl.DataFrame, parent_eps: pl.DataFrame) -> list[str]:
+    """Episodes in both whose label (outcome, reason, source) changed since the parent."""
+    if parent_eps.is_empty():
+        return []
+    cols = ["episode_id", "outcome", "failure_reason", "label_source"]
+    joined = eps.select(cols).join(parent_eps.select(cols), on="episode_id", suffix="_parent")
+    changed = joined.filter(
+        pl.any_horizontal(
+            pl.col(c).ne_missing(pl.col(f"{c}_parent"))
+            for c in ("outcome", "failure_reason", "label_source")
+        )
+    )
+    return sorted(changed["episode_id"].to_list())
 
 
 def publish_release(lake_url: str, run_id: str, date: str, now: dt.datetime) -> PublishResult:
     lake = Store(lake_url)
     eps, seg_manifests = current_episodes(lake)
+    overrides = overrides_frame(list(latest_overrides(lake).values()))
+    eps = apply_overrides(eps, overrides)
+    published_ids = set(eps["episode_id"].to_list()) if not eps.is_empty() else set()
+    applied = sorted(
+        oid
+        for eid, oid in zip(overrides["episode_id"], overrides["override_id"], strict=True)
+        if eid in published_ids
+    )
     parent = latest_release_id(lake)
     parent_eps = (
         lake.read_parquet(f"{layout.release_dir(parent)}/episodes.parquet")
         if parent
         else pl.DataFrame()
     )
-    if eps.is_empty() or _fingerprint(eps) == _fingerprint(parent_eps):
+    parent_overrides = (
+        lake.read_json(f"{layout.release_dir(parent)}/{layout.RELEASE_MANIFEST_NAME}")
+        .get("overrides", {})
+        .get("override_ids", [])
+        if parent
+        else []
+    )
+    if eps.is_empty() or _fingerprint(eps, applied) == _fingerprint(parent_eps, parent_overrides):
         return PublishResult(
             None, parent, eps.height, int(eps["n_frames"].sum()) if eps.height else 0, 0, 0, 0, None
         )
@@ -121,6 +155,7 @@ def publish_release(lake_url: str, run_id: str, date: str, now: dt.datetime) -> 
     added = sorted(set(new) - set(old))
     removed = sorted(set(old) - set(new))
     updated = sorted(e for e in set(new) & set(old) if new[e] != old[e])
+    relabeled = _relabeled(eps, parent_eps)
 
     release_id = _next_release_id(lake, date)
     rdir = layout.release_dir(release_id)
@@ -178,7 +213,10 @@ def publish_release(lake_url: str, run_id: str, date: str, now: dt.datetime) -> 
             "added_episode_ids": added[:1000],
             "updated_episode_ids": updated[:1000],
             "removed_episode_ids": removed[:1000],
+            "relabeled": len(relabeled),
+            "relabeled_episode_ids": relabeled[:1000],
         },
+        "overrides": {"applied": len(applied), "override_ids": applied},
         "files": files,
     }
     card = render_dataset_card({**manifest, "files": []}).encode()

@@ -6,46 +6,43 @@ note containing markup shows as text, never as markup.
 
 from __future__ import annotations
 
-import html
-from collections.abc import Sequence
 from typing import Any
 
-_CSS = """
-body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
-h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;
-text-align:left;vertical-align:top}th{background:#f3f3f3}.fail{background:#fde2e2}
-.warn{background:#fff4d6}.ok{background:#e5f5e5}code{font-size:12px}
-"""
+from teleop_lake.reports.html_parts import CSS, esc, section
+from teleop_lake.reports.html_parts import table as _table
+from teleop_lake.reports.html_qa import (
+    disagreements_html,
+    overrides_html,
+    plots_html,
+    review_queue_html,
+)
 
-
-def _e(v: Any) -> str:
-    return html.escape("" if v is None else str(v), quote=True)
-
-
-def _table(
-    headers: Sequence[str], rows: Sequence[Sequence[Any]], classes: Sequence[str] = ()
-) -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = []
-    for i, r in enumerate(rows):
-        cls = f' class="{classes[i]}"' if i < len(classes) and classes[i] else ""
-        body.append(f"<tr{cls}>" + "".join(f"<td>{_e(c)}</td>" for c in r) + "</tr>")
-    if not rows:
-        body.append(f'<tr><td colspan="{len(headers)}">none</td></tr>')
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+_e = esc
+_NAV = (
+    ("accounting", "accounting"),
+    ("checks", "checks"),
+    ("quarantine", "quarantine"),
+    ("contract", "data contract"),
+    ("labels", "labels"),
+    ("disagreements", "disagreements"),
+    ("review-queue", "review queue"),
+    ("overrides", "overrides"),
+    ("signals", "signals"),
+    ("change", "change"),
+)
 
 
 def render_validation_html(report: dict[str, Any]) -> str:
     rel = report.get("release") or {}
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>Validation report {_e(report['run_id'])}</title><style>{_CSS}</style></head><body>",
+        f"<title>Validation report {_e(report['run_id'])}</title><style>{CSS}</style></head><body>",
         f"<h1>Night {_e(report['date'])} &mdash; run {_e(report['run_id'])}</h1>",
         f"<p>Release: <b>{_e(rel.get('release_id') or 'no new release')}</b> "
         f"(parent {_e(rel.get('parent_release_id'))}); accounting "
         f"<b>{'balanced' if report['balanced'] else 'NOT BALANCED'}</b>.</p>",
-        "<h2>Accounting per center</h2>",
+        "<nav>" + "".join(f'<a href="#{a}">{_e(t)}</a>' for a, t in _NAV) + "</nav>",
+        section("accounting", "Accounting per center"),
     ]
     acc = report["accounting"]
     parts.append(
@@ -85,7 +82,7 @@ def render_validation_html(report: dict[str, Any]) -> str:
                 ["fail"] * len(report["unreachable_centers"]),
             )
         )
-    parts.append("<h2>Checks per center</h2>")
+    parts.append(section("checks", "Checks per center"))
     checks = report["checks"]
     parts.append(
         _table(
@@ -97,7 +94,7 @@ def render_validation_html(report: dict[str, Any]) -> str:
             ["fail" if c["fail"] else ("warn" if c["warn"] else "ok") for c in checks],
         )
     )
-    parts.append("<h2>Quarantined recordings</h2>")
+    parts.append(section("quarantine", "Quarantined recordings"))
     parts.append(
         _table(
             ["center", "recording", "episode", "stage", "reasons", "message"],
@@ -114,13 +111,14 @@ def render_validation_html(report: dict[str, Any]) -> str:
             ],
         )
     )
-    parts.append("<h2>Data-contract failures</h2>")
+    parts.append(section("contract", "Data-contract failures (Pandera, mapped back)"))
     parts.append(
         _table(
-            ["episode", "column", "check", "frame", "t_ns", "value"],
+            ["episode", "stream", "column", "check", "frame", "t_ns", "value"],
             [
                 [
                     v.get("episode_id"),
+                    v.get("stream"),
                     v.get("column"),
                     v.get("check"),
                     v.get("frame_index"),
@@ -131,7 +129,7 @@ def render_validation_html(report: dict[str, Any]) -> str:
             ],
         )
     )
-    parts.append("<h2>Labels</h2>")
+    parts.append(section("labels", "Labels"))
     labels = report["labels"]
     parts.append(
         _table(
@@ -148,40 +146,24 @@ def render_validation_html(report: dict[str, Any]) -> str:
             ],
         )
     )
-    parts.append("<h2>Review queue</h2>")
-    parts.append(
-        _table(
-            [
-                "episode",
-                "center",
-                "task",
-                "outcome",
-                "reason",
-                "operator mark",
-                "confidence",
-                "why",
-            ],
-            [
-                [
-                    q["episode_id"],
-                    q["center"],
-                    q["task_code"],
-                    q["outcome"],
-                    q["failure_reason"],
-                    q["operator_mark"],
-                    q["label_confidence"],
-                    q["review_reason"],
-                ]
-                for q in report["review_queue"]
-            ],
-        )
-    )
+    parts.append(disagreements_html(report))
+    parts.append(review_queue_html(report))
+    parts.append(overrides_html(report))
+    parts.append(plots_html(report))
     change = report.get("change_vs_previous")
     if change:
-        parts.append(f"<h2>Change against run {_e(change['previous_run_id'])}</h2>")
+        parts.append(section("change", f"Change against run {change['previous_run_id']}"))
         parts.append(
             _table(
-                ["center", "published", "before", "quarantine rate", "before"],
+                [
+                    "center",
+                    "published",
+                    "before",
+                    "quarantine rate",
+                    "before",
+                    "failure outcome rate",
+                    "before",
+                ],
                 [
                     [
                         r["center"],
@@ -189,6 +171,8 @@ def render_validation_html(report: dict[str, Any]) -> str:
                         r["published_before"],
                         r["quarantine_rate"],
                         r["quarantine_rate_before"],
+                        r.get("failure_outcome_rate"),
+                        r.get("failure_outcome_rate_before"),
                     ]
                     for r in change["centers"]
                 ],

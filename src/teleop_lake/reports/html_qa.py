@@ -1,0 +1,149 @@
+"""The reviewer's sections of the HTML report: label disagreements (both sides), the review
+queue, the QA overrides in force, and the plots of the night's worst flagged signals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from teleop_lake.reports.html_parts import esc, note, section, table
+from teleop_lake.reports.svg import render_signal_svg
+
+_KIND_CLASS = {"disagreement": "fail", "unknown": "warn", "no_mark": "", "other": ""}
+
+
+def _label(outcome: Any, reason: Any) -> str:
+    return f"{outcome} ({reason})" if reason else str(outcome)
+
+
+def disagreements_html(report: dict[str, Any]) -> str:
+    rows = report.get("label_disagreements") or []
+    return "\n".join(
+        [
+            section("disagreements", "Label disagreements (operator vs evidence)"),
+            note(
+                "Tonight's episodes whose operator mark and evidence disagree: the label kept, "
+                "the operator's side, and what the rules measured."
+            ),
+            table(
+                [
+                    "episode",
+                    "center",
+                    "recording",
+                    "operator mark",
+                    "label",
+                    "source",
+                    "why",
+                    "evidence",
+                    "published",
+                ],
+                [
+                    [
+                        d["episode_id"],
+                        d["center"],
+                        d["recording_id"],
+                        d["operator_mark"],
+                        _label(d["outcome"], d["failure_reason"]),
+                        d["label_source"],
+                        d["review_reason"],
+                        d.get("label_evidence"),
+                        "yes" if d.get("publishable") else "no (gated)",
+                    ]
+                    for d in rows
+                ],
+                ["fail"] * len(rows),
+            ),
+        ]
+    )
+
+
+def review_queue_html(report: dict[str, Any]) -> str:
+    queue = report.get("review_queue") or []
+    total = report.get("review_queue_total", len(queue))
+    return "\n".join(
+        [
+            section("review-queue", f"Review queue ({total})"),
+            note(
+                "Most important first: disagreements, then unknown labels, then unmarked "
+                "episodes; override with `teleop-lake qa override EPISODE_ID --lake ... "
+                "--outcome ... --reason ... --reviewer NAME`."
+            ),
+            table(
+                [
+                    "#",
+                    "kind",
+                    "episode",
+                    "center",
+                    "task",
+                    "label",
+                    "source",
+                    "operator mark",
+                    "confidence",
+                    "why",
+                ],
+                [
+                    [
+                        q.get("rank"),
+                        q.get("kind"),
+                        q["episode_id"],
+                        q["center"],
+                        q.get("task_code"),
+                        _label(q["outcome"], q["failure_reason"]),
+                        q.get("label_source"),
+                        q["operator_mark"],
+                        q["label_confidence"],
+                        q["review_reason"],
+                    ]
+                    for q in queue
+                ],
+                [_KIND_CLASS.get(str(q.get("kind")), "") for q in queue],
+            ),
+        ]
+    )
+
+
+def overrides_html(report: dict[str, Any]) -> str:
+    rows = report.get("overrides") or []
+    return "\n".join(
+        [
+            section("overrides", f"QA overrides in force ({report.get('overrides_total', 0)})"),
+            note("The latest override of each episode; every later release applies it."),
+            table(
+                ["episode", "version", "label", "was", "reviewer", "when", "note"],
+                [
+                    [
+                        o["episode_id"],
+                        o["version"],
+                        _label(o["outcome"], o["failure_reason"]),
+                        _label(
+                            (o.get("previous") or {}).get("outcome"),
+                            (o.get("previous") or {}).get("failure_reason"),
+                        )
+                        + f" [{(o.get('previous') or {}).get('label_source')}]",
+                        o["reviewer"],
+                        o["created_at"],
+                        o.get("note"),
+                    ]
+                    for o in rows
+                ],
+            ),
+        ]
+    )
+
+
+def plots_html(report: dict[str, Any]) -> str:
+    plots = report.get("signal_plots") or []
+    parts = [
+        section("signals", "Flagged signals of the night's worst episodes"),
+        note(
+            "Published frames (cleaned: spikes are repaired) with what cleaning flagged on the "
+            "time axis: spikes as red ticks, dropouts grey, frozen spans blue."
+        ),
+    ]
+    if not plots:
+        parts.append("<p>none: no published episode of this night has flagged signals</p>")
+    for p in plots:
+        parts.append(
+            f'<div class="plot"><div>{esc(p["episode_id"])} &middot; {esc(p["stream"])} '
+            f"&middot; {len(p['spans'])} flagged span(s)</div>{render_signal_svg(p)}</div>"
+        )
+    return "\n".join(parts)

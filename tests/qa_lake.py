@@ -1,0 +1,97 @@
+"""A small simulated lake for the QA tests, built once per test session without Prefect.
+
+`run_night` chains the plain pipeline stages exactly as ``flows/nightly.py`` does (pull,
+retry, process in batches, publish, summary, report), so a test can run a second night
+after recording an override. `qa_lake` simulates 3 centers x 3 episodes (stress profile:
+more wrong and missing operator marks), relabels one recording's task code to markup that is
+not in the task catalog, runs one night, and returns a fresh copy for each test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from teleop_lake.pipeline.process import process_batch
+from teleop_lake.pipeline.pull import drop_superseded, plan_batches, pull_stage, retry_stage
+from teleop_lake.pipeline.report import report_stage
+from teleop_lake.pipeline.summary import summarize_night
+from teleop_lake.processing import ProcessingParams
+from teleop_lake.release.publish import publish_release
+from teleop_lake.simulate import simulate_network
+
+DATE = "2026-11-23"
+CENTERS = ["beijing", "suzhou", "zhengzhou"]
+SEED = 24
+EVIL_TASK = '<script>alert("task")</script>'
+_BUILT: dict[str, Path] = {}
+
+
+def run_night(net: Path, lake: Path, run_id: str, now: dt.datetime) -> dict[str, Any]:
+    """One night through the plain stages (no Prefect): the run summary with report paths."""
+    lake_url, net_url = str(lake), str(net)
+    pulls = [pull_stage(net_url, lake_url, c, run_id, DATE, now) for c in CENTERS]
+    new = [r for p in pulls for r in p["new"]]
+    retried = retry_stage(lake_url, CENTERS, {r["content_key"] for r in new})
+    to_process, superseded = drop_superseded(lake_url, run_id, new + retried, now)
+    done = [
+        process_batch(lake_url, run_id, f"b{i:03d}", b, ProcessingParams(), now).to_dict()
+        for i, b in enumerate(plan_batches(to_process, 6))
+    ]
+    publish = publish_release(lake_url, run_id, DATE, now).to_dict()
+    summary = summarize_night(
+        run_id=run_id,
+        date=DATE,
+        network_url=net_url,
+        lake_url=lake_url,
+        centers=CENTERS,
+        pulls=pulls,
+        retried=retried,
+        superseded=superseded,
+        batches=done,
+        failed_batches=[],
+        publish=publish,
+        started_at=now,
+        finished_at=now,
+    )
+    summary["report_paths"] = report_stage(lake_url, summary)
+    return summary
+
+
+def _relabel_task(net: Path) -> str:
+    """Give the first beijing recording a task code that is markup and not in the catalog."""
+    manifest = net / "beijing" / DATE / "_manifest.jsonl"
+    lines = [json.loads(x) for x in manifest.read_text().splitlines() if x.strip()]
+    lines[0]["task_code"] = EVIL_TASK
+    manifest.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    return str(lines[0]["recording_id"])
+
+
+def _build(root: Path) -> Path:
+    net, lake = root / "net", root / "lake"
+    simulate_network(
+        net,
+        episodes_per_center=3,
+        seed=SEED,
+        date=DATE,
+        profile="stress",
+        duration_scale=0.4,
+        centers=CENTERS,
+    )
+    _relabel_task(net)
+    run_night(net, lake, "20261124T020000Z-night1", dt.datetime(2026, 11, 24, 2, tzinfo=dt.UTC))
+    return root
+
+
+def qa_lake(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Path:
+    """A copy (for this test) of the session's one-night lake: ``<copy>/net``, ``<copy>/lake``."""
+    if "root" not in _BUILT:
+        _BUILT["root"] = _build(tmp_path_factory.mktemp("qa-lake"))
+    dst = tmp_path / "qa"
+    shutil.copytree(_BUILT["root"], dst)
+    return dst
