@@ -114,7 +114,7 @@ def _flow_run_name() -> str:
 @flow(
     name="teleop-nightly",
     flow_run_name=_flow_run_name,
-    task_runner=ThreadPoolTaskRunner(max_workers=2),
+    task_runner=ThreadPoolTaskRunner(max_workers=2),  # type: ignore[arg-type]  # generic mismatch in prefect's own types
 )
 def nightly_flow(
     network_url: str,
@@ -152,7 +152,8 @@ def nightly_flow(
         (f"b{i:03d}", b, process_task.submit(lake_url, run_id, f"b{i:03d}", b))
         for i, b in enumerate(batches)
     ]
-    done, failed = [], []
+    done: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
     for batch_id, recs, fut in futures:
         try:
             res = fut.result()
@@ -218,7 +219,9 @@ def run_nightly(
     if dask_address:
         from prefect_dask import DaskTaskRunner
 
-        flow_fn = nightly_flow.with_options(task_runner=DaskTaskRunner(address=dask_address))
+        flow_fn = nightly_flow.with_options(
+            task_runner=DaskTaskRunner(address=dask_address)  # type: ignore[arg-type]  # prefect's generics
+        )
     result: dict[str, Any] = flow_fn(
         network_url=network_url,
         lake_url=lake_url,

@@ -8,6 +8,7 @@ scheduled runs in this process; schedules stay active when it stops.
 from __future__ import annotations
 
 from prefect import serve
+from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 
 from flows.nightly import NETWORK_TIMEZONE, nightly_flow
@@ -22,7 +23,7 @@ def serve_nightly(
     timezone: str = NETWORK_TIMEZONE,
     batch_size: int = 6,
 ) -> None:
-    deployment = nightly_flow.to_deployment(
+    deployment: RunnerDeployment = nightly_flow.to_deployment(  # type: ignore[assignment]  # sync call
         name=DEPLOYMENT_NAME,
         schedules=[Cron(cron, timezone=timezone)],
         parameters={
