@@ -88,6 +88,8 @@ def _markdown(summary: dict[str, Any], paths: dict[str, str]) -> str:
         f"quarantined {t['quarantined']}, pending {t['pending']}; "
         f"accounting {'balanced' if summary['balanced'] else '**NOT BALANCED**'}",
         f"- report: [{paths['validation_html']}]({paths['validation_html']})",
+        f"- labels needing review tonight: {sum(bool(e['needs_review']) for e in summary['episodes'])}"
+        f" (`teleop-lake qa queue --lake {summary['lake_url']}`)",
         "",
         "| reason | recordings |",
         "|---|---|",
