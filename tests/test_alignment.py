@@ -22,6 +22,7 @@ from teleop_lake.alignment import (
     slerp_quaternions,
     stream_to_robot_clock,
 )
+from teleop_lake.alignment.operator_clock import stamp_jitter_ms
 from teleop_lake.robots import load_robot_model
 
 ROBOT = load_robot_model("kuavo_4pro")
@@ -191,3 +192,31 @@ def test_aligning_twice_changes_nothing() -> None:
     as_operator = type(mapped)(mapped.name, "operator", mapped.t_ns, mapped.channels, mapped.values)
     again = estimate_operator_clock(as_operator, cmd, [], 20.0, truth.t_ref_ns, params)
     assert abs(again.offset_ns) / 1e6 < 1.0 and abs(again.drift_ppm) < 60.0
+
+
+def test_a_jittery_receive_stream_does_not_veto_the_cross_correlation() -> None:
+    """VR stamps with 3 ms jitter (the stress profile) used to drag the envelope down and
+    make a correct cross-correlation look acausal; only the least jittery streams count."""
+    rng = np.random.default_rng(13)
+    rec, truth = make_recording(rng, 40.0, 1_200_000_000, 150.0, cameras=False)
+    head = rec.signals["head_pose"]
+    jittery = type(head)(
+        head.name,
+        head.clock,
+        head.t_ns + rng.normal(0, 3e6, head.n_samples).astype(np.int64),
+        head.channels,
+        head.values,
+        head.t_received_ns,
+    )
+    assert stamp_jitter_ms(jittery.t_ns) == pytest.approx(3.0, rel=0.15)
+    ops = [rec.signals["arm_target"], rec.signals["hand_command"], jittery]
+    est = estimate_operator_clock(
+        rec.signals["arm_target"],
+        rec.signals["joint_command"],
+        ops,
+        ROBOT.control_latency_ms,
+        truth.t_ref_ns,
+        AlignmentParams(),
+    )
+    assert est.method.startswith("xcorr"), est.method
+    assert abs(est.offset_ns - truth.offset_ns) / 1e6 < 1.0

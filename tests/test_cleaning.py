@@ -288,3 +288,71 @@ def test_gates() -> None:
     assert gate_reasons(
         [], 0.9, ClockState(True, True, 25.0, "envelope"), PARAMS, QualityGates(), None
     )
+
+
+def test_a_frozen_channel_coming_back_is_not_a_spike() -> None:
+    rng = np.random.default_rng(21)
+    t, _, noisy = moving_signal(rng, n=5_000, channels=2)
+    x = noisy.copy()
+    x[2000:2600, 0] = x[1999, 0]  # stuck for 1.2 s, then live again (a jump back to the truth)
+    x[4000, 1] = x[3999, 1]  # a single exact repeat is no stuck sensor
+    x[4001, 1] += 50 * NOISE  # ... so a spike right after it is still a spike
+    result = detect_spikes("joint_state", t, x, floors(2), PARAMS)
+    assert not result.spike[:, 0].any()
+    assert result.spike[4001, 1]
+    flat = np.full((500, 1), 0.1)  # a quantised, flat channel: exact repeats all along
+    flat[250, 0] += 0.01  # a spike that returns to the repeated value
+    found = detect_spikes("joint_state", t[:500], flat, floors(1), PARAMS)
+    assert np.flatnonzero(found.spike[:, 0]).tolist() == [250]
+
+
+def test_stamp_jitter_inversions_keep_the_arrival_order() -> None:
+    rng = np.random.default_rng(22)
+    period = 11_111_111  # 90 Hz with 3 ms stamp jitter: ~1% of neighbours invert
+    n = 2_000
+    true_t = T0 + np.arange(n, dtype=np.int64) * period
+    stamps = true_t + rng.normal(0, 3e6, n).astype(np.int64)
+    received = true_t + 5_000_000 + np.arange(n)  # in order
+    assert np.any(np.diff(stamps) < 0)
+    values = np.sin(np.arange(n) / 50.0)[:, None]
+    stream = SignalStream("head_pose", "operator", stamps, ("position_m.x",), values, received)
+    cleaned = clean_signal_stream(stream, PARAMS)
+    assert np.array_equal(cleaned.stream.values, values)  # no sample moved: no false spikes
+    assert np.array_equal(cleaned.stream.t_ns, np.sort(stamps))
+    assert not [f for f in cleaned.findings if f.kind in ("out_of_order", "spike")]
+    # An exporter that sorted the rows by stamp: the receive stamps still tell the order.
+    by_stamp = np.argsort(stamps, kind="stable")
+    exported = SignalStream(
+        "head_pose",
+        "operator",
+        stamps[by_stamp],
+        stream.channels,
+        values[by_stamp],
+        received[by_stamp],
+    )
+    assert np.array_equal(clean_signal_stream(exported, PARAMS).stream.values, values)
+    # Without receive stamps, or with a sample more than a period late, stamps decide.
+    late = stamps.copy()
+    late[[100, 101]] = late[[101, 100]]
+    late[500] = late[510]
+    re_sorted = order_and_deduplicate("head_pose", late, values, received)
+    assert np.all(np.diff(re_sorted.t_ns) > 0)
+    assert [f.kind for f in re_sorted.findings][:1] == ["out_of_order"]
+
+
+def test_camera_capture_tick_is_recovered_from_jittered_stamps() -> None:
+    rng = np.random.default_rng(23)
+    period = 1e9 / 30
+    k = np.arange(1_800)
+    k = k[(k < 600) | (k >= 640)]  # 40 frames dropped
+    true_t = T0 + np.rint(12.3e6 + k * period * (1 + 50e-6)).astype(np.int64)  # +50 ppm clock
+    stamps = true_t + rng.normal(0, 3e6, len(k)).astype(np.int64)
+    frames = tuple(bytes([i % 251, i // 251]) for i in range(len(k)))
+    check = check_camera_stream(CameraStream("camera_head", "robot", stamps, frames), PARAMS)
+    assert np.max(np.abs(check.t_capture_ns - true_t)) < 0.5e6  # stamps: ~10 ms off
+    assert np.all(np.diff(check.t_capture_ns) > 0)
+    # A camera restarted with another phase is no single tick: the stamps are used.
+    restarted = stamps.copy()
+    restarted[900:] += int(period / 2)
+    check = check_camera_stream(CameraStream("camera_head", "robot", restarted, frames), PARAMS)
+    assert np.array_equal(check.t_capture_ns, check.t_ns)

@@ -31,12 +31,12 @@ app = typer.Typer(
 )
 release_app = typer.Typer(help="Inspect and verify published releases.", no_args_is_help=True)
 app.add_typer(release_app, name="release")
-app.add_typer(qa_app, name="qa")
 bench_app = typer.Typer(
     help="Benchmarks: measure and print figures and ratios (never pass/fail).",
     no_args_is_help=True,
 )
 app.add_typer(bench_app, name="bench")
+app.add_typer(qa_app, name="qa")
 
 console = Console(stderr=True)
 out = Console() if Console().is_terminal else Console(width=120)
@@ -363,6 +363,69 @@ def bench_decode(
         t.add_row(*(str(v) for v in r.values()))
     out.print(t)
     out.print("targets: speedup >= 10x on the 500 Hz joint stream; <= 0.15 core-s per 60 s episode")
+
+
+@app.command()
+def evaluate(
+    network: Annotated[str, typer.Option(help="Simulated network root (holds _truth/).")],
+    lake: Annotated[str, typer.Option(help="Lake URL the night was processed into.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Write the JSON report here.")],
+    run: Annotated[
+        str | None, typer.Option("--run", help="Only this run id; default: every run.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Score a processed night against the simulator's ground truth (docs/EVALUATION.md)."""
+    from teleop_lake.evaluation.night import EvaluationInputError, evaluate_night
+    from teleop_lake.evaluation.scorecard import table_rows
+
+    try:
+        report = evaluate_night(network, lake, run)
+    except EvaluationInputError as exc:
+        _fail(str(exc), EXIT_PROBLEM)
+        return
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    if as_json:
+        typer.echo(json.dumps(report, default=str))
+        return
+    t = Table(title=f"evaluation of {', '.join(report['scope']['runs'])} against {network}")
+    for c in ("metric", "value", "target", ""):
+        t.add_column(c)
+    for row in table_rows(report):
+        t.add_row(*row)
+    out.print(t)
+    out.print(f"report: {out_file}")
+
+
+@bench_app.command("clean")
+def bench_clean(
+    seed: Annotated[int, typer.Option(help="Simulation seed.")] = 1,
+    repeats: Annotated[int, typer.Option(min=1, help="Timed repetitions (median).")] = 5,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Core-seconds of cleaning + alignment of a 60 s episode, with the per-stage split.
+
+    Simulates one fault-free 60 s recording (500 Hz joints, command, head pose, cameras) in a
+    temporary folder, decodes and standardizes it once, then times the stages.
+    """
+    from teleop_lake.evaluation.bench import CLEAN_BUDGET_CORE_S, bench_cleaning
+
+    res = bench_cleaning(seed=seed, repeats=repeats)
+    if as_json:
+        typer.echo(json.dumps(res))
+        return
+    t = Table(title=f"clean + align, {res['episode_s']:.1f} s episode scaled to 60 s (core-s)")
+    for c in ("stage", "core_s_per_60s", "share"):
+        t.add_column(c)
+    for stage, core_s in res["stages_core_s_per_60s"].items():
+        t.add_row(stage, f"{core_s:.4f}", f"{core_s / res['total_core_s_per_60s']:.0%}")
+    out.print(t)
+    out.print(
+        f"cleaning + alignment: {res['total_core_s_per_60s']:.4f} core-s per 60 s "
+        f"(target <= {CLEAN_BUDGET_CORE_S}); process_recording incl. labeling and scoring: "
+        f"{res['process_recording_core_s_per_60s']:.4f}"
+    )
 
 
 @release_app.command("verify")

@@ -320,7 +320,7 @@ def process_recording(
         if np.isfinite(check.period_ns):
             cols.add_camera(
                 name,
-                check.t_ns,
+                check.t_capture_ns,
                 check.frame_index,
                 check.period_ns,
                 params.alignment.max_camera_distance_periods,

@@ -6,12 +6,16 @@
   (beyond ``causality_tolerance_ms``) -> the envelope wins (``"envelope"``);
 - they disagree otherwise -> the cross-correlation is kept, with the disagreement as its
   uncertainty (``"xcorr"``; a slow link raises the envelope);
+- the envelope and the causality test use only the operator streams whose stamps jitter least
+  (`stamp_jitter_ms`): one jittery stream (a VR headset's runtime stamps) would drag the lower
+  envelope down by its jitter tail and make a correct cross-correlation look acausal;
 - only one available -> that one; neither -> unresolved.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -50,9 +54,11 @@ def estimate_operator_clock(
                 t_ref_ns,
                 params,
             )
-    with_receipt = [
-        s for s in operator_streams if s.t_received_ns is not None and s.clock == "operator"
-    ]
+    with_receipt = _least_jittery(
+        [s for s in operator_streams if s.t_received_ns is not None and s.clock == "operator"],
+        params,
+    )
+    jitter_ms = max((stamp_jitter_ms(s.t_ns) for s in with_receipt), default=0.0)
     efit = None
     t_op = np.zeros(0, dtype=np.int64)
     t_rx = np.zeros(0, dtype=np.int64)
@@ -62,6 +68,12 @@ def estimate_operator_clock(
             [s.t_received_ns for s in with_receipt if s.t_received_ns is not None]
         )
         efit = estimate_by_envelope(t_op, t_rx, t_ref_ns, params)
+        if efit is not None:
+            # The envelope picks each bin's fastest message, i.e. also its most negative stamp
+            # jitter: about two sigmas of it are not in the fit's own spread.
+            efit = replace(
+                efit, uncertainty_ms=float(np.hypot(efit.uncertainty_ms, 2.0 * jitter_ms))
+            )
 
     if xfit is None and efit is None:
         return ClockEstimate.unresolved(
@@ -101,7 +113,9 @@ def estimate_operator_clock(
             residual_ms=xfit.window_residual_ms,
         )
     transit = min_transit_ms(xfit.offset_ns, xfit.drift_ppm, t_op, t_rx, t_ref_ns)
-    if transit < -params.causality_tolerance_ms:
+    # Stamp jitter alone makes some messages look received before they were sent.
+    tolerance_ms = max(params.causality_tolerance_ms, params.causality_jitter_sigmas * jitter_ms)
+    if transit < -tolerance_ms:
         return ClockEstimate(
             efit.offset_ns,
             efit.drift_ppm,
@@ -120,3 +134,23 @@ def estimate_operator_clock(
         residual_t_ns=xfit.window_t_ns,
         residual_ms=xfit.window_residual_ms,
     )
+
+
+def stamp_jitter_ms(t_ns: np.ndarray) -> float:
+    """Robust sigma (ms) of the stamp jitter of a stream sampled on a steady tick: white jitter
+    of sigma gives second differences of sigma * sqrt(6); the MAD ignores gaps."""
+    if len(t_ns) < 8:
+        return 0.0
+    second = np.diff(np.asarray(t_ns, dtype=np.int64), n=2).astype(np.float64)
+    mad = float(np.median(np.abs(second - np.median(second))))
+    return 1.4826 * mad / np.sqrt(6.0) / 1e6
+
+
+def _least_jittery(streams: list[SignalStream], params: AlignmentParams) -> list[SignalStream]:
+    """The streams whose stamp jitter is within ``envelope_jitter_ratio`` of the smallest (or
+    under ``envelope_jitter_floor_ms``)."""
+    if len(streams) < 2:
+        return streams
+    jitter = [stamp_jitter_ms(s.t_ns) for s in streams]
+    limit = max(params.envelope_jitter_ratio * min(jitter), params.envelope_jitter_floor_ms)
+    return [s for s, j in zip(streams, jitter, strict=True) if j <= limit]

@@ -36,6 +36,15 @@ class AlignmentParams:
     causality_tolerance_ms: float = 2.0
     """A cross-correlation estimate that puts messages' receipt this long before their
     sending contradicts the receive stamps and loses to the envelope."""
+    causality_jitter_sigmas: float = 4.0
+    """The causality tolerance grows to this many sigmas of the receive streams' stamp jitter
+    (over thousands of messages the jitter reaches ~3.5 sigmas)."""
+    envelope_jitter_ratio: float = 2.0
+    """Receive-stamp streams whose stamp jitter exceeds this multiple of the least jittery
+    one's are left out of the envelope (default profile: 0.2 ms on the 100 Hz operator streams
+    against 1 ms on VR; stress: 0.6 against 3 ms)."""
+    envelope_jitter_floor_ms: float = 0.3
+    """Streams jittering less than this always take part in the envelope."""
     edge_hold_periods: float = 1.5
     """Grid ticks up to this many source periods beyond a stream's first/last sample hold the
     edge value instead of becoming null."""

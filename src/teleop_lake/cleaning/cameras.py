@@ -1,5 +1,16 @@
 """Camera checks: frame order, duplicate stamps, dropped frames (stamp gaps) and repeated frames
-(identical encoded bytes in consecutive frames: a stale image re-sent)."""
+(identical encoded bytes in consecutive frames: a stale image re-sent); and the frames' capture
+instants on the camera's steady tick.
+
+A camera exposes on its own steady tick; its stamps carry the driver's jitter (~1 ms, more on a
+busy USB bus). Matching grid rows to frames by jittered stamps picks the second-nearest frame
+whenever a row lies within the jitter of the midpoint between two frames (~3% of rows at 1 ms
+and 30 Hz). `steady_tick_times` recovers the tick: first tick numbers from the stamp steps
+(a step of ``round(step / period)`` ticks, so drops are counted), then a robust straight line
+through (tick number, stamp), whose slope absorbs the camera's clock rate, and each frame's tick
+number again from that line (twice). It declines (None) when the stamps are too jittery to
+count ticks or do not sit on one line; the stamps are used then.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +38,8 @@ class CameraCheck:
     repeat: np.ndarray
     period_ns: float
     findings: tuple[Finding, ...]
+    t_capture_ns: np.ndarray
+    """Capture instants on the fitted steady tick (the stamps when no tick could be fitted)."""
 
 
 def check_camera_stream(camera: CameraStream, params: CleaningParams) -> CameraCheck:
@@ -69,6 +82,7 @@ def check_camera_stream(camera: CameraStream, params: CleaningParams) -> CameraC
                     f"{1e9 / period:.1f} Hz)",
                 )
             )
+    tick = steady_tick_times(t, params)
     return CameraCheck(
         name=camera.name,
         t_ns=t,
@@ -76,4 +90,43 @@ def check_camera_stream(camera: CameraStream, params: CleaningParams) -> CameraC
         repeat=repeat,
         period_ns=period,
         findings=tuple(findings),
+        t_capture_ns=t if tick is None else tick,
     )
+
+
+def steady_tick_times(t_ns: np.ndarray, params: CleaningParams) -> np.ndarray | None:
+    """Stamps (sorted, unique) moved onto the fitted steady tick; None when the stamps are too
+    jittery to count ticks (robust step spread above ``tick_max_step_jitter`` periods) or the
+    fit leaves residuals above ``tick_max_residual`` periods (a restart, a changed rate)."""
+    if len(t_ns) < params.tick_min_frames:
+        return None
+    steps = np.diff(t_ns).astype(np.float64)
+    period = float(np.median(steps))
+    if period <= 0:
+        return None
+    spread = 1.4826 * float(np.median(np.abs(steps - period)))
+    if spread > params.tick_max_step_jitter * period:
+        return None
+    ticks = np.concatenate([[0.0], np.cumsum(np.maximum(1.0, np.rint(steps / period)))])
+    t_rel = (t_ns - t_ns[0]).astype(np.float64)
+    slope, intercept = period, 0.0
+    for _ in range(3):
+        # Robust least squares (again without stamps far off the line), then every frame's
+        # tick number afresh from the line: one stamp's jitter against half a period, where
+        # the counted steps carried two stamps' jitter and any miscount onwards.
+        keep = np.ones(len(t_ns), dtype=bool)
+        for _ in range(2):
+            slope, intercept = np.polyfit(ticks[keep], t_rel[keep], 1)
+            residual = t_rel - (intercept + slope * ticks)
+            sigma = 1.4826 * float(np.median(np.abs(residual[keep]))) + 1.0
+            keep = np.abs(residual) <= 4.0 * sigma
+        if slope <= 0:
+            return None
+        ticks = np.rint((t_rel - intercept) / slope)
+    residual = t_rel - (intercept + slope * ticks)
+    if float(np.max(np.abs(residual))) > params.tick_max_residual * period:
+        return None
+    fitted = t_ns[0] + np.rint(intercept + slope * ticks).astype(np.int64)
+    if np.any(np.diff(fitted) <= 0):
+        return None
+    return fitted

@@ -74,6 +74,15 @@ class CleaningParams:
 
     camera_drop_min_periods: float = 1.5
     """A camera stamp gap beyond this many nominal frame periods means frames were dropped."""
+    tick_min_frames: int = 10
+    """Fewer camera frames than this are too few to fit their capture tick."""
+    tick_max_step_jitter: float = 0.25
+    """A capture tick is fitted only when the stamp steps' robust spread is under this many
+    periods (8 ms at 30 Hz, against 1.4 ms for 1 ms stamp jitter and 4.2 ms for 3 ms); beyond
+    it the tick numbers cannot be told apart reliably."""
+    tick_max_residual: float = 0.45
+    """A fitted tick is used only when every stamp lies within this many periods of it (a stamp
+    further off means a miscounted tick or a restarted camera)."""
 
     def scale_floor(self, channel: str) -> float:
         """The robust-scale floor for ``channel`` (``<quantity>.<name>``); 1e-9 if unknown."""

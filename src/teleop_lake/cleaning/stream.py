@@ -47,7 +47,7 @@ def clean_signal_stream(
     upper: np.ndarray | None = None,
 ) -> CleanedStream:
     """Clean one stream; ``lower``/``upper`` are per-channel limits (+-inf: none)."""
-    ordered = order_and_deduplicate(stream.name, stream.t_ns, stream.values)
+    ordered = order_and_deduplicate(stream.name, stream.t_ns, stream.values, stream.t_received_ns)
     t = ordered.t_ns
     values = stream.values[ordered.kept]
     spikes = detect_spikes(stream.name, t, values, stream.channels, params, lower, upper)

@@ -23,18 +23,48 @@ class OrderedSamples:
     findings: tuple[Finding, ...]
 
 
+def _arrival_order(t: np.ndarray, received_ns: np.ndarray | None) -> np.ndarray | None:
+    """The samples' arrival order (by receive stamp) when it explains every stamp inversion as
+    jitter: in arrival order no stamp goes back by a nominal period or more (one sender over an
+    ordered link delivers in sending order). None when there are no receive stamps, nothing to
+    explain, or an inversion too large for jitter (a real reordering)."""
+    if received_ns is None or len(t) < 3 or len(received_ns) != len(t):
+        return None
+    arrival = np.argsort(received_ns, kind="stable")
+    t_arrival = t[arrival]
+    back = np.maximum.accumulate(t_arrival)[:-1] - t_arrival[1:]
+    if not np.any(back > 0) and not np.any(np.diff(t) < 0):
+        return None
+    period = float(np.median(np.diff(np.sort(t))))
+    if period <= 0 or float(np.max(back)) >= period:
+        return None
+    return arrival
+
+
 def order_and_deduplicate(
-    stream: str, t_ns: np.ndarray, values: np.ndarray | None = None
+    stream: str,
+    t_ns: np.ndarray,
+    values: np.ndarray | None = None,
+    received_ns: np.ndarray | None = None,
 ) -> OrderedSamples:
     """Sort samples by stamp (stable) and drop repeated stamps, flagging both.
 
     A sample is out of order when its stamp is earlier than one already seen. Of samples sharing
     a stamp the first (in arrival order) is kept; the finding says whether the dropped copy had
     identical values (an exact re-send) or different ones.
+
+    Exception: when the receive stamps (``received_ns``) put the samples in an order in which
+    no stamp goes back by a nominal period or more, the inversions are stamp jitter: the
+    samples take their arrival order and the sorted stamps (each moves by less than a period),
+    so the values are not shuffled into false spikes. Nothing is dropped: no finding.
     """
     t = np.asarray(t_ns, dtype=np.int64)
     findings: list[Finding] = []
-    if len(t) > 1:
+    arrival = _arrival_order(t, received_ns)
+    if arrival is not None:
+        order = arrival
+        t_sorted = np.sort(t, kind="stable")
+    elif len(t) > 1:
         running_max = np.maximum.accumulate(t)
         late = np.flatnonzero(t[1:] < running_max[:-1]) + 1
         if len(late):
@@ -49,8 +79,11 @@ def order_and_deduplicate(
                     f"{len(late)} samples arrived after a later stamp; re-sorted by stamp",
                 )
             )
-    order = np.argsort(t, kind="stable") if len(t) and np.any(np.diff(t) < 0) else np.arange(len(t))
-    t_sorted = t[order]
+    if arrival is None:
+        order = (
+            np.argsort(t, kind="stable") if len(t) and np.any(np.diff(t) < 0) else np.arange(len(t))
+        )
+        t_sorted = t[order]
     same = np.flatnonzero(np.diff(t_sorted) == 0) + 1
     keep = np.ones(len(t_sorted), dtype=bool)
     if len(same):
@@ -75,7 +108,7 @@ def order_and_deduplicate(
                     )
                 )
     kept = order[keep]
-    return OrderedSamples(t_ns=t[kept], kept=kept, findings=tuple(findings))
+    return OrderedSamples(t_ns=t_sorted[keep], kept=kept, findings=tuple(findings))
 
 
 def nominal_period_ns(t_ns: np.ndarray) -> float:
