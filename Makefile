@@ -39,7 +39,8 @@ unit: $(STAMP)
 test: lint typecheck contracts unit
 
 bench: $(STAMP)
-	$(BIN)/teleop-lake bench
+	$(BIN)/teleop-lake bench decode
+	$(BIN)/teleop-lake bench clean
 
 # Re-resolve the locked dependency set after editing pyproject.toml.
 lock:
