@@ -279,7 +279,10 @@ def demo(
 def inspect(
     path: Annotated[
         Path,
-        typer.Argument(help="A recording (.bag, .mcap, rosbag2 folder).", exists=True),
+        typer.Argument(
+            help="A recording (.bag, .mcap, rosbag2 folder, .hdf5, Parquet folder or file).",
+            exists=True,
+        ),
     ],
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:

@@ -2,7 +2,9 @@
 
 What belongs here: for one delivered recording of a center, (1) the joint-state
 stream decoded in bulk and per message with the format's own library (rosbags'
-ROS 1 or CDR deserializer), with the ratio, and (2) the process (CPU) seconds of
+ROS 1 or CDR deserializer; for the exported formats the per-row baseline: a long
+Parquet table pivoted row by row in Python, an HDF5 dataset read row by row with
+h5py), with the ratio, and (2) the process (CPU) seconds of
 decoding and standardizing the recording's signal streams (cameras excluded), scaled
 to a 60 s episode. The caller simulates or points at the recordings.
 """
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from teleop_lake.canonical import Recording, RecordingMeta
-from teleop_lake.formats import kuavo_ros1, ros2_mcap
+from teleop_lake.formats import hdf5_episode, kuavo_ros1, parquet_dir, ros2_mcap
 from teleop_lake.network.profiles import CenterProfile
 from teleop_lake.robots import load_robot_model
 from teleop_lake.standardize import standardize_recording
@@ -43,13 +45,21 @@ class DecodeFigures:
         return self.decode_standardize_core_s * REFERENCE_EPISODE_S / max(self.episode_s, 1e-9)
 
 
+# Per format: the adapter module (``read_signals`` and ``decode_benchmark``) and the suffix
+# of the data files it reads ("" = every file of the recording).
+ADAPTERS: dict[str, tuple[Any, str]] = {
+    "ros1-bag": (kuavo_ros1, ".bag"),
+    "ros2-mcap": (ros2_mcap, ".mcap"),
+    "parquet-dir": (parquet_dir, ""),
+    "hdf5": (hdf5_episode, ".hdf5"),
+}
+
+
 def _signals_once(raw_format: str, data_files: list[Path], profile: CenterProfile) -> Recording:
-    if raw_format == "ros1-bag":
-        signals, _, _, _ = kuavo_ros1.read_signals(data_files, profile, with_cameras=False)
-    elif raw_format == "ros2-mcap":
-        signals, _, _, _ = ros2_mcap.read_signals(data_files, profile, with_cameras=False)
-    else:
+    if raw_format not in ADAPTERS:
         raise ValueError(f"no decode benchmark for format {raw_format!r}")
+    module = ADAPTERS[raw_format][0]
+    signals, _, _, _ = module.read_signals(data_files, profile, with_cameras=False)
     meta = RecordingMeta(profile.name, "bench", raw_format, profile.robot_model, None)
     rec = Recording(meta=meta, signals=signals, cameras={})
     return standardize_recording(rec, profile, load_robot_model(profile.robot_model))
@@ -60,12 +70,16 @@ def measure_recording(
 ) -> DecodeFigures:
     """Figures for one manifest line's recording (its files under ``drop_date_dir``)."""
     raw_format = str(manifest_line["format"])
-    suffix = {"ros1-bag": ".bag", "ros2-mcap": ".mcap"}.get(raw_format, "")
+    module, suffix = ADAPTERS[raw_format]
     data = sorted(
         drop_date_dir / f["path"] for f in manifest_line["files"] if f["path"].endswith(suffix)
     )
-    module: Any = kuavo_ros1 if raw_format == "ros1-bag" else ros2_mcap
-    ratio = module.decode_benchmark(data[0], profile)
+    if raw_format == "parquet-dir":  # the joint-state table of the folder
+        topic = profile.streams["joint_state"].topic
+        bench_file = next(p for p in data if p.name == topic)
+    else:
+        bench_file = data[0]
+    ratio = module.decode_benchmark(bench_file, profile)
     best = float("inf")
     rec: Recording | None = None
     for _ in range(REPEATS):

@@ -1,9 +1,11 @@
 """`list_streams`: what a recording holds, for `teleop-lake inspect`, whatever its format.
 
 What belongs here: recognising a recording by its path (a ROS 1 ``.bag``, an ``.mcap``
-file, a rosbag2 folder with ``metadata.yaml`` in MCAP or SQLite storage) and listing
-its streams (`TopicInfo`: type, count, rate, span, longest gap) with the container
-readers. SQLite rosbag2 storage is listed with rosbags' reader (it is read nowhere
+file, a rosbag2 folder with ``metadata.yaml`` in MCAP or SQLite storage, an HDF5
+episode ``.hdf5``/``.h5``, a Parquet export folder with ``sidecar.json`` or one of its
+``.parquet`` files) and listing its streams (`TopicInfo`: type or layout, count, rate,
+span, longest gap) with the container readers (`stream_listing` for the exported
+formats). SQLite rosbag2 storage is listed with rosbags' reader (it is read nowhere
 else: no center delivers it). Nothing here decodes message contents.
 """
 
@@ -15,8 +17,17 @@ import numpy as np
 
 from teleop_lake.formats.mcap_container import list_mcap_topics
 from teleop_lake.formats.ros1_bag import TopicInfo, list_topics
+from teleop_lake.formats.stream_listing import (
+    HDF5_SUFFIXES,
+    list_hdf5_streams,
+    list_parquet_dir,
+    list_parquet_file,
+)
 
-SUPPORTED = "ROS 1 bags (.bag), MCAP files (.mcap), rosbag2 folders (metadata.yaml + .mcap/.db3)"
+SUPPORTED = (
+    "ROS 1 bags (.bag), MCAP files (.mcap), rosbag2 folders (metadata.yaml + .mcap/.db3), "
+    "HDF5 episodes (.hdf5/.h5), Parquet export folders (sidecar.json + .parquet) or files"
+)
 
 
 class UnsupportedRecordingError(ValueError):
@@ -60,6 +71,8 @@ def list_streams(path: Path) -> list[TopicInfo]:
     if path.is_dir():
         if (path / "metadata.yaml").is_file() or any(path.glob("*.mcap")):
             return _list_rosbag2_dir(path)
+        if (path / "sidecar.json").is_file() or any(path.glob("*.parquet")):
+            return list_parquet_dir(path)
         raise UnsupportedRecordingError(
             f"{path} is a folder without a recording; supported: {SUPPORTED}"
         )
@@ -67,6 +80,12 @@ def list_streams(path: Path) -> list[TopicInfo]:
         return list_topics(path)
     if path.suffix == ".mcap":
         return list_mcap_topics(path)
+    if path.suffix in HDF5_SUFFIXES:
+        return list_hdf5_streams(path)
+    if path.suffix == ".parquet":
+        return list_parquet_file(path)
+    if path.name == "sidecar.json":
+        return list_parquet_dir(path.parent)
     if path.name == "metadata.yaml" or path.suffix == ".db3":
         return _list_rosbag2_dir(path.parent)
     raise UnsupportedRecordingError(f"{path.name}: unknown recording type; supported: {SUPPORTED}")

@@ -1,4 +1,4 @@
-"""The simulated collection network: drops per DROP.md with Kuavo ROS 1 bags, and the truth.
+"""The simulated collection network: drops per DROP.md in each center's raw format, and the truth.
 
 `simulate_network` writes, for each center and one date, a drop that follows the center's
 profile, with physically plausible motion, injected faults and a ground truth under

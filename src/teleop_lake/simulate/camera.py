@@ -47,9 +47,8 @@ def render_frames(camera: str, state: np.ndarray, rng: np.random.Generator) -> l
     for row in state:
         img = background.copy()
         for side in sides.get(camera, ("left", "right")):
-            p = "l" if side == "left" else "r"
-            pitch = row[col[f"position_rad.{p}_arm_pitch"]]
-            yaw = row[col[f"position_rad.{p}_arm_yaw"]]
+            pitch = row[col[f"arm_pitch_rad.{side}"]]
+            yaw = row[col[f"arm_yaw_rad.{side}"]]
             closure = row[col[f"closure.{side}"]]
             base_x = (
                 WIDTH_PX * (0.3 if side == "left" else 0.7)

@@ -23,7 +23,13 @@ GRAVITY_M_S2 = 9.81
 # Standing posture of the legs (rad): slightly bent knees, as the Kuavo stands when teleoperated.
 STAND_POSE_RAD = {"leg_pitch": -0.3, "knee": 0.6, "foot_pitch": -0.3}
 # Gravity-like torque amplitude per joint group (N*m): well inside the effort limits.
-GRAVITY_TORQUE_NM = {"leg": 20.0, "arm": 4.0, "head": 0.3}
+GRAVITY_TORQUE_NM = {"leg": 20.0, "waist": 8.0, "arm": 4.0, "head": 0.3}
+# Head joints are driven by the VR headset's yaw and pitch: a head joint whose name ends in
+# one of these follows that angle (a robot without head joints just has none).
+HEAD_AXES = ("yaw", "pitch")
+# Slow sway of the waist (rad) and the legs while the upper body works: the balance loop.
+WAIST_SWAY_RAD = 0.01
+LEG_SWAY_RAD = 0.01
 VISCOUS_NM_PER_RAD_S = 0.3
 
 
@@ -31,8 +37,8 @@ VISCOUS_NM_PER_RAD_S = 0.3
 class Physics:
     """Noise-free signals of one episode on the uniform grid ``t_s`` (seconds from start).
 
-    Joint arrays are (n, 28) in the robot model's canonical order; ``operator_arm_rad``
-    is (n, 14) in ``robot.arm_joint_names`` order; hand arrays are (n, 12) closures in
+    Joint arrays are (n, joints) in the robot model's canonical order; ``operator_arm_rad``
+    is (n, arm joints) in ``robot.arm_joint_names`` order; hand arrays are closures in
     ``robot.hand_joints`` order; quaternions are (x, y, z, w).
     """
 
@@ -106,7 +112,7 @@ def _hold_after(t_s: np.ndarray, x: np.ndarray, t_stop_s: float) -> np.ndarray:
 def _arm_waypoints(
     robot: RobotModel, story: Story, params: MotionParams, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Knot times and arm waypoints (14 arm joints) for the task's phases."""
+    """Knot times and arm waypoints (every arm joint) for the task's phases."""
     arm = [robot.joints[robot.joint_names.index(n)] for n in robot.arm_joint_names]
     lo = np.array([j.position_min_rad for j in arm])
     hi = np.array([j.position_max_rad for j in arm])
@@ -216,22 +222,36 @@ def simulate_physics(
     for i, joint in enumerate(robot.joints):
         key = joint.name[2:] if joint.name[:2] in ("l_", "r_") else joint.name
         command[:, i] = STAND_POSE_RAD.get(key, 0.0)
-    legs = [i for i, j in enumerate(robot.joints) if j.group == "leg"]
-    command[:, legs] += _hold_after(
-        t_s, smooth_noise(t_s, 0.01, (0.1, 0.4), len(legs), rng), stop_s
-    )
+    for group, sway_rad in (("leg", LEG_SWAY_RAD), ("waist", WAIST_SWAY_RAD)):
+        idx = [i for i, j in enumerate(robot.joints) if j.group == group]
+        if idx:
+            command[:, idx] += _hold_after(
+                t_s, smooth_noise(t_s, sway_rad, (0.1, 0.4), len(idx), rng), stop_s
+            )
     arm_idx = [names.index(a) for a in robot.arm_joint_names]
     command[:, arm_idx] = _delayed(t_s, op_arm, latency_s)
-    head = np.stack([head_yaw, -head_pitch], axis=1)
-    command[:, [names.index("head_yaw"), names.index("head_pitch")]] = _delayed(
-        t_s, head, latency_s
-    )
+    angle = {"yaw": head_yaw, "pitch": -head_pitch}
+    head_axes = [
+        (names.index(j), axis)
+        for j in robot.joints_in_group("head")
+        for axis in HEAD_AXES
+        if j.endswith(axis)
+    ]
+    if head_axes:
+        head = np.stack([angle[axis] for _, axis in head_axes], axis=1)
+        command[:, [i for i, _ in head_axes]] = _delayed(t_s, head, latency_s)
     command = _hold_after(t_s, command, stop_s + latency_s)
     command_velocity = np.asarray(np.gradient(command, dt_s, axis=0))
 
     position = first_order_lag(command, dt_s, params.arm_lag_tau_s)
     velocity = np.asarray(np.gradient(position, dt_s, axis=0))
     acceleration = np.asarray(np.gradient(velocity, dt_s, axis=0))
+    unknown = sorted({j.group for j in robot.joints} - set(GRAVITY_TORQUE_NM))
+    if unknown:
+        raise ValueError(
+            f"robot model {robot.name!r}: no gravity torque for joint groups {unknown}; "
+            "add them to GRAVITY_TORQUE_NM"
+        )
     gravity = np.array([GRAVITY_TORQUE_NM[j.group] for j in robot.joints])
     phase = rng.uniform(-0.5, 0.5, size=len(names))
     effort = gravity * np.sin(position + phase) + VISCOUS_NM_PER_RAD_S * velocity

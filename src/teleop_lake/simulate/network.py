@@ -1,8 +1,8 @@
 """Simulate the collection network: write each center's drop for one date, plus the truth.
 
 This is the IO side of the simulator. For every center it lays out
-``<out>/<center>/<date>/<station>/<recording_id>.bag`` and ``.metadata.json`` per
-DROP.md, applies file faults (truncation, wrong checksum), writes ``_manifest.jsonl``
+``<out>/<center>/<date>/<station>/`` with each recording's raw files in the center's
+format (`writers`) and its ``.metadata.json`` label file per DROP.md, applies file faults (truncation, wrong checksum), writes ``_manifest.jsonl``
 last, and merges the ground truth into ``<out>/_truth/``. Deterministic: the same
 arguments give byte-identical files; no wall clock is read.
 """
@@ -149,7 +149,7 @@ def _simulate_center(
         station_dir.mkdir(parents=True, exist_ok=True)
         meta_path = station_dir / f"{recording_id}.metadata.json"
         recording_files = write_recording(
-            station_dir, recording_id, profile, robot, ep, duration_scale
+            station_dir, recording_id, profile, robot, ep, duration_scale, serial
         )
         ep, recording_files = _drop_a_part(ep, recording_files, sim, seed, recording_id)
         doc = metadata_document(ep.story, serial, start_ns, profile.timezone)

@@ -48,15 +48,18 @@ HEAD_POSE_CHANNELS = (
     "orientation.qz",
     "orientation.qw",
 )
-# What a camera frame is drawn from: both hands' closure and two arm angles per side.
+# What a camera frame is drawn from: both hands' closure and two shoulder angles per side
+# (the side's first and third arm joints: pitch and yaw on every arm the robots here have).
 CAMERA_CHANNELS = (
     "closure.left",
     "closure.right",
-    "position_rad.l_arm_pitch",
-    "position_rad.l_arm_yaw",
-    "position_rad.r_arm_pitch",
-    "position_rad.r_arm_yaw",
+    "arm_pitch_rad.left",
+    "arm_yaw_rad.left",
+    "arm_pitch_rad.right",
+    "arm_yaw_rad.right",
 )
+# Index of the shoulder pitch and yaw joints among one side's arm joints.
+CAMERA_ARM_JOINT_INDEX = (0, 2)
 IMU_NOISE = 0.002  # rad/s and m/s^2 (MEMS IMU at 500 Hz)
 
 
@@ -111,6 +114,17 @@ def _sample_times_s(duration_s: float, rate_hz: float, rng: np.random.Generator)
     period_s = 1.0 / rate_hz
     first_s = rng.uniform(0.0, period_s)
     return first_s + period_s * np.arange(int(np.floor((duration_s - first_s) / period_s)) + 1)
+
+
+def camera_arm_joints(robot: RobotModel) -> list[str]:
+    """The arm joints behind `CAMERA_CHANNELS` ``arm_*`` columns, in that order."""
+    out: list[str] = []
+    for prefix in ("l_", "r_"):
+        side = [j for j in robot.arm_joint_names if j.startswith(prefix)]
+        if len(side) <= max(CAMERA_ARM_JOINT_INDEX):
+            raise ValueError(f"robot model {robot.name!r} has too few {prefix}* arm joints")
+        out += [side[k] for k in CAMERA_ARM_JOINT_INDEX]
+    return out
 
 
 def _received_ns(
@@ -284,7 +298,7 @@ def sample_streams(
         [
             physics.hand_state[:, left].mean(axis=1),
             physics.hand_state[:, ~left].mean(axis=1),
-            physics.position_rad[:, [names.index(c.split(".")[1]) for c in CAMERA_CHANNELS[2:]]],
+            physics.position_rad[:, [names.index(j) for j in camera_arm_joints(robot)]],
         ]
     )
     for cam in CAMERA_STREAMS:

@@ -13,7 +13,9 @@ from pathlib import Path
 from teleop_lake.network.profiles import CenterProfile
 from teleop_lake.robots import RobotModel
 from teleop_lake.simulate.episode import EpisodeData
+from teleop_lake.simulate.hdf5_episode import write_hdf5_episode
 from teleop_lake.simulate.kuavo_bag import write_kuavo_bag, write_split_kuavo_bag
+from teleop_lake.simulate.parquet_dir import write_parquet_dir
 from teleop_lake.simulate.ros2_bag import write_ros2_mcap
 
 
@@ -24,6 +26,7 @@ def write_recording(
     robot: RobotModel,
     ep: EpisodeData,
     duration_scale: float = 1.0,
+    robot_serial: str = "",
 ) -> list[Path]:
     """Write one recording's raw files; return them, the file a fault would damage first."""
     split_s = profile.recorder.get("split_duration_s")
@@ -40,6 +43,20 @@ def write_recording(
     if profile.raw_format == "ros2-mcap":
         return write_ros2_mcap(
             station_dir / recording_id, profile, ep.streams, ep.frames, ep.events
+        )
+    if profile.raw_format == "parquet-dir":
+        return write_parquet_dir(
+            station_dir / recording_id, profile, ep.streams, ep.frames, ep.events, robot_serial
+        )
+    if profile.raw_format == "hdf5":
+        return write_hdf5_episode(
+            station_dir / f"{recording_id}.hdf5",
+            profile,
+            robot.name,
+            ep.streams,
+            ep.frames,
+            ep.events,
+            robot_serial,
         )
     raise ValueError(
         f"center {profile.name}: the simulator writes no {profile.raw_format!r} recordings; "
