@@ -12,6 +12,7 @@ from teleop_lake.canonical import SignalStream
 from teleop_lake.cleaning.findings import Finding
 from teleop_lake.cleaning.params import CleaningParams
 from teleop_lake.cleaning.spikes import detect_spikes
+from teleop_lake.cleaning.swaps import detect_swapped_rows, unswap_rows
 from teleop_lake.cleaning.timestamps import (
     Gaps,
     detect_dropouts,
@@ -50,12 +51,29 @@ def clean_signal_stream(
     ordered = order_and_deduplicate(stream.name, stream.t_ns, stream.values, stream.t_received_ns)
     t = ordered.t_ns
     values = stream.values[ordered.kept]
+    floors = np.array([params.scale_floor(ch) for ch in stream.channels])
+    swapped = detect_swapped_rows(values, floors) if len(stream.channels) > 1 else np.zeros(0, int)
+    values = unswap_rows(values, swapped)
+    swap_findings = tuple(
+        Finding(
+            stream.name,
+            "",
+            "out_of_order",
+            int(t[i]),
+            int(t[i + 1]),
+            True,
+            "two messages in swapped order (every channel off the trend, back on it when "
+            "exchanged); values put back in time order",
+        )
+        for i in swapped
+    )
     spikes = detect_spikes(stream.name, t, values, stream.channels, params, lower, upper)
     gaps = detect_dropouts(t, params)
     received = None if stream.t_received_ns is None else stream.t_received_ns[ordered.kept]
     cleaned = replace(stream, t_ns=t, values=spikes.values, t_received_ns=received)
     findings = (
         *ordered.findings,
+        *swap_findings,
         *spikes.findings,
         *dropout_findings(stream.name, gaps, params),
     )

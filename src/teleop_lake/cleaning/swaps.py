@@ -1,0 +1,70 @@
+"""Adjacent samples exported in swapped order: detected on all channels at once and put back.
+
+An exporter that sorts a stream's rows by their (jittered) stamps moves whole messages: when
+the stamp jitter is a sizeable share of the period (VR head pose at 90 Hz with 3 ms jitter),
+two neighbouring messages trade places and every channel of both rows is off the trend by a
+step of the motion. Per channel this looks like a one-sample spike (the spike detector would
+"repair" it and flag data that is fine); across channels the signature is unmistakable:
+exchanging the two rows brings every moving channel back onto the line through the neighbours.
+
+For rows ``i, i+1`` with neighbours ``i-1`` and ``i+2``, in units of each channel's noise
+sigma: ``now = |x_i - a| + |x_{i+1} - b|`` and ``swapped = |x_{i+1} - a| + |x_i - b|``, where
+``a, b`` are the straight line through the neighbours at ``i`` and ``i+1``. A pair is swapped
+when, summed over channels, ``now - swapped`` exceeds ``swap_min_gain_sigma * sqrt(channels)``
+and ``swapped`` is under ``swap_max_residual_share`` of ``now``. A spike on one channel moves
+with the swap and gains nothing, so spikes stay the spike detector's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MAD_TO_SIGMA = 1.4826
+SQRT6 = float(np.sqrt(6.0))
+SWAP_MIN_GAIN_SIGMA = 8.0
+"""Summed improvement (noise sigmas, per sqrt(channel)) a swap must bring: far beyond what
+white noise gives (the gain of a random pair is ~N(0, 2 sigma) per channel)."""
+SWAP_MAX_RESIDUAL_SHARE = 0.35
+"""After the swap the rows must sit on the line: at most this share of the residual remains."""
+
+
+def noise_sigma(x: np.ndarray, floors: np.ndarray) -> np.ndarray:
+    """Per-channel white-noise sigma from the second differences (robust: MAD)."""
+    if len(x) < 4:
+        return floors.copy()
+    d2 = np.diff(x, n=2, axis=0)
+    return np.maximum(MAD_TO_SIGMA * np.median(np.abs(d2), axis=0) / SQRT6, floors)
+
+
+def detect_swapped_rows(x: np.ndarray, floors: np.ndarray) -> np.ndarray:
+    """Row indices ``i`` whose rows ``i`` and ``i+1`` are in swapped order (non-overlapping)."""
+    n, c = x.shape
+    if n < 4 or c == 0:
+        return np.zeros(0, dtype=np.int64)
+    sigma = noise_sigma(x, floors)
+    before, first, second, after = x[:-3], x[1:-2], x[2:-1], x[3:]
+    a = (2.0 * before + after) / 3.0
+    b = (before + 2.0 * after) / 3.0
+    now = (np.abs(first - a) + np.abs(second - b)) / sigma
+    swapped = (np.abs(second - a) + np.abs(first - b)) / sigma
+    now_sum = now.sum(axis=1)
+    swapped_sum = swapped.sum(axis=1)
+    gain = now_sum - swapped_sum
+    ok = (gain > SWAP_MIN_GAIN_SIGMA * np.sqrt(c)) & (
+        swapped_sum < SWAP_MAX_RESIDUAL_SHARE * now_sum
+    )
+    candidates = np.flatnonzero(ok)
+    chosen: list[int] = []
+    for i in candidates[np.argsort(-gain[candidates], kind="stable")]:
+        if any(abs(int(i) - j) <= 1 for j in chosen):
+            continue
+        chosen.append(int(i))
+    return np.array(sorted(chosen), dtype=np.int64) + 1
+
+
+def unswap_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """A copy of ``x`` with each pair ``rows[k], rows[k]+1`` exchanged back."""
+    out = np.array(x, copy=True)
+    if len(rows):
+        out[rows], out[rows + 1] = x[rows + 1], x[rows]
+    return out
