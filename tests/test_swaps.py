@@ -40,3 +40,32 @@ def test_slow_channels_do_not_hide_a_swap() -> None:
     x[:, 4:] = 0.3 + rng.normal(0, 2e-5, (1000, 3))  # three channels barely move
     bad = unswap_rows(x, np.array([500]))
     assert list(detect_swapped_rows(bad, np.full(7, 1e-9))) == [500]
+
+
+def test_jitter_share_decides_whether_swaps_are_possible() -> None:
+    from teleop_lake.cleaning.swaps import SWAP_MIN_JITTER_SHARE, stamp_jitter_share
+
+    rng = np.random.default_rng(6)
+    steady = np.arange(10_000) * 2_000_000 + rng.normal(0, 30_000, 10_000).astype(np.int64)
+    vr = np.sort(np.arange(10_000) * 11_111_111 + rng.normal(0, 3e6, 10_000).astype(np.int64))
+    assert stamp_jitter_share(steady) < SWAP_MIN_JITTER_SHARE < stamp_jitter_share(vr)
+
+
+def test_a_sudden_change_of_velocity_is_not_a_spike() -> None:
+    from teleop_lake.cleaning.params import CleaningParams
+    from teleop_lake.cleaning.spikes import detect_spikes
+
+    n = 400
+    t = (np.arange(n) * 10_000_000).astype(np.int64)
+    # the operator moves at ~2e-3 rad per sample and brakes within two samples (a velocity
+    # profile taken from a simulated exoskeleton stream that was once flagged as a spike)
+    v = np.concatenate([np.full(200, 1.7e-3), [1.9e-3, 2.2e-3, 1.4e-3, 4e-4], np.full(196, 7e-4)])
+    false_spikes = 0
+    for seed in range(60):
+        y = np.cumsum(v) + np.random.default_rng(seed).normal(0, 1.2e-4, n)
+        y[300] += 5e-3  # a real spike of ~40 sigma later on
+        res = detect_spikes("arm_target", t, y[:, None], ("target_rad.a",), CleaningParams())
+        starts = [f.start_ns for f in res.findings]
+        assert t[300] in starts
+        false_spikes += len(starts) - 1
+    assert false_spikes <= 4  # 3-sigma tolerance: ~9 in 60 draws; none at all: ~11

@@ -12,7 +12,12 @@ from teleop_lake.canonical import SignalStream
 from teleop_lake.cleaning.findings import Finding
 from teleop_lake.cleaning.params import CleaningParams
 from teleop_lake.cleaning.spikes import detect_spikes
-from teleop_lake.cleaning.swaps import detect_swapped_rows, unswap_rows
+from teleop_lake.cleaning.swaps import (
+    SWAP_MIN_JITTER_SHARE,
+    detect_swapped_rows,
+    stamp_jitter_share,
+    unswap_rows,
+)
 from teleop_lake.cleaning.timestamps import (
     Gaps,
     detect_dropouts,
@@ -52,7 +57,11 @@ def clean_signal_stream(
     t = ordered.t_ns
     values = stream.values[ordered.kept]
     floors = np.array([params.scale_floor(ch) for ch in stream.channels])
-    swapped = detect_swapped_rows(values, floors) if len(stream.channels) > 1 else np.zeros(0, int)
+    swapped = (
+        detect_swapped_rows(values, floors)
+        if len(stream.channels) > 1 and stamp_jitter_share(t) > SWAP_MIN_JITTER_SHARE
+        else np.zeros(0, dtype=np.int64)
+    )
     values = unswap_rows(values, swapped)
     swap_findings = tuple(
         Finding(
