@@ -220,3 +220,28 @@ def test_a_jittery_receive_stream_does_not_veto_the_cross_correlation() -> None:
     )
     assert est.method.startswith("xcorr"), est.method
     assert abs(est.offset_ns - truth.offset_ns) / 1e6 < 1.0
+
+
+def test_refined_clock_ignores_windows_after_the_arm_stops() -> None:
+    """After an e-stop the command holds still: those windows carry no timing information and
+    must not blow up the uncertainty (they once made it 4e11 ms)."""
+    from teleop_lake.alignment.refine import refine_clock
+
+    rng = np.random.default_rng(9)
+    t_ref = 1_795_000_000_000_000_000
+    tc = t_ref + np.arange(0, 8_000_000_000, 2_000_000)  # 500 Hz robot command, 8 s
+    moving = np.minimum((tc - t_ref) / 1e9, 5.0)  # moves for 5 s, then holds (e-stop)
+    command = np.stack([0.3 * np.sin(2 * np.pi * 0.4 * moving), 0.2 * np.cos(moving)], axis=1)
+    command = command + rng.normal(0, 1e-7, command.shape)  # a held command still flickers
+    offset_ns, latency_ns = 5_400_000, 20_000_000
+    t_send = t_ref + np.arange(0, 7_900_000_000, 10_000_000)  # 100 Hz operator targets
+    send_s = np.minimum((t_send + latency_ns - t_ref) / 1e9, 5.0)
+    arm = np.stack([0.3 * np.sin(2 * np.pi * 0.4 * send_s), 0.2 * np.cos(send_s)], axis=1)
+    arm = arm + rng.normal(0, 1e-5, arm.shape)
+    fit = refine_clock(
+        t_send + offset_ns, arm, tc, command, latency_ns, t_ref, offset_ns + 2e5, 0.0, 1.0
+    )
+    assert fit is not None
+    assert abs(fit.offset_ns - offset_ns) < 0.3e6
+    assert np.all(np.isfinite(fit.window_residual_ms))
+    assert np.max(np.abs(fit.window_residual_ms)) < 1.0

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+MIN_WINDOW_INFORMATION = 0.01
+"""A residual window counts when its motion information (sum of squared command velocity) is at
+least this share of the median window's."""
+
 
 @dataclass(frozen=True, eq=False)
 class RefinedClock:
@@ -82,7 +86,7 @@ def refine_clock(
     width_ns = window_s * 1e9
     edges = np.arange(sent_in[0], sent_in[-1] + width_ns, width_ns)
     which = np.searchsorted(edges, sent_in, side="right") - 1
-    centres, residuals = [], []
+    centres, residuals, information = [], [], []
     num = np.sum(j1 * r, axis=1)
     den = np.sum(j1 * j1, axis=1)
     for w in range(len(edges)):
@@ -91,6 +95,13 @@ def refine_clock(
             continue
         centres.append(t_ref_ns + float(np.mean(sent_in[sel])))
         residuals.append(float(num[sel].sum() / den[sel].sum()) / 1e6)
+        information.append(float(den[sel].sum()))
+    # A window where the arm barely moves (after an e-stop the command holds still) carries no
+    # timing information: its residual lag is noise divided by ~0. Leave such windows out.
+    if information:
+        informative = np.asarray(information) >= MIN_WINDOW_INFORMATION * np.median(information)
+        centres = [c for c, ok in zip(centres, informative, strict=True) if ok]
+        residuals = [x for x, ok in zip(residuals, informative, strict=True) if ok]
     return RefinedClock(
         offset_ns=offset,
         drift_ppm=drift,

@@ -203,8 +203,8 @@ def _fit_line(
     dof = max(n - (1 if fixed or len(x_s) < 3 else 2), 1)
     rms_ms = float(np.sqrt(np.sum(resid[keep] ** 2) / dof)) / 1e6
     standard_error_ms = rms_ms / np.sqrt(n)
-    if fixed:
-        standard_error_ms = max(standard_error_ms, float(np.ptp(y_ns)) / 2e6)
+    if fixed:  # spread of the windows kept, not of a wild window already dropped
+        standard_error_ms = max(standard_error_ms, float(np.ptp(y_ns[keep])) / 2e6)
     uncertainty = float(np.hypot(standard_error_ms, params.latency_uncertainty_ms))
     return LagFit(
         offset_ns=round(intercept),
