@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import struct
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,7 +33,6 @@ import numpy as np
 from rosbags.typesys.msg import normalize_msgtype
 
 from teleop_lake.canonical import (
-    CAMERA_STREAMS,
     CameraStream,
     Event,
     Recording,
@@ -44,7 +42,6 @@ from teleop_lake.canonical import (
 from teleop_lake.formats.kuavo_labels import apply_labels, read_label_files
 from teleop_lake.formats.kuavo_topics import (
     MESSAGE_FIELDS,
-    check_stamps,
     decode_camera,
     decode_events,
     decode_signal,
@@ -57,6 +54,10 @@ from teleop_lake.formats.ros1_layout import (
     typestore_for,
 )
 from teleop_lake.formats.topic_check import check_topics
+from teleop_lake.formats.topic_parts import (
+    PartAssembler,
+    TopicDecoders,
+)
 from teleop_lake.network.profiles import CenterProfile, StreamMapping
 from teleop_lake.rejection import Reason, RecordingRejected
 
@@ -64,6 +65,7 @@ RAW_FORMAT = "ros1-bag"
 REQUIRED_STREAMS = ("joint_state", "joint_command", "arm_target", "hand_command", "hand_state")
 OPTIONAL_STREAMS = ("head_pose",)
 EVENTS_TOPIC = "/teleop/event"  # std_msgs/String; a profile stream "events" overrides it
+ROS1_DECODERS = TopicDecoders(signal=decode_signal, camera=decode_camera, events=decode_events)
 
 
 def _part_key(path: Path) -> tuple[int, str]:
@@ -109,34 +111,6 @@ def _check_topics(
     return check_topics(present, files, profile, REQUIRED_STREAMS, OPTIONAL_STREAMS)
 
 
-def concat_signal_parts(name: str, parts: list[SignalStream]) -> SignalStream:
-    if len(parts) == 1:
-        return parts[0]
-    first = parts[0]
-    for p in parts[1:]:
-        if p.channels != first.channels:
-            reject("corrupt_file", "bag parts disagree on the stream's channels", stream=name)
-    recv = [p.t_received_ns for p in parts if p.t_received_ns is not None]
-    return dataclasses.replace(
-        first,
-        t_ns=np.concatenate([p.t_ns for p in parts]),
-        values=np.vstack([p.values for p in parts]),
-        t_received_ns=np.concatenate(recv) if len(recv) == len(parts) else None,
-    )
-
-
-def concat_camera_parts(parts: list[CameraStream]) -> CameraStream:
-    if len(parts) == 1:
-        return parts[0]
-    recv = [p.t_received_ns for p in parts if p.t_received_ns is not None]
-    return dataclasses.replace(
-        parts[0],
-        t_ns=np.concatenate([p.t_ns for p in parts]),
-        frames=tuple(f for p in parts for f in p.frames),
-        t_received_ns=np.concatenate(recv) if len(recv) == len(parts) else None,
-    )
-
-
 def _open_bags(paths: list[Path]) -> list[Ros1Bag]:
     bags: list[Ros1Bag] = []
     try:
@@ -163,68 +137,21 @@ def read_signals(
         events_topic = (
             profile.streams["events"].topic if "events" in profile.streams else EVENTS_TOPIC
         )
-        sig_parts: dict[str, list[SignalStream]] = {}
-        cam_parts: dict[str, list[CameraStream]] = {}
-        events: list[Event] = []
-        info: dict[str, Any] = {"absent_optional_streams": absent, "malformed_messages": {}}
-        unknown_events: list[str] = []
-        t_first: list[int] = []
-        t_last: list[int] = []
+        parts = PartAssembler(
+            mappings,
+            cameras,
+            events_topic,
+            ROS1_DECODERS,
+            with_cameras,
+            info={"absent_optional_streams": absent, "malformed_messages": {}},
+        )
         for bag in bags:
-            file = bag.path.name
-            topics = [m.topic for m in mappings.values()] + [events_topic]
-            topics += list(cameras.values()) if with_cameras else []
             try:
-                raw = bag.read_topics(topics)
+                raw = bag.read_topics(parts.topics)
             except BagReadError as err:
-                reject(err.code, str(err), file=file)
-            all_t = bag.record_times_ns(bag.connections)
-            if len(all_t):
-                t_first.append(int(all_t.min()))
-                t_last.append(int(all_t.max()))
-            for name, mapping in mappings.items():
-                if mapping.topic not in raw:
-                    continue  # topic absent from this part only
-                stream, bad = decode_signal(raw[mapping.topic], mapping, file)
-                check_stamps(stream, file)
-                if bad:
-                    info["malformed_messages"][name] = info["malformed_messages"].get(name, 0) + bad
-                sig_parts.setdefault(name, []).append(stream)
-            for name, topic in cameras.items():
-                if with_cameras and topic in raw and name in CAMERA_STREAMS:
-                    try:
-                        cam = decode_camera(raw[topic], name)
-                    except struct.error as err:
-                        reject("corrupt_file", f"camera {topic!r}: {err}", file, name)
-                    check_stamps(cam, file)
-                    cam_parts.setdefault(name, []).append(cam)
-            if events_topic in raw:
-                try:
-                    ev, unknown = decode_events(raw[events_topic])
-                except struct.error as err:
-                    reject("corrupt_file", f"{events_topic}: {err}", file, "events")
-                events += ev
-                unknown_events += unknown
-        if unknown_events:
-            info["unknown_events"] = unknown_events
-        info["t_first_record_ns"] = min(t_first) if t_first else 0
-        info["t_last_record_ns"] = max(t_last) if t_last else 0
-        signals = {n: concat_signal_parts(n, p) for n, p in sig_parts.items()}
-        empty = [n for n in REQUIRED_STREAMS if n in signals and signals[n].n_samples == 0]
-        if empty:
-            raise RecordingRejected(
-                *(
-                    Reason(
-                        "missing_stream",
-                        f"topic {mappings[n].topic!r} is in the bag but holds no messages",
-                        file=", ".join(p.name for p in bag_paths),
-                        stream=n,
-                    )
-                    for n in empty
-                )
-            )
-        cams = {n: concat_camera_parts(p) for n, p in cam_parts.items()}
-        return signals, cams, events, info
+                reject(err.code, str(err), file=bag.path.name)
+            parts.add_part(bag.path.name, raw, bag.record_times_ns(bag.connections))
+        return parts.finish(REQUIRED_STREAMS, ", ".join(p.name for p in bag_paths))
     finally:
         for b in bags:
             b.close()

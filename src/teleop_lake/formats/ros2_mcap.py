@@ -26,7 +26,6 @@ import numpy as np
 from rosbags.typesys.msg import normalize_msgtype
 
 from teleop_lake.canonical import (
-    CAMERA_STREAMS,
     EVENT_KINDS,
     CameraStream,
     Event,
@@ -41,16 +40,14 @@ from teleop_lake.formats.kuavo_ros1 import (
     OPTIONAL_STREAMS,
     REQUIRED_STREAMS,
     check_parts,
-    concat_camera_parts,
-    concat_signal_parts,
 )
-from teleop_lake.formats.kuavo_topics import MESSAGE_FIELDS, check_stamps, decode_signal, reject
+from teleop_lake.formats.kuavo_topics import MESSAGE_FIELDS, decode_signal, reject
 from teleop_lake.formats.mcap_container import McapFile
 from teleop_lake.formats.ros1_bag import BagReadError, RawMessages
 from teleop_lake.formats.ros1_layout import numeric_rows
 from teleop_lake.formats.topic_check import check_topics
-from teleop_lake.network.profiles import CenterProfile
-from teleop_lake.rejection import Reason, RecordingRejected
+from teleop_lake.formats.topic_parts import PartAssembler, TopicDecoders
+from teleop_lake.network.profiles import CenterProfile, StreamMapping
 
 RAW_FORMAT = "ros2-mcap"
 SUPPORTED_ENCODINGS = (("cdr", "ros2msg"),)
@@ -150,6 +147,17 @@ def decode_cdr_events(raw: RawMessages) -> tuple[list[Event], list[str]]:
     return events, unknown
 
 
+def _decode_cdr_signal(
+    raw: RawMessages, mapping: StreamMapping, file: str
+) -> tuple[SignalStream, int]:
+    return decode_signal(raw, mapping, file, decode_cdr_fields, cdr_typestore_for)
+
+
+CDR_DECODERS = TopicDecoders(
+    signal=_decode_cdr_signal, camera=decode_cdr_camera, events=decode_cdr_events
+)
+
+
 def read_signals(
     mcap_paths: list[Path],
     profile: CenterProfile,
@@ -168,71 +176,22 @@ def read_signals(
         events_topic = (
             profile.streams["events"].topic if "events" in profile.streams else EVENTS_TOPIC
         )
-        topics = [m.topic for m in mappings.values()] + [events_topic]
-        topics += list(cameras.values()) if with_cameras else []
-        sig_parts: dict[str, list[SignalStream]] = {}
-        cam_parts: dict[str, list[CameraStream]] = {}
-        events: list[Event] = []
-        info: dict[str, Any] = {"absent_optional_streams": absent, "malformed_messages": {}}
-        unknown_events: list[str] = []
-        t_first: list[int] = []
-        t_last: list[int] = []
+        parts = PartAssembler(
+            mappings,
+            cameras,
+            events_topic,
+            CDR_DECODERS,
+            with_cameras,
+            info={"absent_optional_streams": absent, "malformed_messages": {}},
+        )
         for f in files:
-            file = f.path.name
-            _check_encodings(f, set(topics))
+            _check_encodings(f, set(parts.topics))
             try:
-                raw = f.read_topics(topics)
+                raw = f.read_topics(parts.topics)
             except BagReadError as err:
-                reject(err.code, str(err), file=file)
-            all_t = f.log_times_ns(f.channels)
-            if len(all_t):
-                t_first.append(int(all_t[0]))
-                t_last.append(int(all_t[-1]))
-            for name, mapping in mappings.items():
-                if mapping.topic not in raw:
-                    continue
-                stream, bad = decode_signal(
-                    raw[mapping.topic], mapping, file, decode_cdr_fields, cdr_typestore_for
-                )
-                check_stamps(stream, file)
-                if bad:
-                    info["malformed_messages"][name] = info["malformed_messages"].get(name, 0) + bad
-                sig_parts.setdefault(name, []).append(stream)
-            for name, topic in cameras.items():
-                if with_cameras and topic in raw and name in CAMERA_STREAMS:
-                    try:
-                        cam = decode_cdr_camera(raw[topic], name)
-                    except struct.error as err:
-                        reject("corrupt_file", f"camera {topic!r}: {err}", file, name)
-                    check_stamps(cam, file)
-                    cam_parts.setdefault(name, []).append(cam)
-            if events_topic in raw:
-                try:
-                    ev, unknown = decode_cdr_events(raw[events_topic])
-                except struct.error as err:
-                    reject("corrupt_file", f"{events_topic}: {err}", file, "events")
-                events += ev
-                unknown_events += unknown
-        if unknown_events:
-            info["unknown_events"] = unknown_events
-        info["t_first_record_ns"] = min(t_first) if t_first else 0
-        info["t_last_record_ns"] = max(t_last) if t_last else 0
-        signals = {n: concat_signal_parts(n, p) for n, p in sig_parts.items()}
-        empty = [n for n in required if n in signals and signals[n].n_samples == 0]
-        if empty:
-            raise RecordingRejected(
-                *(
-                    Reason(
-                        "missing_stream",
-                        f"topic {mappings[n].topic!r} is in the recording but holds no messages",
-                        file=names,
-                        stream=n,
-                    )
-                    for n in empty
-                )
-            )
-        cams = {n: concat_camera_parts(p) for n, p in cam_parts.items()}
-        return signals, cams, events, info
+                reject(err.code, str(err), file=f.path.name)
+            parts.add_part(f.path.name, raw, f.log_times_ns(f.channels))
+        return parts.finish(required, names)
     finally:
         for f in files:
             f.close()

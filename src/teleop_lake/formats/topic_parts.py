@@ -1,0 +1,141 @@
+"""Assembling a recording from the per-part, per-topic raw messages of a topic-based container.
+
+ROS 1 bags and ROS 2 (MCAP) bags differ in container and serialization but not in what a
+recording is made of: each part (a split bag's ``_0``, ``_1``, ...) holds raw messages per
+topic; mapped topics become signal streams, camera topics camera streams, the events topic
+events. `PartAssembler` does that once for both; an adapter opens its parts, reads the raw
+messages of each, and hands them over with its own decoders (`TopicDecoders`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from teleop_lake.canonical import CAMERA_STREAMS, CameraStream, Event, SignalStream
+from teleop_lake.formats.kuavo_topics import check_stamps, reject
+from teleop_lake.formats.ros1_bag import RawMessages
+from teleop_lake.network.profiles import StreamMapping
+from teleop_lake.rejection import Reason, RecordingRejected
+
+
+@dataclass(frozen=True)
+class TopicDecoders:
+    """How one serialization turns a topic's raw messages into canonical pieces."""
+
+    signal: Callable[[RawMessages, StreamMapping, str], tuple[SignalStream, int]]
+    camera: Callable[[RawMessages, str], CameraStream]
+    events: Callable[[RawMessages], tuple[list[Event], list[str]]]
+
+
+def concat_signal_parts(name: str, parts: list[SignalStream]) -> SignalStream:
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    for p in parts[1:]:
+        if p.channels != first.channels:
+            reject("corrupt_file", "bag parts disagree on the stream's channels", stream=name)
+    recv = [p.t_received_ns for p in parts if p.t_received_ns is not None]
+    return dataclasses.replace(
+        first,
+        t_ns=np.concatenate([p.t_ns for p in parts]),
+        values=np.vstack([p.values for p in parts]),
+        t_received_ns=np.concatenate(recv) if len(recv) == len(parts) else None,
+    )
+
+
+def concat_camera_parts(parts: list[CameraStream]) -> CameraStream:
+    if len(parts) == 1:
+        return parts[0]
+    recv = [p.t_received_ns for p in parts if p.t_received_ns is not None]
+    return dataclasses.replace(
+        parts[0],
+        t_ns=np.concatenate([p.t_ns for p in parts]),
+        frames=tuple(f for p in parts for f in p.frames),
+        t_received_ns=np.concatenate(recv) if len(recv) == len(parts) else None,
+    )
+
+
+@dataclass
+class PartAssembler:
+    """Collects the decoded pieces of each part, then joins them into one recording's streams."""
+
+    mappings: Mapping[str, StreamMapping]
+    cameras: Mapping[str, str]
+    events_topic: str
+    decoders: TopicDecoders
+    with_cameras: bool = True
+    info: dict[str, Any] = field(default_factory=dict)
+    _signals: dict[str, list[SignalStream]] = field(default_factory=dict)
+    _cameras: dict[str, list[CameraStream]] = field(default_factory=dict)
+    _events: list[Event] = field(default_factory=list)
+    _unknown_events: list[str] = field(default_factory=list)
+    _t_first: list[int] = field(default_factory=list)
+    _t_last: list[int] = field(default_factory=list)
+
+    @property
+    def topics(self) -> list[str]:
+        """The topics to read from each part."""
+        topics = [m.topic for m in self.mappings.values()] + [self.events_topic]
+        return topics + (list(self.cameras.values()) if self.with_cameras else [])
+
+    def add_part(self, file: str, raw: Mapping[str, RawMessages], record_ns: np.ndarray) -> None:
+        """Decode one part's raw messages (``record_ns``: every record time of the part)."""
+        if len(record_ns):
+            self._t_first.append(int(record_ns.min()))
+            self._t_last.append(int(record_ns.max()))
+        malformed = self.info.setdefault("malformed_messages", {})
+        for name, mapping in self.mappings.items():
+            if mapping.topic not in raw:
+                continue  # topic absent from this part only
+            stream, bad = self.decoders.signal(raw[mapping.topic], mapping, file)
+            check_stamps(stream, file)
+            if bad:
+                malformed[name] = malformed.get(name, 0) + bad
+            self._signals.setdefault(name, []).append(stream)
+        for name, topic in self.cameras.items():
+            if self.with_cameras and topic in raw and name in CAMERA_STREAMS:
+                try:
+                    cam = self.decoders.camera(raw[topic], name)
+                except struct.error as err:
+                    reject("corrupt_file", f"camera {topic!r}: {err}", file, name)
+                check_stamps(cam, file)
+                self._cameras.setdefault(name, []).append(cam)
+        if self.events_topic in raw:
+            try:
+                ev, unknown = self.decoders.events(raw[self.events_topic])
+            except struct.error as err:
+                reject("corrupt_file", f"{self.events_topic}: {err}", file, "events")
+            self._events += ev
+            self._unknown_events += unknown
+
+    def finish(
+        self, required: Sequence[str], files: str
+    ) -> tuple[dict[str, SignalStream], dict[str, CameraStream], list[Event], dict[str, Any]]:
+        """The joined streams; a required topic present but empty rejects the recording."""
+        if self._unknown_events:
+            self.info["unknown_events"] = self._unknown_events
+        self.info["t_first_record_ns"] = min(self._t_first) if self._t_first else 0
+        self.info["t_last_record_ns"] = max(self._t_last) if self._t_last else 0
+        signals = {n: concat_signal_parts(n, p) for n, p in self._signals.items()}
+        empty = [n for n in required if n in signals and signals[n].n_samples == 0]
+        if empty:
+            raise RecordingRejected(
+                *(
+                    Reason(
+                        "missing_stream",
+                        f"topic {self.mappings[n].topic!r} is in the recording but holds no "
+                        "messages",
+                        file=files,
+                        stream=n,
+                    )
+                    for n in empty
+                )
+            )
+        cams = {n: concat_camera_parts(p) for n, p in self._cameras.items()}
+        return signals, cams, self._events, self.info
