@@ -24,12 +24,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rosbags.typesys.msg import normalize_msgtype
 
 from teleop_lake.canonical import (
@@ -41,7 +39,6 @@ from teleop_lake.canonical import (
 )
 from teleop_lake.formats.kuavo_labels import apply_labels, read_label_files
 from teleop_lake.formats.kuavo_topics import (
-    MESSAGE_FIELDS,
     decode_camera,
     decode_events,
     decode_signal,
@@ -50,13 +47,13 @@ from teleop_lake.formats.kuavo_topics import (
 from teleop_lake.formats.ros1_bag import BagReadError, Ros1Bag
 from teleop_lake.formats.ros1_layout import (
     decode_fields,
-    numeric_rows,
     typestore_for,
 )
 from teleop_lake.formats.topic_check import check_topics
 from teleop_lake.formats.topic_parts import (
     PartAssembler,
     TopicDecoders,
+    time_bulk_decoding,
 )
 from teleop_lake.network.profiles import CenterProfile, StreamMapping
 from teleop_lake.rejection import Reason, RecordingRejected
@@ -191,20 +188,4 @@ def decode_benchmark(bag: Path, profile: CenterProfile) -> dict[str, float]:
     with Ros1Bag(Path(bag)) as b:
         raw = b.read_topics([mapping.topic])[mapping.topic]
         store, msgtype = typestore_for(raw.connection.msgtype, raw.connection.msgdef)
-        paths = [p for g in MESSAGE_FIELDS[msgtype]["position"] for p in g] + ["header.stamp"]
-        t0 = time.process_time()
-        bulk = decode_fields(raw, store, msgtype, paths)
-        t1 = time.process_time()
-        slow = decode_fields(raw, store, msgtype, paths, allow_bulk=False)
-        t2 = time.process_time()
-    width = len(mapping.joint_order) or None
-    a, _ = numeric_rows(bulk, tuple(paths[:-1]), width)
-    b_, _ = numeric_rows(slow, tuple(paths[:-1]), width)
-    return {
-        "n_messages": float(raw.n_messages),
-        "bulk_s": t1 - t0,
-        "per_message_s": t2 - t1,
-        "speedup": (t2 - t1) / max(t1 - t0, 1e-9),
-        "max_abs_diff": float(np.nanmax(np.abs(a - b_))) if a.size else 0.0,
-        "bulk_used": float(bulk.bulk),
-    }
+        return time_bulk_decoding(raw, mapping, store, msgtype, decode_fields)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import re
 import struct
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,12 +40,11 @@ from teleop_lake.formats.kuavo_ros1 import (
     REQUIRED_STREAMS,
     check_parts,
 )
-from teleop_lake.formats.kuavo_topics import MESSAGE_FIELDS, decode_signal, reject
+from teleop_lake.formats.kuavo_topics import decode_signal, reject
 from teleop_lake.formats.mcap_container import McapFile
 from teleop_lake.formats.ros1_bag import BagReadError, RawMessages
-from teleop_lake.formats.ros1_layout import numeric_rows
 from teleop_lake.formats.topic_check import check_topics
-from teleop_lake.formats.topic_parts import PartAssembler, TopicDecoders
+from teleop_lake.formats.topic_parts import PartAssembler, TopicDecoders, time_bulk_decoding
 from teleop_lake.network.profiles import CenterProfile, StreamMapping
 
 RAW_FORMAT = "ros2-mcap"
@@ -236,20 +234,4 @@ def decode_benchmark(path: Path, profile: CenterProfile) -> dict[str, float]:
         raw = f.read_topics([mapping.topic])[mapping.topic]
         store = cdr_typestore_for(raw.connection.msgtype, raw.connection.msgdef)
         msgtype = normalize_msgtype(raw.connection.msgtype)
-        paths = [p for g in MESSAGE_FIELDS[msgtype]["position"] for p in g] + ["header.stamp"]
-        t0 = time.process_time()
-        bulk = decode_cdr_fields(raw, store, msgtype, paths)
-        t1 = time.process_time()
-        slow = decode_cdr_fields(raw, store, msgtype, paths, allow_bulk=False)
-        t2 = time.process_time()
-    width = len(mapping.joint_order) or None
-    a, _ = numeric_rows(bulk, tuple(paths[:-1]), width)
-    b, _ = numeric_rows(slow, tuple(paths[:-1]), width)
-    return {
-        "n_messages": float(raw.n_messages),
-        "bulk_s": t1 - t0,
-        "per_message_s": t2 - t1,
-        "speedup": (t2 - t1) / max(t1 - t0, 1e-9),
-        "max_abs_diff": float(np.nanmax(np.abs(a - b))) if a.size else 0.0,
-        "bulk_used": float(bulk.bulk),
-    }
+        return time_bulk_decoding(raw, mapping, store, msgtype, decode_cdr_fields)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import struct
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from teleop_lake.canonical import CAMERA_STREAMS, CameraStream, Event, SignalStream
-from teleop_lake.formats.kuavo_topics import check_stamps, reject
+from teleop_lake.formats.kuavo_topics import MESSAGE_FIELDS, check_stamps, reject
 from teleop_lake.formats.ros1_bag import RawMessages
+from teleop_lake.formats.ros1_layout import numeric_rows
 from teleop_lake.network.profiles import StreamMapping
 from teleop_lake.rejection import Reason, RecordingRejected
 
@@ -139,3 +141,32 @@ class PartAssembler:
             )
         cams = {n: concat_camera_parts(p) for n, p in self._cameras.items()}
         return signals, cams, self._events, self.info
+
+
+def time_bulk_decoding(
+    raw: RawMessages,
+    mapping: StreamMapping,
+    store: Any,
+    msgtype: str,
+    decode: Callable[..., Any],
+) -> dict[str, float]:
+    """Decode a joint-state topic's positions and stamps in bulk and per message with the same
+    ``decode`` (ROS 1 or CDR); process seconds of the decoding only, the speed-up, and the
+    largest difference between the two results."""
+    paths = [p for g in MESSAGE_FIELDS[msgtype]["position"] for p in g] + ["header.stamp"]
+    t0 = time.process_time()
+    bulk = decode(raw, store, msgtype, paths)
+    t1 = time.process_time()
+    slow = decode(raw, store, msgtype, paths, allow_bulk=False)
+    t2 = time.process_time()
+    width = len(mapping.joint_order) or None
+    a, _ = numeric_rows(bulk, tuple(paths[:-1]), width)
+    b, _ = numeric_rows(slow, tuple(paths[:-1]), width)
+    return {
+        "n_messages": float(raw.n_messages),
+        "bulk_s": t1 - t0,
+        "per_message_s": t2 - t1,
+        "speedup": (t2 - t1) / max(t1 - t0, 1e-9),
+        "max_abs_diff": float(np.nanmax(np.abs(a - b))) if a.size else 0.0,
+        "bulk_used": float(bulk.bulk),
+    }
