@@ -9,6 +9,7 @@ latest row per content key tells which bronze recordings are still unfinished.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import polars as pl
 
@@ -32,6 +33,35 @@ OUTCOME_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
 }
 
 
+class RecordingKeys(Protocol):
+    """What identifies a recording in the ledger (a bronze record, a pull rejection)."""
+
+    @property
+    def center(self) -> str: ...
+    @property
+    def recording_id(self) -> str: ...
+    @property
+    def episode_id(self) -> str: ...
+    @property
+    def content_key(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class RecordingRef:
+    """Just the four keys of a recording, from a small record passed between tasks."""
+
+    center: str
+    recording_id: str
+    episode_id: str
+    content_key: str
+
+    @classmethod
+    def of(cls, record: dict[str, object]) -> RecordingRef:
+        return cls(
+            *(str(record[k]) for k in ("center", "recording_id", "episode_id", "content_key"))
+        )
+
+
 @dataclass(frozen=True)
 class Outcome:
     center: str
@@ -42,6 +72,27 @@ class Outcome:
     stage: str  # pull | decode | process | validate | publish
     status: str
     reasons: tuple[Reason, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def of(
+        cls,
+        rec: RecordingKeys,
+        run_id: str,
+        stage: str,
+        status: str,
+        reasons: tuple[Reason, ...] = (),
+    ) -> Outcome:
+        """The outcome of recording ``rec`` (anything carrying its four keys)."""
+        return cls(
+            rec.center,
+            rec.recording_id,
+            rec.episode_id,
+            rec.content_key,
+            run_id,
+            stage,
+            status,
+            reasons,
+        )
 
     def row(self) -> dict[str, object]:
         return {

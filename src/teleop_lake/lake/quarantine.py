@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from teleop_lake.lake import layout
+from teleop_lake.lake.ledger import Outcome, RecordingKeys
 from teleop_lake.lake.storage import Store
 from teleop_lake.rejection import Reason
 
@@ -38,3 +39,27 @@ def record_quarantine(
         },
     )
     return rel
+
+
+def quarantine(
+    lake: Store,
+    rec: RecordingKeys,
+    *,
+    run_id: str,
+    stage: str,
+    reasons: tuple[Reason, ...],
+    now: dt.datetime,
+) -> Outcome:
+    """Quarantine ``rec``: write its reasons record and return its ledger outcome."""
+    record_quarantine(
+        lake,
+        center=rec.center,
+        recording_id=rec.recording_id,
+        episode_id=rec.episode_id,
+        content_key=rec.content_key,
+        run_id=run_id,
+        stage=stage,
+        reasons=reasons,
+        now=now,
+    )
+    return Outcome.of(rec, run_id, stage, "quarantined", reasons)

@@ -29,7 +29,7 @@ from teleop_lake.labeling import Label
 from teleop_lake.lake import layout
 from teleop_lake.lake.ledger import Outcome, write_outcomes
 from teleop_lake.lake.pseudonym import pseudonym_key, pseudonymize
-from teleop_lake.lake.quarantine import record_quarantine
+from teleop_lake.lake.quarantine import quarantine
 from teleop_lake.lake.storage import Store
 from teleop_lake.network.profiles import load_profile
 from teleop_lake.network.pull import BronzeRecording
@@ -242,29 +242,7 @@ def process_batch(
     evidence: list[tuple[BronzeRecording, ProcessedEpisode]] = []
 
     def refuse(rec: BronzeRecording, stage: str, reasons: tuple[Reason, ...]) -> None:
-        record_quarantine(
-            lake,
-            center=rec.center,
-            recording_id=rec.recording_id,
-            episode_id=rec.episode_id,
-            content_key=rec.content_key,
-            run_id=run_id,
-            stage=stage,
-            reasons=reasons,
-            now=now,
-        )
-        outcomes.append(
-            Outcome(
-                rec.center,
-                rec.recording_id,
-                rec.episode_id,
-                rec.content_key,
-                run_id,
-                stage,
-                "quarantined",
-                reasons,
-            )
-        )
+        outcomes.append(quarantine(lake, rec, run_id=run_id, stage=stage, reasons=reasons, now=now))
 
     for raw in recordings:
         rec = BronzeRecording.from_dict(raw)
@@ -289,23 +267,11 @@ def process_batch(
         except RecordingRejected as exc:
             refuse(rec, stage, exc.reasons)
         except TRANSIENT_ERRORS as exc:
-            outcomes.append(
-                Outcome(
-                    rec.center,
-                    rec.recording_id,
-                    rec.episode_id,
-                    rec.content_key,
-                    run_id,
-                    stage,
-                    "pending",
-                    (
-                        Reason(
-                            "processing_error",
-                            f"transient {type(exc).__name__}: {exc}; retried next night",
-                        ),
-                    ),
-                )
+            transient = Reason(
+                "processing_error",
+                f"transient {type(exc).__name__}: {exc}; retried next night",
             )
+            outcomes.append(Outcome.of(rec, run_id, stage, "pending", (transient,)))
         except Exception as exc:  # a bug must not stop the night: quarantine, with the cause
             refuse(
                 rec,
@@ -380,17 +346,7 @@ def process_batch(
         result.segment_id = segment_id
         result.episodes = rows
         for rec, *_ in kept:
-            outcomes.append(
-                Outcome(
-                    rec.center,
-                    rec.recording_id,
-                    rec.episode_id,
-                    rec.content_key,
-                    run_id,
-                    "process",
-                    "published",
-                )
-            )
+            outcomes.append(Outcome.of(rec, run_id, "process", "published"))
     if evidence:
         write_evidence(lake, run_id, batch_id, evidence)
     write_outcomes(lake, run_id, batch_id, outcomes)

@@ -6,8 +6,8 @@ import datetime as dt
 from dataclasses import asdict
 from typing import Any
 
-from teleop_lake.lake.ledger import Outcome, unfinished_recordings, write_outcomes
-from teleop_lake.lake.quarantine import record_quarantine
+from teleop_lake.lake.ledger import RecordingRef, unfinished_recordings, write_outcomes
+from teleop_lake.lake.quarantine import quarantine
 from teleop_lake.lake.storage import Store
 from teleop_lake.network.profiles import load_profile
 from teleop_lake.network.pull import pull_center
@@ -29,27 +29,7 @@ def pull_stage(
     outcomes = []
     quarantined = []
     for rej in res.rejected:
-        record_quarantine(
-            lake,
-            center=center,
-            recording_id=rej.recording_id,
-            episode_id=rej.episode_id,
-            content_key=rej.content_key,
-            run_id=run_id,
-            stage="pull",
-            reasons=rej.reasons,
-            now=now,
-        )
-        o = Outcome(
-            center,
-            rej.recording_id,
-            rej.episode_id,
-            rej.content_key,
-            run_id,
-            "pull",
-            "quarantined",
-            rej.reasons,
-        )
+        o = quarantine(lake, rej, run_id=run_id, stage="pull", reasons=rej.reasons, now=now)
         outcomes.append(o)
         quarantined.append(o.row())
     if outcomes:
@@ -107,28 +87,9 @@ def drop_superseded(
             f"{r['center']}/{r['date_folder']}: a newer delivery of {r['recording_id']} "
             f"(in {winner['date_folder']}) is processed instead; this one stays in bronze",
         )
-        record_quarantine(
-            lake,
-            center=r["center"],
-            recording_id=r["recording_id"],
-            episode_id=r["episode_id"],
-            content_key=r["content_key"],
-            run_id=run_id,
-            stage="pull",
-            reasons=(reason,),
-            now=now,
-        )
+        rec = RecordingRef.of(r)
         outcomes.append(
-            Outcome(
-                r["center"],
-                r["recording_id"],
-                r["episode_id"],
-                r["content_key"],
-                run_id,
-                "pull",
-                "quarantined",
-                (reason,),
-            )
+            quarantine(lake, rec, run_id=run_id, stage="pull", reasons=(reason,), now=now)
         )
     write_outcomes(lake, run_id, "superseded", outcomes)
     return keep, [o.row() for o in outcomes]
