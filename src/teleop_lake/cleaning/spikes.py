@@ -43,7 +43,16 @@ KINK_FIT_SIGMA = 5.0
 trend after it is a change of velocity, not a spike. A 3-point line extrapolated one or two
 samples carries 1.5-2.2 sigma of noise; on a braking profile taken from a simulated
 exoskeleton stream, 3 sigma left 31 false spikes in 200 noise draws, 5 sigma 7. The price:
-spikes under ~8 sigma can be explained away (injected and eligible spikes are 20-100 sigma)."""
+spikes under ~8 sigma can be explained away where the trends either side differ in slope."""
+KINK_SLOPE_SIGMA = 3.0
+"""Least difference between the slopes (per sample) of the trends either side of a candidate,
+in sample noise sigmas, for it to be a kink. Two 3-point slopes differ by one sigma of noise,
+so smooth motion passes this 0.3% of the time, and a small spike on it stays a spike."""
+KINK_BEND_SHARE = 0.25
+"""A change of velocity takes time: the samples while it happens sit off both straight trends
+by a share of the change (up to a quarter of it in one sample, measured on an exoskeleton
+target braking under tremor: 0.24). That share of the slope difference is added to the
+tolerance."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,7 +115,7 @@ def hampel_spikes(
     # into false spikes. Steps across a gap are no spike evidence (the gap is its own finding).
     d = np.diff(x, axis=0).astype(np.float32)
     across_gap = dt > params.interpolated_min_periods * period
-    e = d - rolling_median5(d)
+    e = d - rolling_median5(_without_gap_steps(d, across_gap))
     e[across_gap] = 0.0
     # The spread of e itself is no noise measure (e is exactly 0 whenever a difference is its
     # own window's median); the second difference is: white noise of a difference (sqrt(2)
@@ -133,42 +142,83 @@ def hampel_spikes(
     order = np.argsort(-np.minimum(strength[k_all], strength[m_all]), kind="stable")
     k_all, m_all = k_all[order], m_all[order]
     x_sigma = scale / np.sqrt(2.0)  # a difference carries the noise of two samples
+    # A run with a gap inside is no spike evidence either: the trend line would be drawn across
+    # the missing time, where the motion is unknown.
+    gaps_upto = np.concatenate([[0], np.cumsum(across_gap)])
+    spans_gap = gaps_upto[j[m_all] + 1] - gaps_upto[j[k_all]] > 0
+    k_all, m_all = k_all[~spans_gap], m_all[~spans_gap]
     cols = ch[k_all]
     off = _off_the_line(np.arange(n, dtype=np.int64), x, cols, j[k_all] + 1, j[m_all])
     passed = off > params.spike_threshold * x_sigma[cols]
     passed &= ~_leaves_a_stuck_run(x, cols, j[k_all] + 1, j[m_all])
-    for idx in np.flatnonzero(passed):
-        c, a, b = cols[idx], j[k_all[idx]] + 1, j[m_all[idx]]
-        if _is_a_kink(x[:, c], a, b, KINK_FIT_SIGMA * float(x_sigma[c])):
-            passed[idx] = False
+    # Strongest candidate first; each step belongs to one verdict. One change of velocity often
+    # yields several candidates nearby, and the trends either side of the weaker ones are drawn
+    # from samples it bent: once the strongest is judged a kink, its steps are spent and no
+    # weaker candidate whose trend samples reach into it is evidence of a spike.
     used = np.zeros(len(j), dtype=bool)
+    kinks: list[tuple[int, int, int]] = []
     for k, m in zip(k_all[passed], m_all[passed], strict=True):
         if used[k] or used[m]:
             continue
-        mask[j[k] + 1 : j[m] + 1, ch[k]] = True
         used[k] = used[m] = True
+        c, a, b = ch[k], j[k] + 1, j[m]
+        if any(kc == c and a - NEIGHBOURS <= kb and b + NEIGHBOURS >= ka for kc, ka, kb in kinks):
+            continue
+        if _is_a_kink(x[:, c], a, b, float(x_sigma[c])):
+            kinks.append((c, a, b))
+        else:
+            mask[a : b + 1, c] = True
     return mask
 
 
-def _is_a_kink(y: np.ndarray, first: int, last: int, tolerance: float) -> bool:
-    """True when samples ``first..last`` continue the trend of the samples before them and then
-    join the trend of the samples after them: a sudden change of velocity (the operator stops,
-    a contact), which no single straight line fits but which is no spike. A spike lies off
-    both trends."""
+def _without_gap_steps(d: np.ndarray, across_gap: np.ndarray) -> np.ndarray:
+    """``d`` with every step across a gap replaced by the last difference before it, so that a
+    gap's jump does not drag the local median velocity of its neighbours."""
+    if not across_gap.any() or across_gap.all():
+        return d
+    index = np.where(across_gap, -1, np.arange(len(d)))
+    last_good = np.maximum.accumulate(index)
+    last_good[last_good < 0] = int(np.flatnonzero(~across_gap)[0])
+    return d[last_good]
+
+
+def _is_a_kink(y: np.ndarray, first: int, last: int, sigma: float) -> bool:
+    """True when samples ``first..last`` sit where the trend before them turns into a different
+    trend after them: a sudden change of velocity (the operator stops, a contact), which no
+    single straight line fits but which is no spike. ``sigma`` is the sample noise.
+
+    The two trends must differ in slope by more than ``KINK_SLOPE_SIGMA`` sigmas (on smooth
+    motion they agree, and a sample off both is a spike however small). Then the run is a kink
+    when its samples follow the left trend up to some split and the right one after it, or,
+    where the trends are curved (tremor on an exoskeleton), when the two trend lines cross
+    inside the run and every sample lies between them; each within ``KINK_FIT_SIGMA`` sigmas
+    plus ``KINK_BEND_SHARE`` of the slope difference."""
     n = len(y)
     if first - NEIGHBOURS < 0 or last + NEIGHBOURS >= n:
         return False
     k = np.arange(NEIGHBOURS, dtype=np.float64)
     left = np.polyfit(k, y[first - NEIGHBOURS : first], 1)
     right = np.polyfit(k, y[last + 1 : last + 1 + NEIGHBOURS], 1)
-    run = np.arange(first, last + 1)
-    fits_left = np.abs(y[run] - np.polyval(left, run - (first - NEIGHBOURS))) <= tolerance
-    fits_right = np.abs(y[run] - np.polyval(right, run - (last + 1))) <= tolerance
+    bend = abs(left[0] - right[0])
+    if bend <= KINK_SLOPE_SIGMA * sigma:
+        return False
+    tolerance = KINK_FIT_SIGMA * sigma + KINK_BEND_SHARE * bend
+    run = np.arange(first - 1, last + 2)
+    on_left = np.polyval(left, run - (first - NEIGHBOURS))
+    on_right = np.polyval(right, run - (last + 1))
+    inside = slice(1, -1)
+    fits_left = np.abs(y[run][inside] - on_left[inside]) <= tolerance
+    fits_right = np.abs(y[run][inside] - on_right[inside]) <= tolerance
     # a split point: the samples before it follow the left trend, the rest the right one
-    for split in range(len(run) + 1):
+    for split in range(len(fits_left) + 1):
         if fits_left[:split].all() and fits_right[split:].all():
             return True
-    return False
+    gap = on_left - on_right
+    cross = gap[0] * gap[-1] <= 0.0
+    low = np.minimum(on_left, on_right)[inside] - tolerance
+    high = np.maximum(on_left, on_right)[inside] + tolerance
+    between = (y[run][inside] >= low) & (y[run][inside] <= high)
+    return bool(cross and between.all())
 
 
 def _leaves_a_stuck_run(
