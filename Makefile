@@ -41,6 +41,7 @@ test: lint typecheck contracts unit
 bench: $(STAMP)
 	$(BIN)/teleop-lake bench decode
 	$(BIN)/teleop-lake bench clean
+	$(BIN)/teleop-lake bench spikes
 
 # Re-resolve the locked dependency set after editing pyproject.toml.
 lock:
