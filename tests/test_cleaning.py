@@ -356,3 +356,19 @@ def test_camera_capture_tick_is_recovered_from_jittered_stamps() -> None:
     restarted[900:] += int(period / 2)
     check = check_camera_stream(CameraStream("camera_head", "robot", restarted, frames), PARAMS)
     assert np.array_equal(check.t_capture_ns, check.t_ns)
+
+
+def test_every_large_three_sample_spike_is_found_whole() -> None:
+    """A 3-sample spike also yields weaker candidates that share its samples or lean on them
+    as trend samples; they must neither merge with it into an over-long run (which would be
+    dropped as a level change) nor be flagged beside it."""
+    rng = np.random.default_rng(8)
+    t, _, noisy = moving_signal(rng)
+    dirty = noisy.copy()
+    truth = np.zeros(noisy.shape, dtype=bool)
+    for start in range(100, 29_900, 75):
+        col = int(rng.integers(noisy.shape[1]))
+        dirty[start : start + 3, col] += 20 * NOISE * rng.choice([-1, 1])
+        truth[start : start + 3, col] = True
+    found = detect_spikes("joint_state", t, dirty, floors(20), PARAMS).spike
+    assert np.array_equal(found, truth)

@@ -154,21 +154,40 @@ def hampel_spikes(
     # Strongest candidate first; each step belongs to one verdict. One change of velocity often
     # yields several candidates nearby, and the trends either side of the weaker ones are drawn
     # from samples it bent: once the strongest is judged a kink, its steps are spent and no
-    # weaker candidate whose trend samples reach into it is evidence of a spike.
+    # weaker candidate whose trend samples reach into it is evidence of a spike. Likewise a
+    # spike already found: a weaker candidate sharing its samples is the same spike, and one
+    # with the spike among its trend samples is judged again with the spike repaired.
     used = np.zeros(len(j), dtype=bool)
     kinks: list[tuple[int, int, int]] = []
+    found: list[tuple[int, int, int]] = []
+    repaired: np.ndarray | None = None
+    index = np.arange(n, dtype=np.int64)
     for k, m in zip(k_all[passed], m_all[passed], strict=True):
         if used[k] or used[m]:
             continue
         used[k] = used[m] = True
         c, a, b = ch[k], j[k] + 1, j[m]
-        if any(kc == c and a - NEIGHBOURS <= kb and b + NEIGHBOURS >= ka for kc, ka, kb in kinks):
+        if _near(kinks, c, a - NEIGHBOURS, b + NEIGHBOURS) or _near(found, c, a, b):
             continue
+        if _near(found, c, a - NEIGHBOURS, b + NEIGHBOURS):
+            if repaired is None:
+                repaired = x.copy()
+                _interpolate_masked(index, repaired, mask)
+            again = _off_the_line(index, repaired, ch[k : k + 1], j[k : k + 1] + 1, j[m : m + 1])
+            if again[0] <= params.spike_threshold * x_sigma[c]:
+                continue
         if _is_a_kink(x[:, c], a, b, float(x_sigma[c])):
             kinks.append((c, a, b))
         else:
             mask[a : b + 1, c] = True
+            found.append((c, a, b))
+            repaired = None
     return mask
+
+
+def _near(runs: list[tuple[int, int, int]], channel: int, first: int, last: int) -> bool:
+    """True when a run of ``runs`` (channel, first, last) on ``channel`` meets ``first..last``."""
+    return any(c == channel and a <= last and b >= first for c, a, b in runs)
 
 
 def _without_gap_steps(d: np.ndarray, across_gap: np.ndarray) -> np.ndarray:
