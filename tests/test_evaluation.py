@@ -28,7 +28,7 @@ from teleop_lake.evaluation.matching import (
     spike_truth,
 )
 from teleop_lake.evaluation.sample_scores import false_alarm_cells, repair_errors
-from teleop_lake.evaluation.scorecard import lookup, table_rows
+from teleop_lake.evaluation.scorecard import lookup, spike_recall_by_size, table_rows
 
 MS = 1_000_000
 REC = {"center": "beijing", "recording_id": "bj-1"}
@@ -95,6 +95,21 @@ def test_spike_matching_known_answer() -> None:
     assert score.precision == pytest.approx(2 / 4)
     assert sorted(score.false["finding_id"].to_list()) == ["x2", "x4"]
     assert score.missed["truth_id"].to_list() == ["f3"]
+    # f0 (40x) and f3 (50x) fall in the open band, f1 (20x) too; f2 is ineligible
+    assert spike_recall_by_size(spike_truth(truth, NOISE), score) == [
+        {"size_sigma": ">=20", "n": 3, "found": 2, "recall": pytest.approx(2 / 3)}
+    ]
+    small = faults(
+        ("spike", "joint_state", ["position_rad.a"], 100 * MS, 102 * MS, 6 * 2e-4),
+        ("spike", "joint_state", ["position_rad.b"], 200 * MS, 202 * MS, 7.9 * 2e-4),
+        ("spike", "joint_state", ["position_rad.c"], 300 * MS, 302 * MS, 8 * 2e-4),
+    )
+    hit = findings(("spike", "joint_state", "position_rad.b", 201 * MS, 201 * MS))
+    items = spike_truth(small, NOISE)
+    assert spike_recall_by_size(items, match_detections(items, hit)) == [
+        {"size_sigma": "5-8", "n": 2, "found": 1, "recall": 0.5},
+        {"size_sigma": "8-12", "n": 1, "found": 0, "recall": 0.0},
+    ]
 
 
 def test_eligibility_rules() -> None:

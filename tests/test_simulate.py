@@ -749,3 +749,18 @@ def test_clean_profile_has_no_faults(tmp_path: Path) -> None:
     assert _truth(tmp_path, "faults").height == 0
     rec = _truth(tmp_path, "recordings")
     assert set(rec["file_fault"]) == {"none"} and set(rec["operator_mark_status"]) == {"correct"}
+
+
+def test_spike_sizes_follow_the_requested_range() -> None:
+    ep = _episode(None, "hand_over_cup", 3)
+    for sizes in ((20.0, 100.0), (5.0, 6.0)):
+        rates = FaultRates(spikes_per_min=300, spike_sigma=sizes)
+        _, records = inject_faults(
+            ep.streams, rates, ep.position_noise_rad, np.random.default_rng(4)
+        )
+        ratio = np.array([r.magnitude_rad for r in records if r.kind == "spike"])
+        ratio /= ep.position_noise_rad
+        assert len(ratio) > 20
+        assert sizes[0] <= ratio.min() and ratio.max() <= sizes[1]
+    with pytest.raises(ValueError, match="spike_sigma"):
+        FaultRates(spike_sigma=(8.0, 5.0))

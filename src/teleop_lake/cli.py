@@ -73,6 +73,19 @@ def _check_date(date: str) -> str:
     return date
 
 
+def _spike_sigma(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in text.split(":"))
+    except ValueError:
+        low = high = float("nan")
+    if not 0.0 < low <= high:
+        raise typer.BadParameter(
+            f"{text!r}: expected LOW:HIGH with 0 < LOW <= HIGH, for example 5:10",
+            param_hint="--spike-sigma",
+        )
+    return low, high
+
+
 @app.command()
 def simulate(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the network into.")],
@@ -83,12 +96,20 @@ def simulate(
     date: Annotated[str, typer.Option(help="Upload date folder (YYYY-MM-DD).")] = "2026-11-23",
     profile: Annotated[str, typer.Option(help="default | stress | clean")] = "default",
     duration_scale: Annotated[float, typer.Option(help="Multiply episode durations.")] = 1.0,
+    spike_sigma: Annotated[
+        str | None,
+        typer.Option(
+            metavar="LOW:HIGH",
+            help="Spike sizes in noise sigmas, uniform in [LOW, HIGH] (profiles: 20:100).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Write a simulated collection network: one drop per center plus the ground truth."""
     from teleop_lake.simulate import simulate_network
 
     _check_date(date)
+    sizes = _spike_sigma(spike_sigma) if spike_sigma is not None else None
     with console.status(f"simulating {episodes_per_center} recordings per center..."):
         summary = simulate_network(
             out_dir,
@@ -97,12 +118,14 @@ def simulate(
             date=date,
             profile=profile,
             duration_scale=duration_scale,
+            spike_sigma=sizes,
         )
     info = {
         "out_dir": str(out_dir),
         "date": date,
         "seed": seed,
         "profile": profile,
+        "spike_sigma": list(sizes) if sizes else None,
         "recordings_per_center": summary.recordings_per_center,
         "files_written": summary.files_written,
         "bytes_written": summary.bytes_written,

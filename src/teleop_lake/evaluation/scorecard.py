@@ -7,6 +7,7 @@ targets of issue 4 and `table_rows` puts each score next to its target. Pure: no
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -115,6 +116,30 @@ def _detection_block(score: DetectionScore) -> dict[str, Any]:
     }
 
 
+SPIKE_SIZE_BANDS = (5.0, 8.0, 12.0, 20.0)
+"""Lower edges of the spike-size bands of ``outliers.recall_by_size``, in noise sigmas."""
+
+
+def spike_recall_by_size(items: pl.DataFrame, score: DetectionScore) -> list[dict[str, Any]]:
+    """Recall of the eligible spikes per size band (noise sigmas): where the misses are. Bands
+    without spikes are left out; the last band is open."""
+    eligible = items.filter(pl.col("eligible"))
+    if eligible.is_empty():
+        return []
+    size = (eligible["magnitude"] / eligible["position_sigma_rad"]).to_numpy()
+    missed = eligible["truth_id"].is_in(score.missed["truth_id"].implode()).to_numpy()
+    edges = [*SPIKE_SIZE_BANDS, np.inf]
+    rows = []
+    for low, high in itertools.pairwise(edges):
+        inside = (size >= low) & (size < high)
+        n = int(inside.sum())
+        if n:
+            found = n - int(missed[inside].sum())
+            label = f"{low:g}-{high:g}" if np.isfinite(high) else f">={low:g}"
+            rows.append({"size_sigma": label, "n": n, "found": found, "recall": found / n})
+    return rows
+
+
 def score_night(ev: NightEvidence, rules: EligibilityRules | None = None) -> dict[str, Any]:
     """Every score of the night (see docs/EVALUATION.md for each definition)."""
     rules = rules or EligibilityRules()
@@ -122,7 +147,8 @@ def score_night(ev: NightEvidence, rules: EligibilityRules | None = None) -> dic
         pl.col("row").cast(pl.String).alias("finding_id"),
         pl.col("kind").is_in(list(GAP_KINDS)).alias("is_gap"),
     )
-    spikes = match_detections(spike_truth(ev.faults, ev.noise, rules), _found(findings, ["spike"]))
+    spike_items = spike_truth(ev.faults, ev.noise, rules)
+    spikes = match_detections(spike_items, _found(findings, ["spike"]))
     dropouts = match_detections(dropout_truth(ev.faults, rules), _found(findings, GAP_KINDS))
     frozen = match_detections(frozen_truth(ev.faults, rules), _found(findings, ["frozen"]))
 
@@ -182,7 +208,10 @@ def score_night(ev: NightEvidence, rules: EligibilityRules | None = None) -> dic
             "not_rereadable": list(ev.unreadable),
             "quarantine_reasons": {str(k): int(v) for k, v in reasons.iter_rows()},
         },
-        "outliers": _detection_block(spikes),
+        "outliers": {
+            **_detection_block(spikes),
+            "recall_by_size": spike_recall_by_size(spike_items, spikes),
+        },
         "dropouts": drop_block,
         "frozen": _detection_block(frozen),
         "clock_offset_error_ms": {

@@ -29,7 +29,6 @@ DROPOUT_STREAM_WEIGHTS = {
     STREAM_HEAD_POSE: 0.2,
     **{cam: 0.25 / len(CAMERA_STREAMS) for cam in CAMERA_STREAMS},
 }
-SPIKE_SIGMA_RANGE = (20.0, 100.0)  # spike size in multiples of the position noise sigma
 DROPOUT_PERIODS = (3, 300)  # nominal periods with no message
 DROPOUT_MAX_FRACTION = 0.2  # a dropout never removes more than this share of a stream
 FROZEN_S = (0.3, 2.0)
@@ -133,7 +132,7 @@ def inject_faults(
                 continue
             occ.take(js.name, *span)
             col = int(rng.choice(positions))
-            size = rng.uniform(*SPIKE_SIGMA_RANGE) * position_noise_rad
+            size = rng.uniform(*rates.spike_sigma) * position_noise_rad
             values[span[0] : span[1], col] += size if rng.random() < 0.5 else -size
             records.append(
                 FaultRecord("spike", js.name, (js.channels[col],), *_interval(js, *span), size)

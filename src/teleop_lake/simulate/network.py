@@ -239,17 +239,21 @@ def simulate_network(
     profile: str = "default",
     centers: Sequence[str] = CENTER_NAMES,
     duration_scale: float = 1.0,
+    spike_sigma: tuple[float, float] | None = None,
 ) -> SimulationSummary:
     """Write one date of every center's drop under ``out_dir`` and merge the ground truth.
 
     Each center follows its own profile (topics, joint order, units, clocks). Calling again
     with another ``date`` adds that date's folders next to the earlier ones; the same
-    arguments always give byte-identical files.
+    arguments always give byte-identical files. ``spike_sigma`` overrides the profile's spike
+    sizes (multiples of the position noise sigma).
     """
     if episodes_per_center < 0 or duration_scale <= 0:
         raise ValueError("episodes_per_center must be >= 0 and duration_scale > 0")
     day = date_cls.fromisoformat(date)
     sim = simulation_profile(profile)
+    if spike_sigma is not None:
+        sim = replace(sim, faults=replace(sim.faults, spike_sigma=spike_sigma))
     out = Path(out_dir)
     counts: dict[str, int] = {}
     files = n_bytes = 0

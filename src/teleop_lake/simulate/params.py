@@ -43,8 +43,15 @@ class FaultRates:
     # Per split recording (two or more parts) without another file fault: one part never
     # arrives. Uploads of multi-part sessions fail more often than single files.
     missing_part_prob: float = 0.15
+    # Spike sizes, uniform between these multiples of the recording's position noise sigma.
+    # The centers' QA logs show glitches of tens of sigmas; `simulate --spike-sigma 5:10`
+    # exercises the small end the targets still cover.
+    spike_sigma: tuple[float, float] = (20.0, 100.0)
 
     def __post_init__(self) -> None:
+        low, high = self.spike_sigma
+        if not 0.0 < low <= high:
+            raise ValueError(f"spike_sigma must be 0 < low <= high, got {self.spike_sigma}")
         file_total = self.truncated_prob + self.checksum_mismatch_prob + self.missing_stream_prob
         if file_total > 1.0 or self.mark_wrong_prob + self.mark_missing_prob > 1.0:
             raise ValueError(f"fault probabilities must sum to <= 1: {self}")
