@@ -26,6 +26,12 @@ FAILURE_REASONS = (
 # name -> (polars dtype, nullable, description)
 EPISODE_FIELDS: dict[str, tuple[type[pl.DataType] | pl.DataType, bool, str]] = {
     "episode_id": (pl.String, False, "stable id derived from center + recording id"),
+    "split_from": (
+        pl.String,
+        True,
+        "for a piece of a recording split at a long fault: the whole recording's episode id",
+    ),
+    "piece_index": (pl.Int64, True, "1, 2, ... in time order for a piece; null otherwise"),
     "center": (pl.String, False, "collection center (beijing, suzhou, jinan, hefei, zhengzhou)"),
     "recording_id": (pl.String, False, "the center's own recording id"),
     "station": (pl.String, True, "teleoperation station within the center"),

@@ -17,6 +17,7 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from teleop_lake.network.profiles import CENTER_NAMES
+from teleop_lake.params_file import load_params
 from teleop_lake.pipeline.process import process_batch
 from teleop_lake.pipeline.pull import drop_superseded, plan_batches, pull_stage, retry_stage
 from teleop_lake.pipeline.report import report_stage
@@ -52,11 +53,13 @@ def pull_task(
     cache_policy=NO_CACHE,
 )
 def process_task(
-    lake_url: str, run_id: str, batch_id: str, recordings: list[dict[str, Any]]
+    lake_url: str,
+    run_id: str,
+    batch_id: str,
+    recordings: list[dict[str, Any]],
+    params: ProcessingParams,
 ) -> dict[str, Any]:
-    return process_batch(
-        lake_url, run_id, batch_id, recordings, ProcessingParams(), _now()
-    ).to_dict()
+    return process_batch(lake_url, run_id, batch_id, recordings, params, _now()).to_dict()
 
 
 @task(
@@ -125,18 +128,27 @@ def nightly_flow(
     batch_size: int = 6,
     centers: list[str] | None = None,
     timezone: str = NETWORK_TIMEZONE,
+    params_file: str | None = None,
 ) -> dict[str, Any]:
     """One night: every center's new recordings into a new release and a validation report.
 
     ``date`` bounds the drop folders pulled (default: today in ``timezone``, for schedules).
+    ``params_file``: a TOML file of processing parameters (`teleop_lake.params_file`);
+    default: the built-in ones.
     """
     log = get_run_logger()
+    params = load_params(params_file) if params_file else ProcessingParams()
     date = _night_of(date, timezone)
     started = _now()
     centers = list(centers or CENTER_NAMES)
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{str(flow_run.get_id() or 'local')[:8]}"
     log.info(
         "run %s: pulling %d centers from %s into %s", run_id, len(centers), network_url, lake_url
+    )
+    log.info(
+        "processing parameters: %s (hash %s)",
+        params_file or "built-in defaults",
+        params.param_hash()[:12],
     )
 
     pull_futures = [pull_task.submit(network_url, lake_url, c, run_id, date) for c in centers]
@@ -151,7 +163,7 @@ def nightly_flow(
     to_process, superseded = drop_superseded(lake_url, run_id, new + retried, started)
     batches = plan_batches(to_process, batch_size)
     futures = [
-        (f"b{i:03d}", b, process_task.submit(lake_url, run_id, f"b{i:03d}", b))
+        (f"b{i:03d}", b, process_task.submit(lake_url, run_id, f"b{i:03d}", b, params))
         for i, b in enumerate(batches)
     ]
     done: list[dict[str, Any]] = []
@@ -215,6 +227,7 @@ def run_nightly(
     batch_size: int = 6,
     centers: list[str] | None = None,
     dask_address: str | None = None,
+    params_file: str | None = None,
 ) -> dict[str, Any]:
     """Run the nightly flow here, or with its tasks on an existing Dask cluster."""
     flow_fn = nightly_flow
@@ -230,5 +243,6 @@ def run_nightly(
         date=date,
         batch_size=batch_size,
         centers=centers,
+        params_file=params_file,
     )
     return result

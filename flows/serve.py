@@ -22,6 +22,7 @@ def serve_nightly(
     cron: str = "0 2 * * *",
     timezone: str = NETWORK_TIMEZONE,
     batch_size: int = 6,
+    params_file: str | None = None,
 ) -> None:
     deployment: RunnerDeployment = nightly_flow.to_deployment(  # type: ignore[assignment]  # sync call
         name=DEPLOYMENT_NAME,
@@ -31,6 +32,7 @@ def serve_nightly(
             "lake_url": lake_url,
             "batch_size": batch_size,
             "timezone": timezone,
+            "params_file": params_file,
         },
         description="Pull every center's new recordings, process them, publish a release.",
         tags=["teleop-lake", "nightly"],

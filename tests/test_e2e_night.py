@@ -202,3 +202,49 @@ def test_release_notebook_runs(
         o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
     )
     assert "2026-11-23-r01" in printed
+
+
+def test_a_params_file_splits_recordings_at_long_dropouts(
+    tmp_path: Path, prefect_home: Path
+) -> None:
+    """`--params` reaches the processing: with a 0.3 s dropout limit and the split policy, the
+    recording with a 0.4 s joint_state gap is published as pieces, counted once."""
+    net, lake = tmp_path / "net", tmp_path / "lake"
+    simulate_network(
+        net,
+        episodes_per_center=2,
+        seed=4,
+        date=DATE,
+        profile="stress",
+        centers=["beijing"],
+        duration_scale=0.5,
+    )
+    env = {**os.environ, "PREFECT_HOME": str(prefect_home), "TELEOP_LAKE_HOME": str(tmp_path)}
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[gates]\nlong_fault_policy = 'trim'\n")
+    base = ("nightly", "--network", str(net), "--lake", str(lake), "--date", DATE)
+    proc = _cli(*base, "--params", str(bad), env=env)
+    assert proc.returncode == 2 and "long_fault_policy" in proc.stderr
+    assert not lake.exists()  # refused before anything ran
+
+    params = tmp_path / "split.toml"
+    params.write_text(
+        "[cleaning]\nmax_dropout_s = 0.3\n\n[gates]\nlong_fault_policy = 'split'\nmin_piece_s = 1.0\n"
+    )
+    proc = _cli(*base, "--params", str(params), "--json", env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    assert summary["balanced"]
+    release = open_release(str(lake))
+    eps = release.episodes
+    pieces = eps.filter(pl.col("split_from").is_not_null())
+    # the 0.4 s gap comes 0.9 s into a 5.3 s recording: the piece before it is under 1 s
+    assert pieces.select("recording_id", "piece_index", "n_frames").rows() == [
+        ("bj-st01-20261123-0001", 1, pieces["n_frames"][0])
+    ]
+    assert pieces["episode_id"][0] == f"{pieces['split_from'][0]}-p1"
+    assert 3.5 < pieces["duration_s"][0] < 4.5
+    assert summary["totals"]["published"] == eps["recording_id"].n_unique() == 2
+    piece_id = pieces["episode_id"][0]
+    frames = release.scan_frames().filter(pl.col("episode_id") == piece_id).collect()
+    assert frames["frame_index"][0] == 0 and frames.height == pieces["n_frames"][0]

@@ -146,6 +146,57 @@ def test_long_dropout_and_long_frozen_gate() -> None:
     ep = process_recording(with_signal(rec, js), ROBOT, TASK, "x", PARAMS)
     assert not ep.publishable
     assert {r.code for r in ep.gate_reasons} >= {"long_dropout", "long_frozen"}
+    assert ep.pieces == () and ep.to_publish() == () and ep.refusal() == ep.gate_reasons
+
+
+def _long_faults() -> tuple:
+    rng = np.random.default_rng(23)
+    rec, _ = make_recording(rng, 20.0, 0, 0.0)
+    js = rec.signals["joint_state"]
+    values = js.values.copy()
+    c = js.channel_index("position_rad.r_arm_pitch")
+    values[2000:3500, c] = values[1999, c]  # 3 s frozen from 4 s
+    keep = np.ones(js.n_samples, dtype=bool)
+    keep[6000:6800] = False  # 1.6 s without joint_state from 12 s
+    js = replace(js, t_ns=js.t_ns[keep], values=values[keep], t_received_ns=None)
+    return with_signal(rec, js), js
+
+
+def test_split_policy_publishes_the_frames_between_long_faults() -> None:
+    rec, js = _long_faults()
+    gates = replace(PARAMS.gates, long_fault_policy="split", min_piece_s=3.0)
+    ep = process_recording(rec, ROBOT, TASK, "x", replace(PARAMS, gates=gates))
+    assert not ep.publishable  # the whole stays gated; its pieces are published
+    pieces = ep.to_publish()
+    assert [p.episode_id for p in pieces] == ["x-p1", "x-p2", "x-p3"]
+    t0 = int(js.t_ns[0])
+    spans = [((p.summary["start_ns"] - t0) / 1e9, (p.summary["end_ns"] - t0) / 1e9) for p in pieces]
+    # grid rows stop before the frozen run (4-7 s) and the gap (12-13.6 s) and resume after
+    assert spans[0][0] == pytest.approx(0.0, abs=0.03) and spans[0][1] < 4.0
+    assert 6.99 < spans[1][0] < 7.1 and 11.9 < spans[1][1] < 12.0
+    assert 13.6 < spans[2][0] < 13.7 and spans[2][1] == pytest.approx(20.0, abs=0.03)
+    for k, p in enumerate(pieces, start=1):
+        assert p.publishable and p.gate_reasons == ()
+        assert p.summary["split_from"] == "x" and p.summary["piece_index"] == k
+        assert p.frames["episode_id"].unique().to_list() == [p.episode_id]
+        assert p.frames["frame_index"].to_list() == list(range(p.frames.height))
+        assert p.frames["t_rel_s"][0] == 0.0
+        assert p.label == ep.label  # the label describes the whole attempt
+        frames_schema().validate(p.frames)
+        lo, hi = p.summary["start_ns"], p.summary["end_ns"]
+        assert all(f <= hi and e >= lo for f, e in p.findings.select("start_ns", "end_ns").rows())
+    assert sum(p.frames.height for p in pieces) < ep.frames.height
+
+
+def test_split_policy_without_a_long_enough_piece_quarantines() -> None:
+    rec, _ = _long_faults()
+    gates = replace(PARAMS.gates, long_fault_policy="split", min_piece_s=8.0)
+    ep = process_recording(rec, ROBOT, TASK, "x", replace(PARAMS, gates=gates))
+    assert ep.to_publish() == ()
+    assert {r.code for r in ep.refusal()} >= {"long_dropout", "long_frozen"}
+    assert all("split policy: no piece of at least 8 s" in r.message for r in ep.refusal())
+    with pytest.raises(ValueError, match="long_fault_policy"):
+        replace(PARAMS.gates, long_fault_policy="trim")
 
 
 def test_optional_streams_missing_give_null_columns_and_unresolved_clock() -> None:

@@ -73,6 +73,19 @@ def _check_date(date: str) -> str:
     return date
 
 
+def _check_params(path: Path | None) -> str | None:
+    """The parameters file as an absolute path, read and checked before anything runs."""
+    if path is None:
+        return None
+    from teleop_lake.params_file import ParamsFileError, load_params
+
+    try:
+        load_params(path)
+    except ParamsFileError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--params") from None
+    return str(path.resolve())
+
+
 def _spike_sigma(text: str) -> tuple[float, float]:
     try:
         low, high = (float(v) for v in text.split(":"))
@@ -146,6 +159,7 @@ def _run_night(
     batch_size: int,
     centers: list[str] | None,
     dask_address: str | None = None,
+    params_file: str | None = None,
 ) -> dict[str, Any]:
     from teleop_lake.lake.storage import Store
 
@@ -159,7 +173,7 @@ def _run_night(
     from flows.nightly import run_nightly
 
     try:
-        summary = run_nightly(network, lake, date, batch_size, centers, dask_address)
+        summary = run_nightly(network, lake, date, batch_size, centers, dask_address, params_file)
     except Exception as exc:
         _fail(f"the night could not run: {type(exc).__name__}: {exc}")
         raise  # unreachable
@@ -211,11 +225,20 @@ def nightly(
         str | None,
         typer.Option(help="Run the tasks on this existing Dask cluster (tcp://host:port)."),
     ] = None,
+    params: Annotated[
+        Path | None,
+        typer.Option(
+            "--params",
+            help="TOML file of processing parameters (thresholds, repair policy, gates); "
+            "default: built-in. See README, 'Processing parameters'.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> None:
     """Run one night: pull, decode, clean, align, label, validate, publish, report."""
     night = _check_date(date or _default_date())
-    summary = _run_night(network, lake, night, batch_size, center, dask_address)
+    params_file = _check_params(params)
+    summary = _run_night(network, lake, night, batch_size, center, dask_address, params_file)
     if as_json:
         typer.echo(json.dumps(summary, default=str))
     else:
@@ -237,6 +260,9 @@ def serve_cmd(
         "Asia/Shanghai"
     ),
     batch_size: Annotated[int, typer.Option(min=1)] = 6,
+    params: Annotated[
+        Path | None, typer.Option("--params", help="TOML file of processing parameters.")
+    ] = None,
 ) -> None:
     """Register the nightly deployment with its schedule on a Prefect server and run it.
 
@@ -252,7 +278,14 @@ def serve_cmd(
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from flows.serve import serve_nightly
 
-    serve_nightly(network, lake, cron=cron, timezone=timezone, batch_size=batch_size)
+    serve_nightly(
+        network,
+        lake,
+        cron=cron,
+        timezone=timezone,
+        batch_size=batch_size,
+        params_file=_check_params(params),
+    )
 
 
 @app.command()

@@ -48,7 +48,7 @@ from teleop_lake.cleaning import (
 )
 from teleop_lake.cleaning.findings import covered_s
 from teleop_lake.cleaning.limits import channel_limits
-from teleop_lake.cleaning.quality import ClockState, QualityInputs, gate_reasons
+from teleop_lake.cleaning.quality import LONG_FAULT_CODES, ClockState, QualityInputs, gate_reasons
 from teleop_lake.labeling import Label, LabelingParams, label_episode
 from teleop_lake.rejection import Reason, RecordingRejected
 from teleop_lake.robots import RobotModel
@@ -94,6 +94,24 @@ class ProcessedEpisode:
     label: Label
     publishable: bool
     gate_reasons: tuple[Reason, ...]
+    pieces: tuple[ProcessedEpisode, ...] = ()
+    """Under a ``split`` policy, the episodes cut from this one at its long faults (the whole
+    stays unpublishable; its evidence is the recording's)."""
+
+    def to_publish(self) -> tuple[ProcessedEpisode, ...]:
+        """The episodes that go into a release: the whole, or its publishable pieces."""
+        if self.pieces:
+            return tuple(p for p in self.pieces if p.publishable)
+        return (self,) if self.publishable else ()
+
+    def refusal(self) -> tuple[Reason, ...]:
+        """Why nothing of it is published (empty when something is)."""
+        if self.to_publish():
+            return ()
+        reasons = list(self.gate_reasons)
+        for p in self.pieces:
+            reasons += [r for r in p.gate_reasons if r not in reasons]
+        return tuple(reasons)
 
 
 def _reject_early(recording: Recording, robot: RobotModel, params: ProcessingParams) -> None:
@@ -360,31 +378,7 @@ def _finish(
     cleaned: dict[str, CleanedStream],
 ) -> ProcessedEpisode:
     t_grid = cols.t_grid
-    m = len(t_grid)
     duration_s = (int(t_grid[-1]) - int(t_grid[0])) / 1e9
-    spikes = [f for f in findings if f.kind == "spike"]
-    dropouts = [f for f in findings if f.kind == "dropout"]
-    frozen = [f for f in findings if f.kind == "frozen"]
-    gates = params.gates
-    inputs = QualityInputs(
-        dropout_fraction=float(cols.dropout.mean()),
-        frozen_fraction=float(cols.frozen.mean()),
-        limit_fraction=float(cols.limit.mean()),
-        interpolated_fraction=float(cols.interpolated.mean()),
-        spikes_per_min=len(spikes) / max(duration_s / 60.0, 1e-9),
-        clock_uncertainty_ms=clock.uncertainty_ms if needs_clock and clock.resolved else None,
-        clock_resolved=clock.resolved or not needs_clock,
-    )
-    score = quality_score(inputs, gates.weights)
-    reasons = gate_reasons(
-        findings,
-        score,
-        ClockState(needs_clock, clock.resolved, clock.uncertainty_ms, clock.method),
-        params.cleaning,
-        gates,
-        recording.meta.recording_id,
-    )
-
     hand_state = cleaned.get(STREAM_HAND_STATE)
     label = label_episode(
         recording.events,
@@ -393,13 +387,59 @@ def _finish(
         task,
         params.labeling,
     )
-    clocks = clocks_frame(recording, clock)
-    operator_known = needs_clock and clock.resolved
+    state = ClockState(needs_clock, clock.resolved, clock.uncertainty_ms, clock.method)
+    summary, reasons = _assess(frames, findings, clock, state, params, recording)
+    whole = ProcessedEpisode(
+        episode_id=episode_id,
+        frames=frames,
+        findings=findings_frame(findings),
+        clocks=clocks_frame(recording, clock),
+        summary=summary,
+        label=label,
+        publishable=not reasons,
+        gate_reasons=tuple(reasons),
+    )
+    codes = {r.code for r in reasons}
+    if params.gates.long_fault_policy != "split" or not codes or not codes <= LONG_FAULT_CODES:
+        return whole
+    return _split(whole, findings, clock, state, params, recording)
+
+
+def _assess(
+    frames: pl.DataFrame,
+    findings: list[Finding],
+    clock: ClockEstimate,
+    state: ClockState,
+    params: ProcessingParams,
+    recording: Recording,
+) -> tuple[dict[str, Any], list[Reason]]:
+    """The summary (quality score, counts, clock) and the gate reasons of an episode's frames,
+    given the findings inside its span."""
+    t = frames["t_ns"]
+    duration_s = (int(t[-1]) - int(t[0])) / 1e9
+    spikes = [f for f in findings if f.kind == "spike"]
+    dropouts = [f for f in findings if f.kind == "dropout"]
+    frozen = [f for f in findings if f.kind == "frozen"]
+    gates = params.gates
+    inputs = QualityInputs(
+        dropout_fraction=_share(frames, "flag.dropout"),
+        frozen_fraction=_share(frames, "flag.frozen"),
+        limit_fraction=_share(frames, "flag.limit_violation"),
+        interpolated_fraction=_share(frames, "flag.interpolated"),
+        spikes_per_min=len(spikes) / max(duration_s / 60.0, 1e-9),
+        clock_uncertainty_ms=clock.uncertainty_ms if state.needed and clock.resolved else None,
+        clock_resolved=clock.resolved or not state.needed,
+    )
+    score = quality_score(inputs, gates.weights)
+    reasons = gate_reasons(
+        findings, score, state, params.cleaning, gates, recording.meta.recording_id
+    )
+    operator_known = state.needed and clock.resolved
     summary: dict[str, Any] = {
         "duration_s": duration_s,
-        "n_frames": m,
-        "start_ns": int(t_grid[0]),
-        "end_ns": int(t_grid[-1]),
+        "n_frames": frames.height,
+        "start_ns": int(t[0]),
+        "end_ns": int(t[-1]),
         "quality_score": score,
         "n_spikes": len(spikes),
         "n_dropouts": len(dropouts),
@@ -410,13 +450,81 @@ def _finish(
         "operator_clock_drift_ppm": clock.drift_ppm if operator_known else None,
         "clock_uncertainty_ms": clock.uncertainty_ms if operator_known else None,
     }
-    return ProcessedEpisode(
-        episode_id=episode_id,
-        frames=frames,
-        findings=findings_frame(findings),
-        clocks=clocks,
-        summary=summary,
-        label=label,
-        publishable=not reasons,
-        gate_reasons=tuple(reasons),
+    return summary, reasons
+
+
+def _share(frames: pl.DataFrame, flag: str) -> float:
+    """Share of the rows carrying ``flag``."""
+    return float(frames[flag].cast(pl.Float64).to_numpy().mean()) if frames.height else 0.0
+
+
+def long_fault_spans(findings: list[Finding], cp: CleaningParams) -> list[tuple[int, int]]:
+    """Robot-clock spans of the faults a ``split`` policy cuts at: joint_state dropouts over
+    ``max_dropout_s`` and frozen segments over ``max_frozen_s`` (the same tests as the gates)."""
+    return sorted(
+        (f.start_ns, f.end_ns)
+        for f in findings
+        if (
+            f.kind == "dropout"
+            and f.stream == STREAM_JOINT_STATE
+            and f.duration_s > cp.max_dropout_s
+        )
+        or (f.kind == "frozen" and f.duration_s > cp.max_frozen_s)
     )
+
+
+def piece_rows(t_ns: np.ndarray, cuts: list[tuple[int, int]], min_piece_s: float) -> list[slice]:
+    """Row ranges of the grid left between the cuts (a row inside ``[start, end]`` of a cut is
+    left out), keeping those covering at least ``min_piece_s``."""
+    keep = np.ones(len(t_ns), dtype=bool)
+    for start, end in cuts:
+        keep &= ~((t_ns >= start) & (t_ns <= end))
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], keep.astype(np.int8), [0]])))
+    out = []
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        if (int(t_ns[b - 1]) - int(t_ns[a])) / 1e9 >= min_piece_s:
+            out.append(slice(int(a), int(b)))
+    return out
+
+
+def _split(
+    whole: ProcessedEpisode,
+    findings: list[Finding],
+    clock: ClockEstimate,
+    state: ClockState,
+    params: ProcessingParams,
+    recording: Recording,
+) -> ProcessedEpisode:
+    """``whole`` with ``pieces``: its frames cut at every long fault (see `QualityGates`)."""
+    frames = whole.frames
+    t_ns = frames["t_ns"].to_numpy()
+    cuts = long_fault_spans(findings, params.cleaning)
+    rows = piece_rows(t_ns, cuts, params.gates.min_piece_s)
+    pieces = []
+    for k, r in enumerate(rows, start=1):
+        piece_id = f"{whole.episode_id}-p{k}"
+        part = frames[r].with_columns(
+            pl.lit(piece_id).alias("episode_id"),
+            pl.int_range(pl.len(), dtype=pl.Int32).alias("frame_index"),
+            ((pl.col("t_ns") - pl.col("t_ns").first()) / 1e9).alias("t_rel_s"),
+        )
+        t0, t1 = int(t_ns[r.start]), int(t_ns[r.stop - 1])
+        inside = [f for f in findings if f.start_ns <= t1 and f.end_ns >= t0]
+        summary, reasons = _assess(part, inside, clock, state, params, recording)
+        summary.update({"split_from": whole.episode_id, "piece_index": k})
+        pieces.append(
+            replace(
+                whole,
+                episode_id=piece_id,
+                frames=part,
+                findings=findings_frame(inside),
+                summary=summary,
+                publishable=not reasons,
+                gate_reasons=tuple(reasons),
+            )
+        )
+    if not pieces:
+        note = f"; split policy: no piece of at least {params.gates.min_piece_s:g} s around it"
+        noted = tuple(replace(r, message=r.message + note) for r in whole.gate_reasons)
+        return replace(whole, gate_reasons=noted)
+    return replace(whole, pieces=tuple(pieces))

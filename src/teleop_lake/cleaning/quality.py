@@ -39,6 +39,11 @@ class QualityWeights:
     clock_full_ms: float = 20.0
 
 
+LONG_FAULT_POLICIES = ("quarantine", "split")
+LONG_FAULT_CODES = frozenset({"long_dropout", "long_frozen"})
+"""Gate reasons a ``split`` policy answers by cutting the episode instead."""
+
+
 @dataclass(frozen=True)
 class QualityGates:
     """An episode is publishable unless one of these fails (the repair-policy limits on dropout
@@ -49,6 +54,24 @@ class QualityGates:
     max_clock_uncertainty_ms: float = 20.0
     """One 50 Hz grid period: beyond it the operator actions may sit on the wrong frame."""
     weights: QualityWeights = field(default_factory=QualityWeights)
+    long_fault_policy: str = "quarantine"
+    """What a long fault (a joint_state dropout over ``max_dropout_s``, a frozen segment over
+    ``max_frozen_s``) does to its episode. ``quarantine``: the episode is unpublishable
+    (long_dropout, long_frozen). ``split``: the frames either side of every long fault become
+    episodes of their own (``<episode_id>-p1``, ``-p2``, ...; ``split_from`` names the whole
+    recording's episode), each gated on its own; pieces under ``min_piece_s`` are left out. A
+    long fault next to any other gate failure still quarantines the recording."""
+    min_piece_s: float = 5.0
+    """Shortest piece of a split episode that is published (a few seconds of manipulation)."""
+
+    def __post_init__(self) -> None:
+        if self.long_fault_policy not in LONG_FAULT_POLICIES:
+            raise ValueError(
+                f"long_fault_policy must be one of {', '.join(LONG_FAULT_POLICIES)}, "
+                f"got {self.long_fault_policy!r}"
+            )
+        if self.min_piece_s <= 0:
+            raise ValueError(f"min_piece_s must be > 0, got {self.min_piece_s}")
 
 
 @dataclass(frozen=True)

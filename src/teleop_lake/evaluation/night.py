@@ -294,8 +294,10 @@ def load_night(
                     lake.read_parquet(path) if lake.exists(path) else pl.DataFrame()
                 )
             seg = frames_cache[segment]
-            if seg.height:
-                mine = seg.filter(pl.col("episode_id") == row["episode_id"]).sort("frame_index")
+            # the whole episode, or the pieces it was split into (`<episode_id>-p<k>`)
+            ids = [row["episode_id"], *(row.get("pieces") or [])]
+            for eid in ids if seg.height else []:
+                mine = seg.filter(pl.col("episode_id") == eid).sort("frame_index")
                 if mine.height:
                     cameras += _camera_counts(
                         recording, mine, int(truth_start[f"{center}/{rid}"]), params

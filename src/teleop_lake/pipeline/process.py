@@ -110,7 +110,9 @@ def episode_row(
 ) -> dict[str, Any]:
     s, lab, meta = ep.summary, ep.label, recording.meta
     return {
-        "episode_id": rec.episode_id,
+        "episode_id": ep.episode_id,
+        "split_from": s.get("split_from"),
+        "piece_index": s.get("piece_index"),
         "center": rec.center,
         "recording_id": rec.recording_id,
         "station": meta.station,
@@ -259,11 +261,13 @@ def process_batch(
             task = catalog.get(recording.meta.task_code)
             ep = process_recording(recording, robot, task, rec.episode_id, params)
             evidence.append((rec, ep))
-            if not ep.publishable:
-                refuse(rec, stage, ep.gate_reasons)
+            if not ep.to_publish():
+                refuse(rec, stage, ep.refusal())
                 continue
-            images = camera_images(recording, ep.frames)
-            kept.append((rec, recording, ep, images))
+            kept += [
+                (rec, recording, piece, camera_images(recording, piece.frames))
+                for piece in ep.to_publish()
+            ]
         except RecordingRejected as exc:
             refuse(rec, stage, exc.reasons)
         except TRANSIENT_ERRORS as exc:
@@ -292,10 +296,11 @@ def process_batch(
             frames_schema().validate(frames_all, lazy=True)
         except pandera.errors.SchemaErrors as err:
             bad = _map_schema_failures(err, frames_all)
-            still = []
+            refused: set[str] = set()  # a recording with a failing piece is refused whole
             for k in kept:
-                fails = bad.get(k[0].episode_id)
-                if fails:
+                fails = bad.get(k[2].episode_id)
+                if fails and k[0].content_key not in refused:
+                    refused.add(k[0].content_key)
                     first = fails[0]
                     refuse(
                         k[0],
@@ -303,17 +308,15 @@ def process_batch(
                         (
                             Reason(
                                 "schema_violation",
-                                f"{len(fails)} frame check failure(s), first: column "
-                                f"{first['column']} check {first['check']} value {first['value']} "
-                                f"at frame {first.get('frame_index')}",
+                                f"{len(fails)} frame check failure(s) in {k[2].episode_id}, "
+                                f"first: column {first['column']} check {first['check']} "
+                                f"value {first['value']} at frame {first.get('frame_index')}",
                             ),
                         ),
                     )
-                    for f in fails[:50]:
-                        result.validation_failures.append({"episode_id": k[0].episode_id, **f})
-                else:
-                    still.append(k)
-            kept = still
+                for f in (fails or [])[:50]:
+                    result.validation_failures.append({"episode_id": k[2].episode_id, **f})
+            kept = [k for k in kept if k[0].content_key not in refused]
 
     if kept:
         segment_id = f"{run_id}-{batch_id}"
@@ -335,17 +338,18 @@ def process_batch(
             row_start += ep.frames.height
         episodes = pl.DataFrame(rows, schema={k: v[0] for k, v in EPISODE_FIELDS.items()})
         episodes_schema().validate(episodes)
-        kept_ids = [k[0].episode_id for k in kept]
+        kept_ids = [k[2].episode_id for k in kept]
         frames_all = frames_all.filter(pl.col("episode_id").is_in(kept_ids))
         findings = pl.concat(
-            [k[2].findings.with_columns(pl.lit(k[0].episode_id).alias("episode_id")) for k in kept],
+            [k[2].findings.with_columns(pl.lit(k[2].episode_id).alias("episode_id")) for k in kept],
             how="diagonal_relaxed",
         )
         images = _stack_images([k[3] for k in kept])
         write_segment(lake, segment_id, frames_all, episodes, findings, images)
         result.segment_id = segment_id
         result.episodes = rows
-        for rec, *_ in kept:
+        published = {k[0].content_key: k[0] for k in kept}
+        for rec in published.values():
             outcomes.append(Outcome.of(rec, run_id, "process", "published"))
     if evidence:
         write_evidence(lake, run_id, batch_id, evidence)
@@ -373,8 +377,9 @@ def write_evidence(
                 "task_code": (rec.manifest or {}).get("task_code"),
                 "content_key": rec.content_key,
                 "run_id": run_id,
-                "publishable": ep.publishable,
+                "publishable": bool(ep.to_publish()),
                 "gate_codes": [r.code for r in ep.gate_reasons],
+                "pieces": [p.episode_id for p in ep.to_publish() if p is not ep],
                 **{k: _opt_float(v) if isinstance(v, float) else v for k, v in ep.summary.items()},
                 **label_fields(lab),
                 "label_evidence": lab.evidence,

@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 
-from datalake_schemas import SCHEMA_VERSION, episodes_schema
+from datalake_schemas import EPISODE_FIELDS, SCHEMA_VERSION, episodes_schema
 from teleop_lake import __version__
 from teleop_lake.labeling.overrides import apply_overrides
 from teleop_lake.lake import layout
@@ -60,6 +60,17 @@ def list_releases(lake: Store) -> list[str]:
     return sorted(out)
 
 
+def conform_episodes(df: pl.DataFrame) -> pl.DataFrame:
+    """An episodes table in the current column set and order: segments written under an older
+    minor schema version lack the nullable columns added since; they read as null."""
+    missing = [
+        pl.lit(None, dtype=dtype).alias(name)
+        for name, (dtype, nullable, _) in EPISODE_FIELDS.items()
+        if nullable and name not in df.columns
+    ]
+    return df.with_columns(missing).select(list(EPISODE_FIELDS)) if missing else df
+
+
 def current_episodes(lake: Store) -> tuple[pl.DataFrame, dict[str, dict[str, Any]]]:
     """The newest processed version of every episode across committed segments."""
     tables, manifests = [], {}
@@ -68,7 +79,7 @@ def current_episodes(lake: Store) -> tuple[pl.DataFrame, dict[str, dict[str, Any
         if not lake.exists(f"{seg}/{SEGMENT_MANIFEST_NAME}"):
             continue  # an unfinished segment of a crashed batch
         manifests[seg_id] = lake.read_json(f"{seg}/{SEGMENT_MANIFEST_NAME}")
-        tables.append(lake.read_parquet(f"{seg}/episodes.parquet"))
+        tables.append(conform_episodes(lake.read_parquet(f"{seg}/episodes.parquet")))
     if not tables:
         return pl.DataFrame(), manifests
     eps = (
