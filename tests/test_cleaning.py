@@ -234,6 +234,25 @@ def test_short_repeat_and_still_command_are_not_frozen() -> None:
     assert not detect_frozen("js", t, state, channels, ct, command, np.arange(3), PARAMS).findings
 
 
+def test_short_freeze_of_a_slow_joint_is_frozen() -> None:
+    # A joint moving slowly (0.03 rad/s, noise 2e-4) frozen for 0.31 s: its command moves
+    # 9e-3 rad over the run, 6e-3 before the last 0.1 s (the servo lag is ~40 ms).
+    n, start, length = 2_000, 1_000, 155
+    t = T0 + np.arange(n, dtype=np.int64) * 2_000_000
+    command = (0.03 * (t - T0) / 1e9)[:, None]
+    state = command + np.random.default_rng(11).normal(0.0, 2e-4, (n, 1))
+    state[start : start + length, 0] = state[start - 1, 0]
+    found = detect_frozen("js", t, state, ("position_rad.a",), t, command, np.array([0]), PARAMS)
+    assert [f.channel for f in found.findings] == ["position_rad.a"]
+    # Command motion only in the last 0.1 s of the run has not reached the sensor: no evidence.
+    command[: start + length - 45, 0] = command[start + length - 45, 0]
+    state[: start - 1, 0] = state[start - 1, 0] + np.random.default_rng(12).normal(
+        0.0, 2e-4, start - 1
+    )
+    found = detect_frozen("js", t, state, ("position_rad.a",), t, command, np.array([0]), PARAMS)
+    assert not found.findings
+
+
 def test_hand_frozen_versus_blocked_grasp() -> None:
     n = 300
     t = T0 + np.arange(n, dtype=np.int64) * 10_000_000

@@ -52,6 +52,7 @@ def detect_frozen(
     if len(active) == 0:
         return FrozenResult(mask, ())
     col, first, last = runs_of(repeats[:, active])
+    response_s = params.frozen_joint_response_s if mode == "joint" else params.frozen_response_s
     # A run of repeats first..last (diff indices) covers samples first..last+1.
     start_ns = t_ns[first]
     end_ns = t_ns[last + 1]
@@ -67,9 +68,7 @@ def detect_frozen(
         c = int(judged[active[c_local]])
         # The state follows the command late: command motion in the last response_s of the
         # run has not reached the sensor yet and is no evidence.
-        lo, hi = np.searchsorted(
-            command_t_ns, [t0, t1 - params.frozen_response_s * 1e9], side="left"
-        )
+        lo, hi = np.searchsorted(command_t_ns, [t0, t1 - response_s * 1e9], side="left")
         hi = max(hi, lo + 1)
         command = command_values[lo:hi, command_column[c]]
         if len(command) == 0:

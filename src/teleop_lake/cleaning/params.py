@@ -65,8 +65,14 @@ class CleaningParams:
     """Minimum joint command range inside the run that counts as 'commanded to move'
     (25x the 2e-4 rad joint noise)."""
     frozen_response_s: float = 0.2
-    """The state lags its command (20 ms control latency, ~0.1 s hand motor response): command
-    motion in the last 0.2 s of a repeat run is not counted as evidence."""
+    """Hands: the closure lags its command (~0.1 s hand motor response): command motion in the
+    last 0.2 s of a repeat run is not counted as evidence."""
+    frozen_joint_response_s: float = 0.1
+    """Joints: the encoder follows the joint command through the servo lag (~40 ms first-order
+    lag of the arm joints, the 20-25 ms control latency sits before the command): after 0.1 s
+    at least ~85% of any command motion has reached the sensor, so only the last 0.1 s of a
+    repeat run is discounted. 0.2 s here threw away two thirds of a 0.3 s run and missed 6 of
+    126 frozen segments on two 40-recording networks."""
     frozen_hand_margin: float = 0.05
     """Hand closure: the command must ask to open this far below the stuck value (a grasped
     object can block closing, never opening), or to close this far above a stuck open hand."""
