@@ -391,3 +391,18 @@ def test_every_large_three_sample_spike_is_found_whole() -> None:
         truth[start : start + 3, col] = True
     found = detect_spikes("joint_state", t, dirty, floors(20), PARAMS).spike
     assert np.array_equal(found, truth)
+
+
+def test_a_frozen_stretch_does_not_lower_the_spike_threshold() -> None:
+    """Exact repeats are no noise: a channel frozen for a third of its length keeps the
+    threshold of its live twin (the repeats used to pull the MAD down to ~0.6 of the noise, and
+    noise at ~4.5 sigma passed as 6-sigma spikes)."""
+    rng = np.random.default_rng(4)
+    t, _, noisy = moving_signal(rng, n=9_000, channels=1)
+    x = np.repeat(noisy, 2, axis=1)
+    x[6_000:9_000, 1] = x[5_999, 1]  # channel 1: stuck for the last third
+    bumps = np.arange(200, 5_800, 400)
+    x[bumps, :] += 5.0 * NOISE  # the same small bumps on both, outside the frozen stretch
+    result = detect_spikes("joint_state", t, x, floors(2), PARAMS)
+    live = slice(0, 5_990)
+    assert np.array_equal(result.spike[live, 0], result.spike[live, 1])

@@ -85,6 +85,25 @@ def _robust_scale(residual: np.ndarray, stride: int, floors: np.ndarray) -> np.n
     return np.maximum(MAD_TO_SIGMA * np.median(np.abs(sample), axis=0), floors)
 
 
+def _noise_scale(d: np.ndarray, stride: int, floors: np.ndarray) -> np.ndarray:
+    """Per-channel robust sigma of the second differences (from first differences ``d``).
+
+    A second difference whose two first differences are both exactly zero (three equal values
+    in a row) is a value held, not noise: a frozen segment. When held values are a minority of
+    a channel they are left out, else a frozen segment over a fifth of a live channel pulls the
+    MAD, and every threshold of that channel with it, down by a quarter (noise passes as 6
+    sigma spikes at ~4.5 true sigmas). When they are most of it the channel is flat or
+    quantised; its median is zero as before and its floor is the scale."""
+    second = np.diff(d, axis=0)[::stride]
+    held = ((d[:-1] == 0) & (d[1:] == 0))[::stride]
+    scale = _robust_scale(second, 1, floors)
+    share = held.mean(axis=0) if len(held) else np.zeros(d.shape[1])
+    for c in np.flatnonzero((share > 0) & (share < 0.5)):
+        live = second[~held[:, c], c]
+        scale[c] = max(MAD_TO_SIGMA * float(np.median(np.abs(live))), float(floors[c]))
+    return scale
+
+
 def _interpolate_masked(t_ns: np.ndarray, x: np.ndarray, bad: np.ndarray) -> None:
     """In place: replace masked samples by interpolation over the channel's good samples."""
     t = t_ns.astype(np.float64)
@@ -120,8 +139,8 @@ def hampel_spikes(
     # The spread of e itself is no noise measure (e is exactly 0 whenever a difference is its
     # own window's median); the second difference is: white noise of a difference (sqrt(2)
     # sample sigmas) gives sqrt(6) sample sigmas there, i.e. sqrt(3) difference sigmas.
-    second = np.diff(d, axis=0)[:: params.scale_stride]
-    scale = np.maximum(_robust_scale(second, 1, floors) / np.sqrt(3.0), floors).astype(np.float32)
+    noise = _noise_scale(d, params.scale_stride, floors) / np.sqrt(3.0)
+    scale = np.maximum(noise, floors).astype(np.float32)
     step = np.abs(e) > params.step_threshold * scale
     ch, j = np.nonzero(step.T)  # channel-major, time order within a channel
     if len(j) < 2:
