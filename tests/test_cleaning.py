@@ -406,3 +406,24 @@ def test_a_frozen_stretch_does_not_lower_the_spike_threshold() -> None:
     result = detect_spikes("joint_state", t, x, floors(2), PARAMS)
     live = slice(0, 5_990)
     assert np.array_equal(result.spike[live, 0], result.spike[live, 1])
+
+
+def test_camera_ticks_survive_a_jittered_pair_and_a_long_gap() -> None:
+    """Two stamps jittered apart by more than 1.5 periods are no dropped frame, and a
+    100-frame gap is counted on the fitted tick, not with the (jittered) median step."""
+    rng = np.random.default_rng(7)
+    period = 1e9 / 30
+    k = np.arange(900)
+    k = k[(k < 300) | (k >= 400)]
+    true_t = T0 + np.rint(5e6 + k * period).astype(np.int64)
+    stamps = true_t + rng.normal(0, 3e6, len(k)).astype(np.int64)
+    i = int(np.searchsorted(k, 600))
+    stamps[i] = true_t[i] - 9_500_000  # 17.6 ms after the frame before ...
+    stamps[i + 1] = true_t[i + 1] + 9_000_000  # ... then 51.8 ms: over 1.5 periods
+    frames = tuple(bytes([j % 251, j // 251]) for j in range(len(k)))
+    check = check_camera_stream(CameraStream("camera_left", "robot", stamps, frames), PARAMS)
+    drops = [f for f in check.findings if f.kind == "frame_drop"]
+    assert [(f.start_ns, f.end_ns) for f in drops] == [(stamps[299], stamps[300])]
+    assert "100 frame(s) missing" in drops[0].detail
+    assert np.max(np.abs(check.t_capture_ns - true_t)) < 2e6
+    assert check.period_ns == pytest.approx(period, rel=1e-4)

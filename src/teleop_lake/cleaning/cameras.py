@@ -65,24 +65,35 @@ def check_camera_stream(camera: CameraStream, params: CleaningParams) -> CameraC
                     f"{b - a + 1} frame(s) with the same bytes as the frame before",
                 )
             )
-    period = nominal_period_ns(t)
-    if np.isfinite(period) and period > 0:
-        steps = np.diff(t)
-        for gap_at in np.flatnonzero(steps > params.camera_drop_min_periods * period):
-            missing = round(float(steps[gap_at]) / period) - 1
-            findings.append(
-                Finding(
-                    camera.name,
-                    "",
-                    "frame_drop",
-                    int(t[gap_at]),
-                    int(t[gap_at + 1]),
-                    False,
-                    f"{steps[gap_at] / 1e6:.1f} ms between frames (~{missing} frame(s) missing at "
-                    f"{1e9 / period:.1f} Hz)",
-                )
+    fit = _fit_tick(t, params)
+    period = nominal_period_ns(t) if fit is None else fit.period_ns
+    if fit is not None:
+        # Dropped frames counted on the fitted tick: a stamp step counts two stamps' jitter
+        # (a 3 ms jitter puts ~1 step in 20 000 beyond 1.5 periods), a tick number one
+        # stamp's jitter against half a period.
+        missing_after = np.diff(fit.ticks).astype(np.int64) - 1
+    elif np.isfinite(period) and period > 0:
+        missing_after = np.where(
+            np.diff(t) > params.camera_drop_min_periods * period,
+            np.maximum(1, np.rint(np.diff(t) / period).astype(np.int64) - 1),
+            0,
+        )
+    else:
+        missing_after = np.zeros(max(len(t) - 1, 0), dtype=np.int64)
+    steps = np.diff(t)
+    for gap_at in np.flatnonzero(missing_after > 0):
+        findings.append(
+            Finding(
+                camera.name,
+                "",
+                "frame_drop",
+                int(t[gap_at]),
+                int(t[gap_at + 1]),
+                False,
+                f"{steps[gap_at] / 1e6:.1f} ms between frames (~{missing_after[gap_at]} "
+                f"frame(s) missing at {1e9 / period:.1f} Hz)",
             )
-    tick = steady_tick_times(t, params)
+        )
     return CameraCheck(
         name=camera.name,
         t_ns=t,
@@ -90,14 +101,61 @@ def check_camera_stream(camera: CameraStream, params: CleaningParams) -> CameraC
         repeat=repeat,
         period_ns=period,
         findings=tuple(findings),
-        t_capture_ns=t if tick is None else tick,
+        t_capture_ns=t if fit is None else fit.t_ns,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class TickFit:
+    """Frames on a fitted steady tick: capture instants, tick numbers (0 = first frame) and
+    the tick period (ns, on the stamps' clock)."""
+
+    t_ns: np.ndarray
+    ticks: np.ndarray
+    period_ns: float
 
 
 def steady_tick_times(t_ns: np.ndarray, params: CleaningParams) -> np.ndarray | None:
     """Stamps (sorted, unique) moved onto the fitted steady tick; None when the stamps are too
     jittery to count ticks (robust step spread above ``tick_max_step_jitter`` periods) or the
     fit leaves residuals above ``tick_max_residual`` periods (a restart, a changed rate)."""
+    fit = _fit_tick(t_ns, params)
+    return None if fit is None else fit.t_ns
+
+
+def _count_ticks(t_rel: np.ndarray, period: float) -> np.ndarray:
+    """First tick numbers of stamps ``t_rel`` (sorted, relative to the first, float ns).
+
+    Within a run of single-tick steps the count is plain. Where a step counts several ticks
+    (dropped frames, or two stamps jittered apart by more than half a period), the count is
+    not taken from the two stamps at either side, whose jitter adds up, nor from the median
+    step, whose error adds up over a long gap: every run gets its own line with a slope common
+    to all runs, and the ticks between two runs are counted between those lines."""
+    steps = np.diff(t_rel)
+    n = np.maximum(1.0, np.rint(steps / period))
+    ticks = np.concatenate([[0.0], np.cumsum(n)])
+    breaks = np.flatnonzero(n > 1) + 1
+    if len(breaks) == 0:
+        return ticks
+    run = np.zeros(len(t_rel), dtype=np.int64)
+    run[breaks] = 1
+    run = np.cumsum(run)
+    starts = np.concatenate([[0], breaks])
+    local = ticks - ticks[starts][run]
+    count = np.bincount(run).astype(np.float64)
+    k_mean = np.bincount(run, local) / count
+    t_mean = np.bincount(run, t_rel) / count
+    dk = local - k_mean[run]
+    spread = float(np.sum(dk * dk))
+    slope = float(np.sum(dk * (t_rel - t_mean[run])) / spread) if spread > 0 else period
+    if not slope > 0:
+        return ticks
+    first = t_mean - slope * k_mean  # each run's first tick on its line
+    between = np.maximum(1.0, np.rint(np.diff(first) / slope))
+    return np.concatenate([[0.0], np.cumsum(between)])[run] + local
+
+
+def _fit_tick(t_ns: np.ndarray, params: CleaningParams) -> TickFit | None:
     if len(t_ns) < params.tick_min_frames:
         return None
     steps = np.diff(t_ns).astype(np.float64)
@@ -107,8 +165,8 @@ def steady_tick_times(t_ns: np.ndarray, params: CleaningParams) -> np.ndarray | 
     spread = 1.4826 * float(np.median(np.abs(steps - period)))
     if spread > params.tick_max_step_jitter * period:
         return None
-    ticks = np.concatenate([[0.0], np.cumsum(np.maximum(1.0, np.rint(steps / period)))])
     t_rel = (t_ns - t_ns[0]).astype(np.float64)
+    ticks = _count_ticks(t_rel, period)
     slope, intercept = period, 0.0
     for _ in range(3):
         # Robust least squares (again without stamps far off the line), then every frame's
@@ -129,4 +187,4 @@ def steady_tick_times(t_ns: np.ndarray, params: CleaningParams) -> np.ndarray | 
     fitted = t_ns[0] + np.rint(intercept + slope * ticks).astype(np.int64)
     if np.any(np.diff(fitted) <= 0):
         return None
-    return fitted
+    return TickFit(t_ns=fitted, ticks=ticks - ticks[0], period_ns=float(slope))
