@@ -70,12 +70,18 @@ def _episode(
     return row
 
 
-def _segment(lake: Store, run_id: str, eps: list[tuple[str, int, float]]) -> str:
+def _segment(
+    lake: Store,
+    run_id: str,
+    eps: list[tuple[str, int, float]],
+    recording_of: dict[str, str] | None = None,
+) -> str:
     seg = f"{run_id}-b000"
     frames = pl.concat([_frames(e, n, v) for e, n, v in eps])
     rows, start = [], 0
     for e, n, _ in eps:
         rows.append(_episode(e, run_id, seg, start, n))
+        rows[-1]["recording_id"] = (recording_of or {}).get(e, e)
         start += n
     episodes = pl.DataFrame(rows, schema={k: v[0] for k, v in EPISODE_FIELDS.items()})
     findings = pl.DataFrame(
@@ -129,6 +135,18 @@ def test_release_snapshot_by_reference(tmp_path: Path) -> None:
     assert g["data/obs.position_rad"].shape == (6, 2)
     assert g["data/obs.position_rad"].attrs["channels"] == ["l_knee", "r_knee"]
     assert g["data/camera_head"].shape == (6, 4, 6, 3)
+
+
+def test_a_recording_republished_as_pieces_replaces_its_whole_episode(tmp_path: Path) -> None:
+    lake = Store(str(tmp_path / "lake"))
+    _segment(lake, "run1", [("ep-x", 5, 0.1), ("ep-y", 3, 0.2)])
+    publish_release(lake.url, "run1", "2026-11-23", NOW)
+    pieces = {"ep-x-p1": "ep-x", "ep-x-p2": "ep-x"}
+    _segment(lake, "run2", [("ep-x-p1", 2, 0.3), ("ep-x-p2", 2, 0.4)], recording_of=pieces)
+    r2 = publish_release(lake.url, "run2", "2026-11-24", NOW)
+    assert (r2.n_episodes, r2.added, r2.removed) == (3, 2, 1)
+    assert sorted(open_release(lake.url).episodes["episode_id"]) == ["ep-x-p1", "ep-x-p2", "ep-y"]
+    assert verify_release(lake.url).ok
 
 
 def test_verify_detects_tampering_and_missing_files(tmp_path: Path) -> None:

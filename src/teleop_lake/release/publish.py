@@ -82,11 +82,16 @@ def current_episodes(lake: Store) -> tuple[pl.DataFrame, dict[str, dict[str, Any
         tables.append(conform_episodes(lake.read_parquet(f"{seg}/episodes.parquet")))
     if not tables:
         return pl.DataFrame(), manifests
+    # The newest version of each episode, and of each recording only what its newest run
+    # published: a recording once published whole and later as pieces (or the reverse) keeps
+    # only the later episodes.
+    recording = ["center", "recording_id"]
     eps = (
         pl.concat(tables, how="vertical")
         .sort(["episode_id", "run_id", "segment_id"])
         .unique("episode_id", keep="last", maintain_order=True)
-        .sort(["center", "recording_id"])
+        .filter(pl.col("run_id") == pl.col("run_id").max().over(recording))
+        .sort([*recording, "episode_id"])
     )
     return eps, manifests
 
