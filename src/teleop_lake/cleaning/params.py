@@ -38,9 +38,10 @@ class CleaningParams:
     """Sample sigmas off the trend line through three good samples on each side. Measured on
     Gaussian noise (`teleop-lake bench spikes`): no false spike in 12 M samples of fast motion
     (5.5: 1 to 4 in 12 M, too many for the precision target at the simulated spike density of
-    ~1e-5 per sample); spikes of 5x the noise are found ~17% of the time, 6x ~55%, 7x ~83%,
-    8x ~95%, 10x and up all but always (the simulated network injects 20-100x). No detector
-    reading one sample can do much better at 5x: see docs/EVALUATION.md, Limits."""
+    ~1e-5 per sample); spikes of 5x the noise are found ~16% of the time, 6x ~45%, 7x ~73%,
+    8x ~92%, 10x 99%, 20x all (the simulated profiles inject 20-100x). A detector that knew
+    the true signal would find 42% of 5x spikes at the same false-alarm budget: see
+    docs/EVALUATION.md, Limits."""
     max_spike_samples: int = 3
     """Longest run of consecutive bad samples still repaired as one spike (half the window)."""
     scale_floors: tuple[tuple[str, float], ...] = DEFAULT_SCALE_FLOORS
