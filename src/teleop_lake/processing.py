@@ -350,23 +350,12 @@ def process_recording(
 
     frames = frames_frame(episode_id, t_grid, cols, residual)
     return _finish(
-        recording,
-        robot,
-        task,
-        episode_id,
-        params,
-        frames,
-        findings,
-        clock,
-        needs_clock,
-        cols,
-        cleaned,
+        recording, task, episode_id, params, frames, findings, clock, needs_clock, cleaned
     )
 
 
 def _finish(
     recording: Recording,
-    robot: RobotModel,
     task: TaskSpec | None,
     episode_id: str,
     params: ProcessingParams,
@@ -374,11 +363,10 @@ def _finish(
     findings: list[Finding],
     clock: ClockEstimate,
     needs_clock: bool,
-    cols: FrameColumns,
     cleaned: dict[str, CleanedStream],
 ) -> ProcessedEpisode:
-    t_grid = cols.t_grid
-    duration_s = (int(t_grid[-1]) - int(t_grid[0])) / 1e9
+    t = frames["t_ns"]
+    duration_s = (int(t[-1]) - int(t[0])) / 1e9
     hand_state = cleaned.get(STREAM_HAND_STATE)
     label = label_episode(
         recording.events,
