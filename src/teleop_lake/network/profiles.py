@@ -8,7 +8,7 @@ code; adding a center is adding ``profiles/<name>.toml``.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -28,6 +28,26 @@ class StreamMapping:
     position_unit: str = "rad"
     closure_full_scale: float = 1.0
     extra: dict[str, Any] = field(default_factory=dict)
+    alternatives: tuple[StreamMapping, ...] = ()
+    """Other topics the same stream arrives on (older or newer firmware), in order of
+    preference after this one; each inherits every field it does not set."""
+
+    def candidates(self) -> tuple[StreamMapping, ...]:
+        """This mapping, then its alternatives: the first whose topic a recording holds wins."""
+        return (self, *self.alternatives)
+
+
+END_EFFECTOR_KINDS = ("hand", "claw")
+
+
+def normalize_eef_type(eef_type: str) -> str:
+    """``eef_type`` as profiles list it: lower case, letters and digits only (``Leju-Claw``,
+    ``leju_claw`` and ``lejuclaw`` are one type)."""
+    return "".join(ch for ch in eef_type.lower() if ch.isalnum())
+
+
+class UnknownEndEffectorError(LookupError):
+    """A recording names an end-effector type its center's profile does not know."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +63,30 @@ class CenterProfile:
     # How the center's recorder writes files (e.g. ``split_duration_s``: a bag is split
     # into parts ``_0``, ``_1``, ... every that many seconds). Readers need none of it.
     recorder: dict[str, Any] = field(default_factory=dict)
+    # End effectors (``[end_effectors]``): which kind (`END_EFFECTOR_KINDS`) each ``eef_type``
+    # of the label files means, the kind the top-level streams describe, and per other kind the
+    # streams that replace them (a claw's command and state topics instead of the hands').
+    eef_types: dict[str, str] = field(default_factory=dict)
+    default_end_effector: str = "hand"
+    end_effector_streams: dict[str, dict[str, StreamMapping]] = field(default_factory=dict)
+
+    def end_effector_kind(self, eef_type: str) -> str:
+        """The kind of end effector ``eef_type`` names; `UnknownEndEffectorError` if none."""
+        kind = self.eef_types.get(normalize_eef_type(eef_type))
+        if kind is None:
+            known = ", ".join(sorted(self.eef_types)) or "none"
+            raise UnknownEndEffectorError(
+                f"eef_type {eef_type!r} is not an end effector profile {self.name!r} knows "
+                f"(known: {known}); add it to [end_effectors.eef_types] in "
+                f"profiles/{self.name}.toml with its kind ({', '.join(END_EFFECTOR_KINDS)})"
+            )
+        return kind
+
+    def for_end_effector(self, kind: str) -> CenterProfile:
+        """The profile with the streams of end-effector ``kind`` in place of the default ones."""
+        if kind == self.default_end_effector or kind not in self.end_effector_streams:
+            return self
+        return replace(self, streams={**self.streams, **self.end_effector_streams[kind]})
 
     def resolve_drop_url(self, network_url: str) -> str:
         """The center's drop: its own URL if the profile names one, else under the network root."""
@@ -52,8 +96,9 @@ class CenterProfile:
 
     def stream_for_topic(self, topic: str) -> StreamMapping | None:
         for s in self.streams.values():
-            if s.topic == topic:
-                return s
+            for candidate in s.candidates():
+                if candidate.topic == topic:
+                    return candidate
         return None
 
 
@@ -61,20 +106,69 @@ class UnknownCenterError(LookupError):
     pass
 
 
-def _parse_profile(doc: dict[str, Any]) -> CenterProfile:
-    streams: dict[str, StreamMapping] = {}
-    known = {"topic", "message", "clock", "joint_order", "position_unit", "closure_full_scale"}
-    for name, s in doc.get("streams", {}).items():
-        streams[name] = StreamMapping(
-            name=name,
-            topic=s["topic"],
-            message=s["message"],
-            clock=s["clock"],
-            joint_order=tuple(s.get("joint_order", ())),
-            position_unit=s.get("position_unit", "rad"),
-            closure_full_scale=float(s.get("closure_full_scale", 1.0)),
-            extra={k: v for k, v in s.items() if k not in known},
+_MAPPING_KEYS = (
+    "topic",
+    "message",
+    "clock",
+    "joint_order",
+    "position_unit",
+    "closure_full_scale",
+    "alternatives",
+)
+
+
+def _parse_mapping(
+    name: str, s: dict[str, Any], base: StreamMapping | None = None
+) -> StreamMapping:
+    """One ``[streams.<name>]`` table; an alternative inherits what it leaves out from ``base``."""
+
+    def get(key: str, default: Any) -> Any:
+        if key in s:
+            return s[key]
+        return getattr(base, key) if base is not None else default
+
+    mapping = StreamMapping(
+        name=name,
+        topic=s["topic"],
+        message=s["message"] if base is None else s.get("message", base.message),
+        clock=s["clock"] if base is None else s.get("clock", base.clock),
+        joint_order=tuple(get("joint_order", ())),
+        position_unit=get("position_unit", "rad"),
+        closure_full_scale=float(get("closure_full_scale", 1.0)),
+        extra={
+            **(base.extra if base is not None else {}),
+            **{k: v for k, v in s.items() if k not in _MAPPING_KEYS},
+        },
+    )
+    alternatives = tuple(_parse_mapping(name, a, mapping) for a in s.get("alternatives", ()))
+    return replace(mapping, alternatives=alternatives)
+
+
+def _parse_streams(tables: dict[str, Any]) -> dict[str, StreamMapping]:
+    return {name: _parse_mapping(name, s) for name, s in tables.items()}
+
+
+def _parse_end_effectors(doc: dict[str, Any]) -> dict[str, Any]:
+    eef = doc.get("end_effectors", {})
+    default = eef.get("default", "hand")
+    types = {normalize_eef_type(k): v for k, v in eef.get("eef_types", {}).items()}
+    kinds = {default, *types.values()}
+    unknown = sorted(kinds - set(END_EFFECTOR_KINDS))
+    if unknown:
+        raise ValueError(
+            f"profile {doc.get('name')!r}: end-effector kinds {unknown} are not among "
+            f"{', '.join(END_EFFECTOR_KINDS)}"
         )
+    streams = {
+        kind: _parse_streams(eef[kind].get("streams", {}))
+        for kind in END_EFFECTOR_KINDS
+        if isinstance(eef.get(kind), dict)
+    }
+    return {"eef_types": types, "default_end_effector": default, "end_effector_streams": streams}
+
+
+def _parse_profile(doc: dict[str, Any]) -> CenterProfile:
+    streams = _parse_streams(doc.get("streams", {}))
     return CenterProfile(
         name=doc["name"],
         display_name=doc.get("display_name", doc["name"]),
@@ -85,6 +179,7 @@ def _parse_profile(doc: dict[str, Any]) -> CenterProfile:
         streams=streams,
         cameras=dict(doc.get("cameras", {})),
         recorder=dict(doc.get("recorder", {})),
+        **_parse_end_effectors(doc),
     )
 
 

@@ -24,15 +24,52 @@ class Joint:
     effort_max_nm: float
 
 
+DEFAULT_REQUIRED_CHANNELS = (
+    "joint_state.position_rad",
+    "joint_command.target_rad",
+    "arm_target.target_rad",
+    "hand_command.closure",
+)
+"""Channels (``<stream>.<quantity>``) whose faults gate publishing unless a model says others."""
+
+
 @dataclass(frozen=True)
 class RobotModel:
-    """Canonical joints of one robot model, in canonical order."""
+    """Canonical joints of one robot model, in canonical order.
+
+    ``hand_joints`` are the dexterous hands' fingers, ``claw_joints`` the two-finger claws some
+    builds carry instead (`end_effector_joints`). ``control_latency_ms`` is the nominal delay
+    from a teleop target to the robot's joint command, ``control_latency_spread_ms`` how far a
+    robot or session may be from it (the clock estimate's uncertainty covers it).
+    ``required_channels`` (``<stream>.<quantity>``) are gated; every other channel is
+    flagged when faulty, never gated."""
 
     name: str
     joints: tuple[Joint, ...]
     hand_joints: tuple[str, ...]
     control_latency_ms: float
     joint_state_rate_hz: float
+    control_latency_spread_ms: float = 0.0
+    claw_joints: tuple[str, ...] = ()
+    required_channels: tuple[str, ...] = DEFAULT_REQUIRED_CHANNELS
+
+    def end_effector_joints(self, kind: str) -> tuple[str, ...]:
+        """The closure channels' joints of end-effector ``kind`` (``hand`` or ``claw``)."""
+        if kind == "claw":
+            return self.claw_joints
+        return self.hand_joints
+
+    def is_required(self, stream: str, channel: str) -> bool:
+        """True when faults on ``channel`` (``<quantity>.<name>``) of ``stream`` gate publishing."""
+        return f"{stream}.{channel.partition('.')[0]}" in self.required_channels
+
+    def latency_fingerprint(self) -> dict[str, float | str]:
+        """What of the model a clock estimate depends on (part of the parameter hash)."""
+        return {
+            "robot_model": self.name,
+            "control_latency_ms": self.control_latency_ms,
+            "control_latency_spread_ms": self.control_latency_spread_ms,
+        }
 
     @property
     def joint_names(self) -> tuple[str, ...]:
@@ -72,10 +109,14 @@ def load_robot_model(name: str) -> RobotModel:
     doc = tomllib.loads(path.read_text(encoding="utf-8"))
     joints = tuple(Joint(**j) for j in doc["joints"])
     hands = tuple(h["name"] for h in doc.get("hand_joints", []))
+    claws = tuple(h["name"] for h in doc.get("claw_joints", []))
     return RobotModel(
         name=doc["name"],
         joints=joints,
         hand_joints=hands,
         control_latency_ms=float(doc["control_latency_ms"]),
         joint_state_rate_hz=float(doc["joint_state_rate_hz"]),
+        control_latency_spread_ms=float(doc.get("control_latency_spread_ms", 0.0)),
+        claw_joints=claws,
+        required_channels=tuple(doc.get("required_channels", DEFAULT_REQUIRED_CHANNELS)),
     )
