@@ -222,16 +222,32 @@ def test_frozen_detected_with_exact_span() -> None:
     assert result.mask[:, 1].sum() == length + 1 and result.mask[:, [0, 2]].sum() == 0
 
 
-def test_short_repeat_and_still_command_are_not_frozen() -> None:
+def test_short_repeat_is_not_frozen_a_noisy_still_one_is() -> None:
     rng = np.random.default_rng(10)
     t, state, ct, command, _, _ = frozen_case(rng, 0.2)  # below 0.3 s
     channels = ("position_rad.a", "position_rad.b", "position_rad.c")
     assert not detect_frozen("js", t, state, channels, ct, command, np.arange(3), PARAMS).findings
-    # A long repeat while the command holds still is a joint at rest, not a frozen sensor.
+    # A long bit-exact repeat on a channel whose noise never repeats a value is a sensor that
+    # stopped, even while the command (and the joint) holds still.
     t, state, ct, command, start, length = frozen_case(rng, 1.0)
     command = command.copy()
     command[start - 200 : start + length + 200, 1] = command[start, 1]
-    assert not detect_frozen("js", t, state, channels, ct, command, np.arange(3), PARAMS).findings
+    found = detect_frozen("js", t, state, channels, ct, command, np.arange(3), PARAMS).findings
+    assert [(f.channel, f.evidence.rule) for f in found] == [("position_rad.b", "frozen.noise")]
+    assert found[0].evidence.n_samples == length + 1
+
+
+def test_a_quantised_joint_at_rest_is_not_frozen() -> None:
+    # An encoder coarser than its noise (1e-3 rad steps, 2e-4 noise) reads one value while the
+    # joint rests: repeats are its nature there, and the command holds still: no evidence.
+    n = 5_000
+    t = T0 + np.arange(n, dtype=np.int64) * 2_000_000
+    rng = np.random.default_rng(14)
+    true = np.where(np.arange(n) < 2_500, 0.3 * np.sin(np.arange(n) / 400.0), 0.0)[:, None]
+    state = np.round((true + rng.normal(0.0, 2e-4, true.shape)) / 1e-3) * 1e-3
+    command = true.copy()
+    found = detect_frozen("js", t, state, ("position_rad.a",), t, command, np.array([0]), PARAMS)
+    assert not found.findings
 
 
 def test_short_freeze_of_a_slow_joint_is_frozen() -> None:
@@ -244,12 +260,18 @@ def test_short_freeze_of_a_slow_joint_is_frozen() -> None:
     state[start : start + length, 0] = state[start - 1, 0]
     found = detect_frozen("js", t, state, ("position_rad.a",), t, command, np.array([0]), PARAMS)
     assert [f.channel for f in found.findings] == ["position_rad.a"]
-    # Command motion only in the last 0.1 s of the run has not reached the sensor: no evidence.
-    command[: start + length - 45, 0] = command[start + length - 45, 0]
-    state[: start - 1, 0] = state[start - 1, 0] + np.random.default_rng(12).normal(
-        0.0, 2e-4, start - 1
+    # On a quantised channel (1e-3 rad steps: the slow joint holds each value ~17 samples), the
+    # repeats alone are no evidence: the command must move, and command motion only in the last
+    # 0.1 s of the run has not reached the sensor yet.
+    quantised = np.round(state / 1e-3) * 1e-3
+    quantised[start : start + length, 0] = quantised[start - 1, 0]
+    found = detect_frozen(
+        "js", t, quantised, ("position_rad.a",), t, command, np.array([0]), PARAMS
     )
-    found = detect_frozen("js", t, state, ("position_rad.a",), t, command, np.array([0]), PARAMS)
+    assert [f.evidence.rule for f in found.findings] == ["frozen.command"]
+    late = command.copy()
+    late[: start + length - 45, 0] = late[start + length - 45, 0]
+    found = detect_frozen("js", t, quantised, ("position_rad.a",), t, late, np.array([0]), PARAMS)
     assert not found.findings
 
 
@@ -287,8 +309,8 @@ def test_quality_score_known_values() -> None:
     perfect = QualityInputs(0.0, 0.0, 0.0, 0.0, 0.0, None)
     assert quality_score(perfect, w) == 1.0
     damaged = QualityInputs(0.1, 0.05, 0.0, 0.2, 50.0, 10.0)
-    # 1 - 0.1 - 0.025 - 0 - 0.05 - 0.2*0.5 - 0.3*0.5
-    assert quality_score(damaged, w) == pytest.approx(0.575)
+    # 1 - 0.1 - 0.025 - 0 - 0.05 - 0.2*0.5 - 0.3*(10/20)**2
+    assert quality_score(damaged, w) == pytest.approx(0.65)
     assert quality_score(QualityInputs(0.9, 0.0, 0.9, 0.0, 0.0, None), w) == 0.0
 
 

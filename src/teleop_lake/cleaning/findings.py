@@ -3,7 +3,14 @@
 A finding names the stream, the channel ("" when it concerns the whole stream), the kind
 (`FINDING_KINDS`), the affected time span (``start_ns``..``end_ns`` inclusive, on the stream's
 clock until the alignment maps it to the robot clock), whether it was repaired, and a short
-human-readable detail.
+human-readable detail. Beside the text it carries the evidence as fields a reviewer (or a
+query) can check without decoding the recording again (`Evidence`): the ``rule`` that fired,
+the observed ``value`` and the ``expected`` one in the channel's unit, the ``residual_sigma``
+(how many noise sigmas apart they are), the channel's ``noise_floor`` (its noise sigma) and
+the run length ``n_samples``. Fields that mean nothing for a kind are null.
+
+Kind ``at_stop`` (a joint resting at a mechanical stop, readings within a few noise sigmas past
+its nominal limit) is informational: it never counts as a fault.
 """
 
 from __future__ import annotations
@@ -23,7 +30,11 @@ FINDING_KINDS = (
     "limit_violation",
     "frame_drop",
     "frame_repeat",
+    "at_stop",
+    "clock_domain_mismatch",
 )
+INFORMATIONAL_KINDS = frozenset({"at_stop"})
+"""Kinds that describe the recording without saying anything is wrong with it."""
 
 FINDINGS_SCHEMA: dict[str, pl.DataType] = {
     "stream": pl.String(),
@@ -33,7 +44,26 @@ FINDINGS_SCHEMA: dict[str, pl.DataType] = {
     "end_ns": pl.Int64(),
     "repaired": pl.Boolean(),
     "detail": pl.String(),
+    "rule": pl.String(),
+    "value": pl.Float64(),
+    "expected": pl.Float64(),
+    "residual_sigma": pl.Float64(),
+    "noise_floor": pl.Float64(),
+    "n_samples": pl.Int64(),
 }
+EVIDENCE_FIELDS = ("rule", "value", "expected", "residual_sigma", "noise_floor", "n_samples")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The checkable part of a finding (see the module docstring); null where meaningless."""
+
+    rule: str = ""
+    value: float | None = None
+    expected: float | None = None
+    residual_sigma: float | None = None
+    noise_floor: float | None = None
+    n_samples: int | None = None
 
 
 @dataclass(frozen=True)
@@ -45,10 +75,15 @@ class Finding:
     end_ns: int
     repaired: bool
     detail: str
+    evidence: Evidence = Evidence()
 
     def __post_init__(self) -> None:
         if self.kind not in FINDING_KINDS:
             raise ValueError(f"unknown finding kind {self.kind!r}; expected one of {FINDING_KINDS}")
+
+    @property
+    def is_fault(self) -> bool:
+        return self.kind not in INFORMATIONAL_KINDS
 
     @property
     def duration_s(self) -> float:
@@ -57,6 +92,10 @@ class Finding:
     def shifted(self, start_ns: int, end_ns: int) -> Finding:
         """The same finding with its span re-expressed (e.g. on the robot clock)."""
         return replace(self, start_ns=int(start_ns), end_ns=int(end_ns))
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not np.isfinite(x) else float(x)
 
 
 def findings_frame(findings: Iterable[Finding]) -> pl.DataFrame:
@@ -71,6 +110,12 @@ def findings_frame(findings: Iterable[Finding]) -> pl.DataFrame:
             "end_ns": [f.end_ns for f in rows],
             "repaired": [f.repaired for f in rows],
             "detail": [f.detail for f in rows],
+            "rule": [f.evidence.rule or None for f in rows],
+            "value": [_finite(f.evidence.value) for f in rows],
+            "expected": [_finite(f.evidence.expected) for f in rows],
+            "residual_sigma": [_finite(f.evidence.residual_sigma) for f in rows],
+            "noise_floor": [_finite(f.evidence.noise_floor) for f in rows],
+            "n_samples": [f.evidence.n_samples for f in rows],
         },
         schema=FINDINGS_SCHEMA,
     )

@@ -1,9 +1,16 @@
-"""Per-channel physical limits from the robot model: positions, velocities, efforts, closures."""
+"""Per-channel physical limits from the robot model, and readings past them judged against noise.
+
+A robot model's position limits are the joints' mechanical stops. A joint resting against one
+(an idle arm hanging, an elbow fully extended) reads the stop plus sensor noise, so about half
+its readings sit just past the nominal range: that is noise, not a fault (`judge_limits`).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from teleop_lake.cleaning.findings import Evidence, Finding
+from teleop_lake.cleaning.params import CleaningParams
 from teleop_lake.robots import RobotModel
 
 CLOSURE_LIMITS = (-0.05, 1.05)  # the frames contract's range for hand closures (0..1 + slack)
@@ -28,3 +35,119 @@ def channel_limits(robot: RobotModel, channels: tuple[str, ...]) -> tuple[np.nda
         elif quantity == "effort_nm":
             lower[i], upper[i] = -joint.effort_max_nm, joint.effort_max_nm
     return lower, upper
+
+
+def _runs_1d(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) index of each run of True, last inclusive."""
+    padded = np.concatenate([[0], mask.astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(padded))
+    return list(zip(edges[::2].tolist(), (edges[1::2] - 1).tolist(), strict=True))
+
+
+def judge_limits(
+    stream: str,
+    t_ns: np.ndarray,
+    x: np.ndarray,
+    channels: tuple[str, ...],
+    lower: np.ndarray,
+    upper: np.ndarray,
+    sigma: np.ndarray,
+    params: CleaningParams,
+) -> tuple[np.ndarray, list[Finding]]:
+    """Readings past the nominal limits, judged against each channel's noise ``sigma``.
+
+    A reading past a limit by at most ``limit_noise_sigmas`` sigmas is noise on a joint resting
+    at its stop: the stretch where the channel sits within that band of the limit, with some
+    reading past it, becomes one informational ``at_stop`` finding (no flag, no fault). Runs
+    further past are ``limit_violation`` findings with their excess in the channel's unit and
+    in sigmas, flagged per sample and kept (never repaired, never a spike). Returns the
+    violation mask (samples x channels) and the findings."""
+    mask = np.zeros(x.shape, dtype=bool)
+    findings: list[Finding] = []
+    if len(x) == 0:
+        return mask, findings
+    band = params.limit_noise_sigmas * sigma
+    for c in np.flatnonzero(np.isfinite(lower) | np.isfinite(upper)):
+        col = x[:, c]
+        for side, limit, excess in (
+            ("upper", upper[c], col - upper[c]),
+            ("lower", lower[c], lower[c] - col),
+        ):
+            if not np.isfinite(limit) or not (excess > 0).any():
+                continue
+            beyond = excess > band[c]
+            for a, b in _runs_1d(beyond):
+                worst = a + int(np.argmax(excess[a : b + 1]))
+                mask[a : b + 1, c] = True
+                findings.append(
+                    Finding(
+                        stream,
+                        channels[c],
+                        "limit_violation",
+                        int(t_ns[a]),
+                        int(t_ns[b]),
+                        False,
+                        f"{b - a + 1} sample(s) past the {side} limit {limit:.4g} by up to "
+                        f"{excess[worst]:.3g} ({excess[worst] / sigma[c]:.1f} noise sigmas, "
+                        f"noise {sigma[c]:.2g}); kept and flagged",
+                        Evidence(
+                            rule=f"limit.{side}",
+                            value=float(col[worst]),
+                            expected=float(limit),
+                            residual_sigma=float(excess[worst] / sigma[c]),
+                            noise_floor=float(sigma[c]),
+                            n_samples=int(b - a + 1),
+                        ),
+                    )
+                )
+            findings.extend(
+                _at_stop(
+                    stream, t_ns, col, channels[c], side, limit, excess, sigma[c], band[c], params
+                )
+            )
+    return mask, findings
+
+
+def _at_stop(
+    stream: str,
+    t_ns: np.ndarray,
+    col: np.ndarray,
+    channel: str,
+    side: str,
+    limit: float,
+    excess: np.ndarray,
+    sigma: float,
+    band: float,
+    params: CleaningParams,
+) -> list[Finding]:
+    """Informational spans where a channel rests within the noise band of a limit and reads
+    past it now and then: a joint against its mechanical stop."""
+    near = np.abs(excess) <= band
+    out: list[Finding] = []
+    for a, b in _runs_1d(near):
+        past = excess[a : b + 1] > 0
+        if (t_ns[b] - t_ns[a]) < params.at_stop_min_s * 1e9 or not past.any():
+            continue
+        worst = a + int(np.argmax(excess[a : b + 1]))
+        out.append(
+            Finding(
+                stream,
+                channel,
+                "at_stop",
+                int(t_ns[a]),
+                int(t_ns[b]),
+                False,
+                f"resting at the {side} stop {limit:.4g} for {(t_ns[b] - t_ns[a]) / 1e9:.2f} s: "
+                f"{int(past.sum())} of {b - a + 1} readings past it by at most "
+                f"{excess[worst]:.3g} ({excess[worst] / sigma:.1f} noise sigmas), which is noise",
+                Evidence(
+                    rule=f"at_stop.{side}",
+                    value=float(col[worst]),
+                    expected=float(limit),
+                    residual_sigma=float(excess[worst] / sigma),
+                    noise_floor=float(sigma),
+                    n_samples=int(b - a + 1),
+                ),
+            )
+        )
+    return out

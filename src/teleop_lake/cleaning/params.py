@@ -49,6 +49,15 @@ class CleaningParams:
     scale_stride: int = 3
     """Every n-th residual enters the per-channel MAD: same estimate, a third of the cost."""
 
+    limit_noise_sigmas: float = 6.0
+    """A reading past a joint's nominal limit by at most this many of the channel's noise sigmas
+    is noise on a joint resting at its stop (an ``at_stop`` span, never a fault); further past
+    it is a ``limit_violation``. Six sigmas: the same bound as a spike's value test, which noise
+    never reached in 12 M samples; a joint resting at a stop for a minute reads up to ~4.5
+    sigmas past it (the issue's probe: 7.7 mrad past at 2 mrad noise = 3.9 sigmas)."""
+    at_stop_min_s: float = 0.1
+    """Shortest stretch near a stop reported as ``at_stop`` (shorter: a joint passing by)."""
+
     dropout_min_periods: float = 3.0
     """A timestamp gap of at least this many nominal periods is a dropout (task contract)."""
     interpolated_min_periods: float = 1.5
@@ -59,9 +68,22 @@ class CleaningParams:
     """A joint_state dropout longer than this makes the episode unpublishable (long_dropout)."""
 
     frozen_min_s: float = 0.3
-    """A channel repeating exactly for this long while commanded to move is frozen."""
+    """Shortest run of exact repeats judged as frozen (see `frozen_chance` and the command
+    evidence below)."""
     frozen_tolerance: float = 1e-12
     """Consecutive values closer than this count as repeats."""
+    frozen_resolution_share: float = 0.25
+    """A channel whose smallest step between samples is at least this share of its noise sigma
+    is quantised: resting, it reads one value, so its repeats are no evidence of a frozen
+    sensor (only its command can be). Continuous readings (float encoder values after
+    gearing) have steps of ~1e-4 sigma; a 17-bit encoder step is ~0.24 of 2e-4 rad noise and
+    repeats ~7% of the time at rest; the 0..100 hand topics step at 2.5 noise sigmas."""
+    frozen_chance: float = 1e-6
+    """A run of repeats is frozen on the channel's noise alone when a run that long would occur
+    by chance less often than this per recording, given how often the channel repeats a value
+    elsewhere (see `teleop_lake.cleaning.frozen`). A live float channel never repeats, so any
+    run of ``frozen_min_s`` qualifies; a 0..100 hand topic with noise of half a step repeats
+    ~55% of the time and needs ~0.4 s at 100 Hz."""
     frozen_command_motion_rad: float = 5e-3
     """Minimum joint command range inside the run that counts as 'commanded to move'
     (25x the 2e-4 rad joint noise)."""

@@ -5,16 +5,21 @@ fraction so that episodes of different lengths compare:
 
     score = 1 - 1.0 * dropout_fraction - 0.5 * frozen_fraction - 1.0 * limit_fraction
               - 0.25 * interpolated_fraction - 0.2 * min(1, spikes_per_min / 100)
-              - 0.3 * min(1, clock_uncertainty_ms / 20)          (clipped to 0..1)
+              - 0.3 * min(1, (clock_uncertainty_ms / 20) ** 2)   (clipped to 0..1)
 
-Fractions are shares of grid rows carrying the flag. The weights say that a quarter of the
-episode in a dropout costs a quarter of the score; that a frozen flag (usually one joint of
-28, already flagged per row, and each segment bounded by the repair policy's
-``max_frozen_s``) costs half as much; that repaired spikes cost little (they were repaired)
-unless they are everywhere; and that an operator clock known only to +-20 ms costs 0.3 (one
-grid period at 50 Hz is 20 ms: the actions could be a frame off). Measured on the default
-simulated profile, a fault-free episode scores ~0.99 and episodes with the usual one or two
-short frozen or dropout segments 0.75-0.95; episodes below the 0.5 gate are mostly damage.
+Only faults on the channels the robot model declares required count (optional channels such
+as joint velocity, torque or hand state are flagged, never scored): dropout, frozen and limit
+fractions are the shares of the episode's time those findings cover; the interpolated fraction
+is the share of grid rows carrying the flag. The weights say that a quarter of the episode in
+a dropout costs a quarter of the score; that a frozen stretch (usually one joint of 28, and
+each segment bounded by the repair policy's ``max_frozen_s``) costs half as much; that
+repaired spikes cost little (they were repaired) unless they are everywhere; and that an
+operator clock known only to +-20 ms (a 95% bound) costs 0.3: one grid period at 50 Hz is
+20 ms, the actions could be a frame off. The clock term is quadratic because a fraction of a
+period hardly moves an action: the +-5 ms that the robot's own latency spread leaves on a good
+estimate costs 0.02. Measured on the default simulated profile, a fault-free episode scores
+~0.97-0.99 and episodes with the usual one or two short frozen or dropout segments 0.75-0.95;
+episodes below the 0.5 gate are mostly damage.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ class QualityWeights:
 
 
 LONG_FAULT_POLICIES = ("quarantine", "split")
+CLOCK_DISAGREEMENT_POLICIES = ("review", "quarantine")
 LONG_FAULT_CODES = frozenset({"long_dropout", "long_frozen"})
 """Gate reasons a ``split`` policy answers by cutting the episode instead."""
 
@@ -63,6 +69,11 @@ class QualityGates:
     long fault next to any other gate failure still quarantines the recording."""
     min_piece_s: float = 5.0
     """Shortest piece of a split episode that is published (a few seconds of manipulation)."""
+    clock_disagreement_policy: str = "review"
+    """What an operator clock whose candidates disagree does to its episode (its uncertainty
+    already covers every candidate). ``review``: published if that uncertainty passes
+    ``max_clock_uncertainty_ms``, marked needs_review; ``quarantine``: not published
+    (clock_unresolved)."""
 
     def __post_init__(self) -> None:
         if self.long_fault_policy not in LONG_FAULT_POLICIES:
@@ -72,6 +83,11 @@ class QualityGates:
             )
         if self.min_piece_s <= 0:
             raise ValueError(f"min_piece_s must be > 0, got {self.min_piece_s}")
+        if self.clock_disagreement_policy not in CLOCK_DISAGREEMENT_POLICIES:
+            raise ValueError(
+                "clock_disagreement_policy must be one of "
+                f"{', '.join(CLOCK_DISAGREEMENT_POLICIES)}, got {self.clock_disagreement_policy!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -93,7 +109,7 @@ def quality_score(inputs: QualityInputs, weights: QualityWeights) -> float:
         clock_penalty = 0.0
     else:
         clock_penalty = weights.clock * min(
-            1.0, inputs.clock_uncertainty_ms / weights.clock_full_ms
+            1.0, (inputs.clock_uncertainty_ms / weights.clock_full_ms) ** 2
         )
     score = (
         1.0
@@ -115,6 +131,7 @@ class ClockState:
     resolved: bool
     uncertainty_ms: float
     method: str
+    status: str = "resolved"  # teleop_lake.alignment.clock_model.CLOCK_STATUSES
 
 
 def gate_reasons(
@@ -161,6 +178,15 @@ def gate_reasons(
             Reason(
                 "clock_unresolved",
                 f"operator clock {clock.method}; operator streams left out of the frames",
+                file,
+                "arm_target",
+            )
+        )
+    elif clock.status == "disagreement" and gates.clock_disagreement_policy == "quarantine":
+        reasons.append(
+            Reason(
+                "clock_unresolved",
+                f"operator clock candidates disagree ({clock.method}); the policy quarantines",
                 file,
                 "arm_target",
             )

@@ -15,9 +15,9 @@ the value-Hampel test goes blind exactly when the robot moves. Instead:
    sigmas off the straight line (over sample index) through the good samples on either side.
 
 The rolling median of 5 is a min/max sorting network in float32 (measured 2.5x faster than
-``bottleneck.move_median`` on 30k x 112). Values beyond the robot model's limits are spikes
-when they last at most ``max_spike_samples`` samples, and limit violations (flagged, not
-repaired) when longer. A candidate right after a run of exact repeats that does not return to
+``bottleneck.move_median`` on 30k x 112). Readings past the robot model's limits are judged
+apart (`teleop_lake.cleaning.limits`): a joint at its stop reads past its nominal range by
+noise, and no spike ever comes from a limit. A candidate right after a run of exact repeats that does not return to
 the repeated value is a stuck sensor coming back (the frozen detector's business), not a spike.
 Non-finite values are treated as spikes. Repair is linear
 interpolation in time from the good neighbours of the same channel.
@@ -29,10 +29,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from teleop_lake.cleaning.findings import Finding, runs_of
+from teleop_lake.cleaning.findings import Evidence, Finding, runs_of
+from teleop_lake.cleaning.limits import judge_limits
+from teleop_lake.cleaning.noise import SECOND_DIFFERENCE_GAIN, second_difference_scale
 from teleop_lake.cleaning.params import CleaningParams
 
-MAD_TO_SIGMA = 1.4826  # MAD of a Gaussian times this is its standard deviation
 NEIGHBOURS = 3  # good samples on each side of a spike run for its trend line
 MAX_RUN = 8  # upper bound of max_spike_samples for the vectorised run test
 # Exact repeats before a candidate that mark a stuck sensor (noise never repeats a float value
@@ -58,12 +59,14 @@ tolerance."""
 @dataclass(frozen=True, eq=False)
 class SpikeResult:
     """``values`` repaired; ``spike`` marks repaired samples, ``limit`` marks samples in
-    (unrepaired) limit violations; both (samples x channels)."""
+    (unrepaired) limit violations beyond noise; both (samples x channels)."""
 
     values: np.ndarray
     spike: np.ndarray
     limit: np.ndarray
     findings: tuple[Finding, ...]
+    noise: np.ndarray
+    """Per-channel noise sigma of single samples (`noise.sample_noise_sigma`)."""
 
 
 def rolling_median5(x: np.ndarray) -> np.ndarray:
@@ -78,32 +81,6 @@ def rolling_median5(x: np.ndarray) -> np.ndarray:
     return np.concatenate([core[:1], core[:1], core, core[-1:], core[-1:]])
 
 
-def _robust_scale(residual: np.ndarray, stride: int, floors: np.ndarray) -> np.ndarray:
-    sample = residual[::stride] if len(residual) > 20 * stride else residual
-    if len(sample) == 0:
-        return floors.copy()
-    return np.maximum(MAD_TO_SIGMA * np.median(np.abs(sample), axis=0), floors)
-
-
-def _noise_scale(d: np.ndarray, stride: int, floors: np.ndarray) -> np.ndarray:
-    """Per-channel robust sigma of the second differences (from first differences ``d``).
-
-    A second difference whose two first differences are both exactly zero (three equal values
-    in a row) is a value held, not noise: a frozen segment. When held values are a minority of
-    a channel they are left out, else a frozen segment over a fifth of a live channel pulls the
-    MAD, and every threshold of that channel with it, down by a quarter (noise passes as 6
-    sigma spikes at ~4.5 true sigmas). When they are most of it the channel is flat or
-    quantised; its median is zero as before and its floor is the scale."""
-    second = np.diff(d, axis=0)[::stride]
-    held = ((d[:-1] == 0) & (d[1:] == 0))[::stride]
-    scale = _robust_scale(second, 1, floors)
-    share = held.mean(axis=0) if len(held) else np.zeros(d.shape[1])
-    for c in np.flatnonzero((share > 0) & (share < 0.5)):
-        live = second[~held[:, c], c]
-        scale[c] = max(MAD_TO_SIGMA * float(np.median(np.abs(live))), float(floors[c]))
-    return scale
-
-
 def _interpolate_masked(t_ns: np.ndarray, x: np.ndarray, bad: np.ndarray) -> None:
     """In place: replace masked samples by interpolation over the channel's good samples."""
     t = t_ns.astype(np.float64)
@@ -114,10 +91,16 @@ def _interpolate_masked(t_ns: np.ndarray, x: np.ndarray, bad: np.ndarray) -> Non
 
 
 def hampel_spikes(
-    t_ns: np.ndarray, x: np.ndarray, floors: np.ndarray, params: CleaningParams
+    t_ns: np.ndarray,
+    x: np.ndarray,
+    floors: np.ndarray,
+    params: CleaningParams,
+    second_scale: np.ndarray | None = None,
 ) -> np.ndarray:
     """Boolean (samples x channels): step in + step back out within ``max_spike_samples``,
-    confirmed against the trend line (see the module docstring)."""
+    confirmed against the trend line (see the module docstring). ``second_scale``: the
+    channels' robust sigma of second differences when the caller has it
+    (`noise.second_difference_scale`)."""
     n, _ = x.shape
     mask = np.zeros(x.shape, dtype=bool)
     if params.max_spike_samples > MAX_RUN:
@@ -139,7 +122,9 @@ def hampel_spikes(
     # The spread of e itself is no noise measure (e is exactly 0 whenever a difference is its
     # own window's median); the second difference is: white noise of a difference (sqrt(2)
     # sample sigmas) gives sqrt(6) sample sigmas there, i.e. sqrt(3) difference sigmas.
-    noise = _noise_scale(d, params.scale_stride, floors) / np.sqrt(3.0)
+    if second_scale is None:
+        second_scale = second_difference_scale(d, params.scale_stride, floors)
+    noise = second_scale / np.sqrt(3.0)
     scale = np.maximum(noise, floors).astype(np.float32)
     step = np.abs(e) > params.step_threshold * scale
     ch, j = np.nonzero(step.T)  # channel-major, time order within a channel
@@ -309,25 +294,21 @@ def detect_spikes(
     lower: np.ndarray | None = None,
     upper: np.ndarray | None = None,
 ) -> SpikeResult:
-    """Find, repair and report spikes; report limit violations (``lower``/``upper`` per channel,
-    +-inf where a channel has no limit)."""
+    """Find, repair and report spikes; judge readings past the limits (``lower``/``upper``
+    per channel, +-inf where a channel has none) against the channel's noise
+    (`teleop_lake.cleaning.limits.judge_limits`): a limit never makes a spike."""
     x = np.array(values, dtype=np.float64, copy=True)
     floors = np.array([params.scale_floor(c) for c in channels])
     nonfinite = ~np.isfinite(x)
     if nonfinite.any():
         _interpolate_masked(t_ns, x, nonfinite)
-    spike = hampel_spikes(t_ns, x, floors, params) | nonfinite
-    limit = np.zeros(x.shape, dtype=bool)
-    if lower is not None and upper is not None:
-        outside = (x < lower[None, :]) | (x > upper[None, :])
-        if outside.any():
-            ch, first, last = runs_of(outside)
-            short = (last - first + 1) <= params.max_spike_samples
-            for c, a, b, is_short in zip(ch, first, last, short, strict=True):
-                if is_short:
-                    spike[a : b + 1, c] = True
-                else:
-                    limit[a : b + 1, c] = True
+    second = (
+        second_difference_scale(np.diff(x, axis=0), params.scale_stride, floors)
+        if len(x) >= 4
+        else floors.copy()
+    )
+    sigma = np.maximum(second / SECOND_DIFFERENCE_GAIN, floors)
+    spike = hampel_spikes(t_ns, x, floors, params, second) | nonfinite
     # Candidate runs longer than a spike are level changes, not spikes: leave them alone.
     findings: list[Finding] = []
     if spike.any():
@@ -335,12 +316,15 @@ def detect_spikes(
         for c, a, b in zip(ch, first, last, strict=True):
             if b - a + 1 > params.max_spike_samples and not nonfinite[a : b + 1, c].all():
                 spike[a : b + 1, c] = False
-        before = x.copy()
+        before = np.where(nonfinite, np.asarray(values, dtype=np.float64), x)
         _interpolate_masked(t_ns, x, spike)
         ch, first, last = runs_of(spike)
         for c, a, b in zip(ch, first, last, strict=True):
-            deviation = float(np.max(np.abs(before[a : b + 1, c] - x[a : b + 1, c])))
-            what = "non-finite value" if nonfinite[a : b + 1, c].any() else "spike"
+            off = np.abs(before[a : b + 1, c] - x[a : b + 1, c])
+            worst = a + int(np.argmax(np.where(np.isfinite(off), off, np.inf)))
+            deviation = float(np.abs(before[worst, c] - x[worst, c]))
+            bad_value = bool(nonfinite[a : b + 1, c].any())
+            what = "non-finite value" if bad_value else "spike"
             findings.append(
                 Finding(
                     stream,
@@ -349,24 +333,21 @@ def detect_spikes(
                     int(t_ns[a]),
                     int(t_ns[b]),
                     True,
-                    f"{what}: {b - a + 1} sample(s), {deviation:.3g} from the interpolated "
+                    f"{what}: {b - a + 1} sample(s), {deviation:.3g} "
+                    f"({deviation / sigma[c]:.1f} noise sigmas) from the interpolated "
                     "neighbours; replaced by interpolation",
+                    Evidence(
+                        rule="spike.non_finite" if bad_value else "spike.step_and_trend",
+                        value=float(before[worst, c]),
+                        expected=float(x[worst, c]),
+                        residual_sigma=deviation / float(sigma[c]),
+                        noise_floor=float(sigma[c]),
+                        n_samples=int(b - a + 1),
+                    ),
                 )
             )
-    if limit.any():
-        ch, first, last = runs_of(limit)
-        for c, a, b in zip(ch, first, last, strict=True):
-            worst = float(np.max(np.abs(x[a : b + 1, c])))
-            findings.append(
-                Finding(
-                    stream,
-                    channels[c],
-                    "limit_violation",
-                    int(t_ns[a]),
-                    int(t_ns[b]),
-                    False,
-                    f"{b - a + 1} samples beyond [{lower[c]:.3g}, {upper[c]:.3g}] "  # type: ignore[index]
-                    f"(|value| up to {worst:.3g}); kept and flagged",
-                )
-            )
-    return SpikeResult(values=x, spike=spike, limit=limit, findings=tuple(findings))
+    limit = np.zeros(x.shape, dtype=bool)
+    if lower is not None and upper is not None:
+        limit, limit_findings = judge_limits(stream, t_ns, x, channels, lower, upper, sigma, params)
+        findings.extend(limit_findings)
+    return SpikeResult(values=x, spike=spike, limit=limit, findings=tuple(findings), noise=sigma)

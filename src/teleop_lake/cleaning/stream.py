@@ -10,6 +10,7 @@ import numpy as np
 
 from teleop_lake.canonical import SignalStream
 from teleop_lake.cleaning.findings import Finding
+from teleop_lake.cleaning.noise import unpopulated_channels
 from teleop_lake.cleaning.params import CleaningParams
 from teleop_lake.cleaning.spikes import detect_spikes
 from teleop_lake.cleaning.swaps import (
@@ -32,6 +33,8 @@ class CleanedStream:
 
     ``stream`` is sorted, de-duplicated and spike-repaired (same clock as the input);
     ``spike`` / ``limit`` are (samples x channels) masks on it; ``gaps`` its dropouts.
+    ``noise`` is each channel's noise sigma; ``unpopulated`` marks channels constant for the
+    whole recording (a field the firmware never filled: not measured, never a fault).
     Finding spans are on the stream's own clock.
     """
 
@@ -40,6 +43,8 @@ class CleanedStream:
     limit: np.ndarray
     gaps: Gaps
     findings: tuple[Finding, ...]
+    noise: np.ndarray
+    unpopulated: np.ndarray
 
     @property
     def period_ns(self) -> float:
@@ -87,5 +92,11 @@ def clean_signal_stream(
         *dropout_findings(stream.name, gaps, params),
     )
     return CleanedStream(
-        stream=cleaned, spike=spikes.spike, limit=spikes.limit, gaps=gaps, findings=findings
+        stream=cleaned,
+        spike=spikes.spike,
+        limit=spikes.limit,
+        gaps=gaps,
+        findings=findings,
+        noise=spikes.noise,
+        unpopulated=unpopulated_channels(values),
     )
