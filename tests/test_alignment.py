@@ -171,8 +171,11 @@ def test_envelope_alone_when_the_arms_do_not_move() -> None:
     est = estimate_operator_clock(
         still, rec.signals["joint_command"], ops, 20.0, truth.t_ref_ns, AlignmentParams()
     )
-    assert est.method == "envelope"
-    assert abs(est.offset_ns - truth.offset_ns) / 1e6 < 2.0
+    assert est.method == "envelope" and est.status == "resolved"
+    # The envelope bounds the offset between "the fastest message arrived instantly" and "it
+    # took envelope_max_min_transit_ms": the estimate is the middle, the uncertainty the rest.
+    error_ms = abs(est.offset_ns - truth.offset_ns) / 1e6
+    assert error_ms <= est.uncertainty_ms <= 7.0, (error_ms, est.uncertainty_ms)
     assert abs(est.drift_ppm - truth.drift_ppm) < 20.0
     none = estimate_operator_clock(
         still, rec.signals["joint_command"], [], 20.0, truth.t_ref_ns, AlignmentParams()

@@ -15,24 +15,14 @@ from teleop_lake.alignment.params import AlignmentParams
 
 @dataclass(frozen=True, eq=False)
 class EnvelopeFit:
+    """The envelope line: ``offset_ns`` assumes the fastest message took
+    ``envelope_min_transit_ms``; ``uncertainty_ms`` is the spread of the bin minima about the
+    line (how well a line fits), not the unknown transit (the caller's to add)."""
+
     offset_ns: int
     drift_ppm: float
     uncertainty_ms: float
     n_bins: int
-
-
-def min_transit_ms(
-    offset_ns: float,
-    drift_ppm: float,
-    t_op_ns: np.ndarray,
-    t_received_ns: np.ndarray,
-    t_ref_ns: int,
-) -> float:
-    """Smallest transit time (ms) a clock relation implies for these messages (negative:
-    some message would have been received before it was sent)."""
-    rel = (t_op_ns - t_ref_ns).astype(np.float64) - offset_ns
-    sent = t_ref_ns + rel / (1.0 + drift_ppm * 1e-6)
-    return float(np.min(t_received_ns - sent)) / 1e6
 
 
 def estimate_by_envelope(
@@ -68,5 +58,4 @@ def estimate_by_envelope(
     drift_ppm = -slope / 1e9 * 1e6
     offset_ns = params.envelope_min_transit_ms * 1e6 - intercept
     spread_ms = float(np.std(resid)) / 1e6
-    uncertainty = float(np.hypot(spread_ms, params.envelope_bias_ms))
-    return EnvelopeFit(round(offset_ns), float(drift_ppm), uncertainty, int(keep.sum()))
+    return EnvelopeFit(round(offset_ns), float(drift_ppm), spread_ms, int(keep.sum()))

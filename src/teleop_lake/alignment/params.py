@@ -21,24 +21,31 @@ class AlignmentParams:
     """An arm channel takes part only if its target moves at least this much (rad, std)."""
     min_correlation: float = 0.5
     """Normalised peak correlation below which the cross-correlation estimate is not trusted."""
-    latency_uncertainty_ms: float = 1.0
-    """The robot model's control latency is a nominal figure; its spread enters the reported
-    uncertainty in quadrature."""
     max_drift_ppm: float = 1000.0
     """Fitted drifts beyond this are implausible (contract: +-200 ppm); the estimate is then
     taken as offset-only with drift 0 and a larger uncertainty."""
     envelope_bin_s: float = 1.0
     """Bins of the receive-time envelope: ~100-300 operator messages per bin at 100 Hz."""
-    envelope_min_transit_ms: float = 1.0
-    """Smallest operator -> recorder transit (the recorder contract says 1-15 ms)."""
-    envelope_bias_ms: float = 1.0
-    """Systematic uncertainty of the envelope: the true minimum transit is known only roughly."""
-    causality_tolerance_ms: float = 2.0
-    """A cross-correlation estimate that puts messages' receipt this long before their
-    sending contradicts the receive stamps and loses to the envelope."""
-    causality_jitter_sigmas: float = 4.0
-    """The causality tolerance grows to this many sigmas of the receive streams' stamp jitter
-    (over thousands of messages the jitter reaches ~3.5 sigmas)."""
+    envelope_min_transit_ms: float = 0.0
+    """Least possible transit of the fastest operator message to the recorder: nothing arrives
+    before it is sent. This end of the envelope's interval is hard."""
+    envelope_max_min_transit_ms: float = 10.0
+    """Most the *fastest* of a recording's thousands of operator messages may take to reach the
+    recorder (typical ones take a few to tens of ms, KUAVO.md; the fastest of ~100 per second on
+    a station LAN, ~1 ms). This end of the envelope's interval is an assumption: a
+    cross-correlation beyond it is kept, with an uncertainty that covers both."""
+    envelope_jitter_sigmas: float = 2.0
+    """The envelope picks each bin's fastest message, i.e. also its most negative stamp jitter:
+    this many sigmas of the stamp jitter widen its interval."""
+    domain_causality_tolerance_ms: float = 2.0
+    """A stream is on a clock only if no message arrives more than this before it was sent
+    (stamp jitter; see `teleop_lake.alignment.clock_domain`)."""
+    domain_min_deviation_ms: float = 8.0
+    """A stream's fastest transit must differ from its siblings' by more than this on its
+    declared clock before its stamps are taken for the other clock: streams sent alike differ
+    by a few ms (their own send paths), which must not read as a wrong clock."""
+    domain_margin_ms: float = 5.0
+    """... and it must fit the other clock's streams better by at least this much."""
     envelope_jitter_ratio: float = 2.0
     """Receive-stamp streams whose stamp jitter exceeds this multiple of the least jittery
     one's are left out of the envelope (default profile: 0.2 ms on the 100 Hz operator streams

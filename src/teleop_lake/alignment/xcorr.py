@@ -26,6 +26,9 @@ from teleop_lake.alignment.resample import grid_times, resample_linear
 
 @dataclass(frozen=True, eq=False)
 class LagFit:
+    """Offset at ``t_ref`` and drift of the lag fit; ``uncertainty_ms`` is one standard error
+    of the fit alone (the latency the offset assumes is the caller's to add)."""
+
     offset_ns: int
     drift_ppm: float
     uncertainty_ms: float
@@ -163,9 +166,7 @@ def estimate_by_xcorr(
     return LagFit(
         offset_ns=round(fine.offset_ns),
         drift_ppm=fine.drift_ppm,
-        uncertainty_ms=float(
-            np.hypot(max(fine.offset_sd_ms, spread_ms), params.latency_uncertainty_ms)
-        ),
+        uncertainty_ms=float(max(fine.offset_sd_ms, spread_ms)),
         correlation=coarse.correlation,
         window_t_ns=fine.window_t_ns,
         window_residual_ms=fine.window_residual_ms,
@@ -205,7 +206,7 @@ def _fit_line(
     standard_error_ms = rms_ms / np.sqrt(n)
     if fixed:  # spread of the windows kept, not of a wild window already dropped
         standard_error_ms = max(standard_error_ms, float(np.ptp(y_ns[keep])) / 2e6)
-    uncertainty = float(np.hypot(standard_error_ms, params.latency_uncertainty_ms))
+    uncertainty = float(standard_error_ms)
     return LagFit(
         offset_ns=round(intercept),
         drift_ppm=drift_ppm,
