@@ -24,6 +24,7 @@ REASON_CODES: dict[str, str] = {
     "unknown_message_type": "a message type has no definition and cannot be decoded",
     "unmapped_stream": "the profile maps a stream to a topic/key the recording lacks or types differently",
     "unknown_joint": "a joint name the robot model does not know",
+    "unknown_end_effector": "the label files name an end-effector type the center profile lacks",
     "bad_timestamps": "timestamps are not usable (non-monotonic, duplicated, or out of range)",
     "too_short": "the recording is too short to align and label",
     "long_dropout": "a dropout longer than the repair policy allows",

@@ -10,7 +10,9 @@ Output per stream (each in the robot model's canonical order):
   ``effort_nm.<joint>`` for every body joint;
 - joint_command: ``target_rad.<joint>`` for every body joint;
 - arm_target: ``target_rad.<arm joint>`` (degrees -> radians when the profile says deg);
-- hand_command, hand_state: ``closure.<hand joint>`` = raw / ``closure_full_scale``;
+- hand_command, hand_state: ``closure.<joint>`` = raw / ``closure_full_scale``, over the
+  joints of the recording's end effector (``meta.extra["end_effector"]``: the hands' fingers,
+  or the claws); a claw state's codes pass through as ``state_code.<claw>``;
 - head_pose: ``position_m.x|y|z`` and ``orientation.qx|qy|qz|qw`` (unit norm; a
   zero quaternion becomes NaN).
 A recorder joint the model does not know rejects the recording (``unknown_joint``);
@@ -40,18 +42,31 @@ class StreamMapping(Protocol):
     """
 
     @property
+    def topic(self) -> str: ...
+    @property
     def position_unit(self) -> str: ...
     @property
     def closure_full_scale(self) -> float: ...
     @property
     def extra(self) -> dict[str, Any]: ...
+    def candidates(self) -> tuple[StreamMapping, ...]: ...
 
 
 class CenterProfile(Protocol):
-    """What standardization reads of a center profile: its stream mappings by canonical name."""
+    """What standardization reads of a center profile: its stream mappings by canonical name,
+    per end-effector kind."""
 
     @property
     def streams(self) -> Mapping[str, StreamMapping]: ...
+    def for_end_effector(self, kind: str) -> CenterProfile: ...
+
+
+def _mapping_for(profile: CenterProfile, stream: SignalStream) -> StreamMapping | None:
+    """The mapping the stream was read with: the candidate whose topic it came from."""
+    mapping = profile.streams.get(stream.name)
+    if mapping is None:
+        return None
+    return next((c for c in mapping.candidates() if c.topic == stream.source), mapping)
 
 
 # Factor from a profile's ``position_unit`` to radians (velocities use the same unit per s).
@@ -150,18 +165,26 @@ def _joint_stream(
 
 
 def _hand_stream(
-    stream: SignalStream, mapping: StreamMapping | None, robot: RobotModel, missing: set[str]
+    stream: SignalStream,
+    mapping: StreamMapping | None,
+    robot: RobotModel,
+    missing: set[str],
+    end_effector: str,
 ) -> SignalStream:
-    targets = robot.hand_joints
-    block = _reorder(
-        stream, "position_raw", targets, frozenset(targets), _name_map(mapping), missing
-    )
+    targets = robot.end_effector_joints(end_effector)
+    known = frozenset(targets)
+    name_map = _name_map(mapping)
+    block = _reorder(stream, "position_raw", targets, known, name_map, missing)
     if block is None:
         raise _reject("missing_stream", "stream has no position channels", stream)
     scale = mapping.closure_full_scale if mapping is not None else 1.0
-    return dataclasses.replace(
-        stream, channels=tuple(f"closure.{j}" for j in targets), values=block / scale
-    )
+    channels = [f"closure.{j}" for j in targets]
+    blocks = [block / scale]
+    codes = _reorder(stream, "state_code_raw", targets, known, name_map, set())
+    if codes is not None:  # a claw's own state codes, kept as delivered
+        channels += [f"state_code.{j}" for j in targets]
+        blocks.append(codes)
+    return dataclasses.replace(stream, channels=tuple(channels), values=np.hstack(blocks))
 
 
 def _pose_stream(stream: SignalStream) -> SignalStream:
@@ -189,13 +212,15 @@ def standardize_recording(
     """A new `Recording` in SI units with the robot model's canonical channel names and order."""
     missing: dict[str, list[str]] = {}
     signals: dict[str, SignalStream] = {}
+    kind = str(recording.meta.extra.get("end_effector", "hand"))
+    profile = profile.for_end_effector(kind)
     for name, stream in recording.signals.items():
-        mapping = profile.streams.get(name)
+        mapping = _mapping_for(profile, stream)
         absent: set[str] = set()
         if name in _JOINT_QUANTITIES:
             signals[name] = _joint_stream(stream, mapping, robot, absent)
         elif name in _HAND_STREAMS:
-            signals[name] = _hand_stream(stream, mapping, robot, absent)
+            signals[name] = _hand_stream(stream, mapping, robot, absent, kind)
         elif name == "head_pose":
             signals[name] = _pose_stream(stream)
         else:

@@ -36,6 +36,7 @@ from teleop_lake.canonical import (
     RecordingMeta,
     SignalStream,
 )
+from teleop_lake.formats.end_effector import resolve_end_effector
 from teleop_lake.formats.kuavo_labels import apply_labels, read_label_files
 from teleop_lake.formats.kuavo_ros1 import OPTIONAL_STREAMS, REQUIRED_STREAMS
 from teleop_lake.formats.kuavo_topics import check_stamps, reject
@@ -275,7 +276,9 @@ def read(files: Sequence[Path], meta: RecordingMeta, profile: CenterProfile) -> 
     paths = [Path(f) for f in files]
     label = next((p for p in paths if p.name.endswith("metadata.json")), None)
     labels = read_label_files(label, None)
+    profile, eef = resolve_end_effector(profile, labels.metadata, None, labels.metadata_file)
     signals, cameras, events, info = read_signals(paths, profile)
+    info.update(eef)
     new_meta, label_events = apply_labels(
         meta, labels, info["t_first_record_ns"], info["t_last_record_ns"]
     )

@@ -37,6 +37,7 @@ from teleop_lake.canonical import (
     RecordingMeta,
     SignalStream,
 )
+from teleop_lake.formats.end_effector import resolve_end_effector
 from teleop_lake.formats.kuavo_labels import apply_labels, read_label_files
 from teleop_lake.formats.kuavo_topics import (
     decode_camera,
@@ -59,8 +60,10 @@ from teleop_lake.network.profiles import CenterProfile, StreamMapping
 from teleop_lake.rejection import Reason, RecordingRejected
 
 RAW_FORMAT = "ros1-bag"
-REQUIRED_STREAMS = ("joint_state", "joint_command", "arm_target", "hand_command", "hand_state")
-OPTIONAL_STREAMS = ("head_pose",)
+REQUIRED_STREAMS = ("joint_state", "joint_command", "arm_target", "hand_command")
+# Some rigs publish no hand (or claw) state at all (KUAVO.md): its absence is recorded, not
+# refused; so is a missing VR head pose.
+OPTIONAL_STREAMS = ("hand_state", "head_pose")
 EVENTS_TOPIC = "/teleop/event"  # std_msgs/String; a profile stream "events" overrides it
 ROS1_DECODERS = TopicDecoders(signal=decode_signal, camera=decode_camera, events=decode_events)
 
@@ -96,16 +99,25 @@ def check_parts(paths: Sequence[Path], part_key: Callable[[Path], tuple[int, str
         )
 
 
-def _check_topics(
-    bags: list[Ros1Bag], profile: CenterProfile
-) -> tuple[dict[str, StreamMapping], dict[str, str], list[str]]:
-    """Which mapped streams and cameras the bag holds; reject what is missing or mistyped."""
+def _present_topics(bags: list[Ros1Bag]) -> dict[str, set[str]]:
+    """Topic -> normalised message types, over every part."""
     present: dict[str, set[str]] = {}
     for bag in bags:
         for topic, conns in bag.topic_connections().items():
             present.setdefault(topic, set()).update(normalize_msgtype(c.msgtype) for c in conns)
+    return present
+
+
+def _check_topics(
+    bags: list[Ros1Bag], profile: CenterProfile, metadata: dict[str, Any] | None
+) -> tuple[dict[str, StreamMapping], dict[str, str], list[str], dict[str, Any]]:
+    """Which mapped streams and cameras the bag holds, for the end effector the recording
+    carries; reject what is missing or mistyped. The last item: end-effector facts."""
+    present = _present_topics(bags)
     files = ", ".join(b.path.name for b in bags)
-    return check_topics(present, files, profile, REQUIRED_STREAMS, OPTIONAL_STREAMS)
+    profile, eef = resolve_end_effector(profile, metadata, set(present), files)
+    found = check_topics(present, files, profile, REQUIRED_STREAMS, OPTIONAL_STREAMS)
+    return (*found, eef)
 
 
 def _open_bags(paths: list[Path]) -> list[Ros1Bag]:
@@ -125,12 +137,19 @@ def _open_bags(paths: list[Path]) -> list[Ros1Bag]:
 
 
 def read_signals(
-    bag_paths: list[Path], profile: CenterProfile, *, with_cameras: bool = True
+    bag_paths: list[Path],
+    profile: CenterProfile,
+    *,
+    with_cameras: bool = True,
+    metadata: dict[str, Any] | None = None,
 ) -> tuple[dict[str, SignalStream], dict[str, CameraStream], list[Event], dict[str, Any]]:
-    """Decode the mapped streams of one recording's bag parts (read in part order)."""
+    """Decode the mapped streams of one recording's bag parts (read in part order).
+
+    ``metadata``: the recording's metadata.json, whose ``eef_type`` picks the end-effector
+    streams (`teleop_lake.formats.end_effector`); without it the topics decide."""
     bags = _open_bags(bag_paths)
     try:
-        mappings, cameras, absent = _check_topics(bags, profile)
+        mappings, cameras, absent, eef = _check_topics(bags, profile, metadata)
         events_topic = (
             profile.streams["events"].topic if "events" in profile.streams else EVENTS_TOPIC
         )
@@ -140,7 +159,7 @@ def read_signals(
             events_topic,
             ROS1_DECODERS,
             with_cameras,
-            info={"absent_optional_streams": absent, "malformed_messages": {}},
+            info={"absent_optional_streams": absent, "malformed_messages": {}, **eef},
         )
         for bag in bags:
             try:
@@ -161,7 +180,7 @@ def read(files: Sequence[Path], meta: RecordingMeta, profile: CenterProfile) -> 
         reject("file_missing", f"no .bag file among {[Path(f).name for f in files]}")
     check_parts(bag_paths, _part_key)
     labels = read_label_files(meta_path, moments_path)
-    signals, cameras, events, info = read_signals(bag_paths, profile)
+    signals, cameras, events, info = read_signals(bag_paths, profile, metadata=labels.metadata)
     new_meta, label_events = apply_labels(
         meta, labels, info["t_first_record_ns"], info["t_last_record_ns"]
     )

@@ -59,7 +59,12 @@ MESSAGE_FIELDS: dict[str, dict[str, tuple[tuple[str, ...], ...]]] = {
     "kuavo_msgs/msg/robotHandPosition": {
         "position": (("left_hand_position", "right_hand_position"),),
     },
-    "kuavo_msgs/msg/lejuClawState": {"position": (("data.position",),)},
+    # The claw state carries one int8 code per claw beside the positions (KUAVO.md: -1 error,
+    # 0 unknown, 1 moving, 2 reached, 3 grabbed); kept as ``state_code_raw.<claw>``.
+    "kuavo_msgs/msg/lejuClawState": {
+        "position": (("data.position",),),
+        "state_code": (("state",),),
+    },
     "kuavo_msgs/msg/lejuClawCommand": {"position": (("data.position",),)},
     "kuavo_msgs/msg/controlLejuClaw": {"position": (("data.position",),)},
     "geometry_msgs/msg/PoseWithCovarianceStamped": {
@@ -110,6 +115,7 @@ class TypestoreFor(Protocol):
 STREAM_QUANTITIES: dict[str, tuple[str, ...]] = {
     "joint_state": ("position", "velocity", "effort"),
     "head_pose": ("position", "orientation"),
+    "hand_state": ("position", "state_code"),
 }
 POSE_CHANNELS = {"position": ("x", "y", "z"), "orientation": ("qx", "qy", "qz", "qw")}
 

@@ -33,6 +33,7 @@ from teleop_lake.canonical import (
     SignalStream,
 )
 from teleop_lake.formats.cdr_layout import cdr_typestore_for, decode_cdr_fields
+from teleop_lake.formats.end_effector import resolve_end_effector
 from teleop_lake.formats.kuavo_labels import apply_labels, read_label_files
 from teleop_lake.formats.kuavo_ros1 import (
     EVENTS_TOPIC,
@@ -162,15 +163,17 @@ def read_signals(
     *,
     with_cameras: bool = True,
     required: Sequence[str] = REQUIRED_STREAMS,
+    metadata: dict[str, Any] | None = None,
 ) -> tuple[dict[str, SignalStream], dict[str, CameraStream], list[Event], dict[str, Any]]:
-    """Decode the mapped streams of one recording's MCAP parts (read in part order)."""
+    """Decode the mapped streams of one recording's MCAP parts (read in part order);
+    ``metadata``'s ``eef_type`` picks the end-effector streams (else the topics do)."""
     files = _open_files(mcap_paths)
     names = ", ".join(p.name for p in mcap_paths)
     try:
         optional = tuple(n for n in (*REQUIRED_STREAMS, *OPTIONAL_STREAMS) if n not in required)
-        mappings, cameras, absent = check_topics(
-            _present(files), names, profile, required, optional
-        )
+        present = _present(files)
+        profile, eef = resolve_end_effector(profile, metadata, set(present), names)
+        mappings, cameras, absent = check_topics(present, names, profile, required, optional)
         events_topic = (
             profile.streams["events"].topic if "events" in profile.streams else EVENTS_TOPIC
         )
@@ -180,7 +183,7 @@ def read_signals(
             events_topic,
             CDR_DECODERS,
             with_cameras,
-            info={"absent_optional_streams": absent, "malformed_messages": {}},
+            info={"absent_optional_streams": absent, "malformed_messages": {}, **eef},
         )
         for f in files:
             _check_encodings(f, set(parts.topics))
@@ -205,7 +208,7 @@ def read(files: Sequence[Path], meta: RecordingMeta, profile: CenterProfile) -> 
     meta_path = next((p for p in paths if p.name.endswith("metadata.json")), None)
     moments_path = next((p for p in paths if p.name.endswith("moments.json")), None)
     labels = read_label_files(meta_path, moments_path)
-    signals, cameras, events, info = read_signals(parts, profile)
+    signals, cameras, events, info = read_signals(parts, profile, metadata=labels.metadata)
     new_meta, label_events = apply_labels(
         meta, labels, info["t_first_record_ns"], info["t_last_record_ns"]
     )

@@ -28,7 +28,8 @@ def check_topics(
 ) -> tuple[dict[str, StreamMapping], dict[str, str], list[str]]:
     """(mapped signal streams present, cameras present, optional streams absent).
 
-    ``present`` maps topic -> set of normalised message types. Raises
+    ``present`` maps topic -> set of normalised message types. A stream whose mapping has
+    alternatives (`StreamMapping.candidates`) is read from the first topic present. Raises
     `RecordingRejected` naming ``files`` and the stream when a required stream is not
     mapped by the profile, absent from the recording, or any mapped topic has another
     message type than the profile says.
@@ -43,20 +44,24 @@ def check_topics(
                     stream=name,
                 )
             )
-    wanted = [
-        (n, m.topic, m.message) for n, m in profile.streams.items() if n in (*required, *optional)
+    wanted: list[tuple[str, tuple[tuple[str, str], ...]]] = [
+        (n, tuple((c.topic, c.message) for c in m.candidates()))
+        for n, m in profile.streams.items()
+        if n in (*required, *optional)
     ]
-    wanted += [(n, t, CAMERA_MESSAGE) for n, t in profile.cameras.items()]
+    wanted += [(n, ((t, CAMERA_MESSAGE),)) for n, t in profile.cameras.items()]
     signals: dict[str, StreamMapping] = {}
     absent: list[str] = []
-    for name, topic, message in wanted:
-        types = present.get(topic)
-        if types is None:
+    for name, candidates in wanted:
+        # The first topic the recording holds wins (newer firmware first, then older).
+        chosen = next((k for k, (topic, _) in enumerate(candidates) if topic in present), None)
+        if chosen is None:
             if name in required:
+                topics = " or ".join(f"{t!r} ({m})" for t, m in candidates)
                 reasons.append(
                     Reason(
                         "missing_stream",
-                        f"required topic {topic!r} ({message}) is not in the recording; "
+                        f"required topic {topics} is not in the recording; "
                         f"it has {sorted(present)}",
                         file=files,
                         stream=name,
@@ -65,6 +70,8 @@ def check_topics(
             else:
                 absent.append(name)
             continue
+        topic, message = candidates[chosen]
+        types = present[topic]
         if types != {normalize_msgtype(message)}:
             reasons.append(
                 Reason(
@@ -76,7 +83,7 @@ def check_topics(
                 )
             )
         elif name in profile.streams:
-            signals[name] = profile.streams[name]
+            signals[name] = profile.streams[name].candidates()[chosen]
     if reasons:
         raise RecordingRejected(*reasons)
     cameras = {n: t for n, t in profile.cameras.items() if n not in absent}
