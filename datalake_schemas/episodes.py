@@ -55,9 +55,79 @@ EPISODE_FIELDS: dict[str, tuple[type[pl.DataType] | pl.DataType, bool, str]] = {
     "n_spikes": (pl.Int64, False, "spikes flagged"),
     "n_dropouts": (pl.Int64, False, "dropouts flagged"),
     "n_frozen": (pl.Int64, False, "frozen segments flagged"),
-    "operator_clock_offset_ms": (pl.Float64, True, "estimated operator clock offset"),
+    "n_limit_violations": (
+        pl.Int64,
+        False,
+        "runs of readings past a joint limit by more than a few noise sigmas (kept, flagged)",
+    ),
+    "n_at_stop": (
+        pl.Int64,
+        False,
+        "stretches of a joint resting at a mechanical stop (informational, never a fault)",
+    ),
+    "end_effector": (pl.String, False, "hand (dexterous hands) or claw (two-finger claws)"),
+    "eef_type": (pl.String, True, "the end-effector type the recording's label file names"),
+    "absent_streams": (
+        pl.List(pl.String),
+        False,
+        "optional streams the rig does not record (hand_state, head_pose)",
+    ),
+    "n_unpopulated_channels": (
+        pl.Int64,
+        False,
+        "channels constant for the whole recording (firmware left them unfilled): null in frames",
+    ),
+    "n_faulty_channels": (
+        pl.Int64,
+        False,
+        "channels with a long frozen stretch or readings past their limits (see channels table)",
+    ),
+    "operator_clock_offset_ms": (
+        pl.Float64,
+        True,
+        "estimated operator clock offset at clock_reference_ns: t_op = t_robot + offset + drift",
+    ),
     "operator_clock_drift_ppm": (pl.Float64, True, "estimated operator clock drift"),
-    "clock_uncertainty_ms": (pl.Float64, True, "uncertainty of the offset estimate"),
+    "clock_uncertainty_ms": (
+        pl.Float64,
+        True,
+        "95% bound on the offset estimate: covers every candidate's interval",
+    ),
+    "clock_status": (
+        pl.String,
+        False,
+        "reference (no operator stream), resolved, disagreement (candidates disagree; the "
+        "uncertainty covers them all) or unresolved",
+    ),
+    "clock_method": (pl.String, True, "how the estimate was made from its candidates"),
+    "clock_reference_ns": (
+        pl.Int64,
+        True,
+        "robot-clock instant (UTC epoch ns) the offsets and candidates refer to",
+    ),
+    "n_clock_domain_mismatches": (
+        pl.Int64,
+        False,
+        "streams whose stamps are on another clock than their center profile declares",
+    ),
+    **{
+        f"clock_{method}_{what}": (
+            dtype,
+            True,
+            f"{label} candidate: {doc}",
+        )
+        for method, label in (
+            ("xcorr", "cross-correlation (arm targets vs joint commands)"),
+            ("envelope", "receive-stamp envelope"),
+            ("events", "paired events (no format logs them yet)"),
+        )
+        for what, dtype, doc in (
+            ("offset_ms", pl.Float64, "offset at clock_reference_ns"),
+            ("drift_ppm", pl.Float64, "drift"),
+            ("uncertainty_ms", pl.Float64, "95% bound of its own interval"),
+            ("streams", pl.String, "streams it was computed from, comma-separated"),
+        )
+    },
     "outcome": (pl.String, False, "success, failure or unknown"),
     "failure_reason": (pl.String, True, "taxonomy code when not a success"),
     "label_source": (pl.String, False, "operator, rule or qa_override"),

@@ -4,10 +4,16 @@ Columns (units in the names):
 - ``episode_id``, ``frame_index`` (0-based within the episode), ``t_ns`` (robot
   clock, UTC epoch ns), ``t_rel_s`` (seconds since the episode's first tick);
 - observations ``obs.position_rad.<joint>``, ``obs.velocity_rad_s.<joint>``,
-  ``obs.effort_nm.<joint>``, ``obs.hand_closure.<hand joint>`` (0 open .. 1 closed),
-  ``obs.head_position_m.{x,y,z}``, ``obs.head_orientation.{qx,qy,qz,qw}``;
+  ``obs.effort_nm.<joint>`` (velocity and effort null where the robot's firmware left the field
+  unpopulated: see the episode's channel statuses), ``obs.hand_closure.<hand joint>`` (0 open ..
+  1 closed) on robots with dexterous hands, or ``obs.gripper_closure.<claw>`` and
+  ``obs.gripper_state_code.<claw>`` (the claw's own code: -1 error, 0 unknown, 1 moving,
+  2 reached, 3 grabbed) on robots with claws; ``obs.head_position_m.{x,y,z}``,
+  ``obs.head_orientation.{qx,qy,qz,qw}``; end-effector and head columns are null where the rig
+  records no such stream;
 - actions ``action.target_rad.<joint>`` (robot command), ``action.arm_target_rad.<arm
-  joint>`` (the exoskeleton's command, on the robot clock), ``action.hand_closure.<hand joint>``;
+  joint>`` (the exoskeleton's command, on the robot clock), ``action.hand_closure.<hand joint>``
+  or ``action.gripper_closure.<claw>``;
 - ``camera.<name>.frame_index``: the nearest frame of that camera (-1: none);
 - per-row quality flags ``flag.*`` and ``alignment_residual_ms``.
 """
@@ -48,11 +54,19 @@ def frames_schema() -> pa.DataFrameSchema:
             "frame_index": pa.Column(pl.Int32, pa.Check.ge(0)),
             "t_ns": pa.Column(pl.Int64, pa.Check.gt(946_684_800_000_000_000)),  # after 2000-01-01
             "t_rel_s": pa.Column(pl.Float64, pa.Check.ge(0.0)),
-            r"^obs\.(position_rad|velocity_rad_s|effort_nm)\..+$": pa.Column(
-                pl.Float32, nullable=False, regex=True
+            r"^obs\.position_rad\..+$": pa.Column(pl.Float32, nullable=False, regex=True),
+            r"^obs\.(velocity_rad_s|effort_nm)\..+$": pa.Column(
+                pl.Float32, nullable=True, regex=True
             ),
-            r"^obs\.hand_closure\..+$": pa.Column(
-                pl.Float32, pa.Check.in_range(-0.05, 1.05), nullable=True, regex=True
+            r"^obs\.(hand|gripper)_closure\..+$": pa.Column(
+                pl.Float32,
+                pa.Check.in_range(-0.05, 1.05),
+                nullable=True,
+                regex=True,
+                required=False,
+            ),
+            r"^obs\.gripper_state_code\..+$": pa.Column(
+                pl.Float32, pa.Check.in_range(-1.0, 3.0), nullable=True, regex=True, required=False
             ),
             r"^obs\.head_(position_m|orientation)\..+$": pa.Column(
                 pl.Float32, nullable=True, regex=True
@@ -60,8 +74,12 @@ def frames_schema() -> pa.DataFrameSchema:
             r"^action\.(target_rad|arm_target_rad)\..+$": pa.Column(
                 pl.Float32, nullable=True, regex=True
             ),
-            r"^action\.hand_closure\..+$": pa.Column(
-                pl.Float32, pa.Check.in_range(-0.05, 1.05), nullable=True, regex=True
+            r"^action\.(hand|gripper)_closure\..+$": pa.Column(
+                pl.Float32,
+                pa.Check.in_range(-0.05, 1.05),
+                nullable=True,
+                regex=True,
+                required=False,
             ),
             r"^camera\..+\.frame_index$": pa.Column(
                 pl.Int32, pa.Check.ge(-1), regex=True, required=False

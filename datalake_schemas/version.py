@@ -4,4 +4,4 @@ Bump the major version when a column is removed or changes meaning; readers
 refuse a release whose major version they do not know.
 """
 
-SCHEMA_VERSION = "1.1.0"
+SCHEMA_VERSION = "1.2.0"

@@ -23,6 +23,7 @@ from PIL import Image
 
 from datalake_schemas import EPISODE_FIELDS, episodes_schema, frames_schema
 from teleop_lake import __version__
+from teleop_lake.alignment.clock_model import CANDIDATE_METHODS
 from teleop_lake.canonical import Recording, RecordingMeta
 from teleop_lake.formats import read_recording
 from teleop_lake.labeling import Label
@@ -128,7 +129,7 @@ def episode_row(
         "source_uri": lake.uri(rec.bronze_dir),
         "content_key": rec.content_key,
         "pipeline_version": __version__,
-        "param_hash": params.param_hash(),
+        "param_hash": params.param_hash(load_robot_model(meta.robot_model)),
         "run_id": run_id,
         "segment_id": segment_id,
         "segment_row_start": row_start,
@@ -136,10 +137,40 @@ def episode_row(
         "n_spikes": int(s["n_spikes"]),
         "n_dropouts": int(s["n_dropouts"]),
         "n_frozen": int(s["n_frozen"]),
+        "n_limit_violations": int(s["n_limit_violations"]),
+        "n_at_stop": int(s["n_at_stop"]),
+        "end_effector": s["end_effector"],
+        "eef_type": s["eef_type"],
+        "absent_streams": list(s["absent_streams"]),
+        **channel_counts(ep.channels),
         "operator_clock_offset_ms": _opt_float(s.get("operator_clock_offset_ms")),
         "operator_clock_drift_ppm": _opt_float(s.get("operator_clock_drift_ppm")),
         "clock_uncertainty_ms": _opt_float(s.get("clock_uncertainty_ms")),
+        "clock_status": s["clock_status"],
+        "clock_method": s["clock_method"],
+        "clock_reference_ns": int(s["clock_reference_ns"]),
+        "n_clock_domain_mismatches": int(s["n_clock_domain_mismatches"]),
+        **candidate_fields(s),
         **label_fields(lab),
+    }
+
+
+def candidate_fields(summary: dict[str, Any]) -> dict[str, Any]:
+    """The clock candidate columns of an episode row (null where a candidate was not made)."""
+    out: dict[str, Any] = {}
+    for method in CANDIDATE_METHODS:
+        for what in ("offset_ms", "drift_ppm", "uncertainty_ms"):
+            out[f"clock_{method}_{what}"] = _opt_float(summary.get(f"clock_{method}_{what}"))
+        out[f"clock_{method}_streams"] = summary.get(f"clock_{method}_streams")
+    return out
+
+
+def channel_counts(channels: pl.DataFrame) -> dict[str, int]:
+    """How many channels of an episode are unpopulated and faulty."""
+    status = channels["status"] if channels.height else pl.Series([], dtype=pl.String)
+    return {
+        "n_unpopulated_channels": int((status == "unpopulated").sum()),
+        "n_faulty_channels": int((status == "faulty").sum()),
     }
 
 
@@ -344,8 +375,12 @@ def process_batch(
             [k[2].findings.with_columns(pl.lit(k[2].episode_id).alias("episode_id")) for k in kept],
             how="diagonal_relaxed",
         )
+        channels = pl.concat(
+            [k[2].channels.with_columns(pl.lit(k[2].episode_id).alias("episode_id")) for k in kept],
+            how="diagonal_relaxed",
+        )
         images = _stack_images([k[3] for k in kept])
-        write_segment(lake, segment_id, frames_all, episodes, findings, images)
+        write_segment(lake, segment_id, frames_all, episodes, findings, images, channels)
         result.segment_id = segment_id
         result.episodes = rows
         published = {k[0].content_key: k[0] for k in kept}
@@ -375,6 +410,8 @@ def write_evidence(
                 "center": rec.center,
                 "recording_id": rec.recording_id,
                 "task_code": (rec.manifest or {}).get("task_code"),
+                "station": (rec.manifest or {}).get("station"),
+                "robot_serial": (rec.manifest or {}).get("robot_serial"),
                 "content_key": rec.content_key,
                 "run_id": run_id,
                 "publishable": bool(ep.to_publish()),
@@ -402,6 +439,10 @@ def write_evidence(
     lake.write_parquet(
         f"{base}/clocks.parquet",
         pl.concat([tagged(ep.clocks, rec) for rec, ep in evidence], how="diagonal_relaxed"),
+    )
+    lake.write_parquet(
+        f"{base}/channels.parquet",
+        pl.concat([tagged(ep.channels, rec) for rec, ep in evidence], how="diagonal_relaxed"),
     )
 
 

@@ -2,7 +2,8 @@
 
 A segment folder holds ``frames.parquet`` (the aligned grid), ``episodes.parquet``
 (one row per episode with its row offset), ``findings.parquet`` (what cleaning
-flagged), ``replay.zarr`` (a replay buffer: ``data/<family>`` arrays of shape
+flagged, with its evidence), ``channels.parquet`` (every channel's status per episode:
+measured, unpopulated, faulty or absent), ``replay.zarr`` (a replay buffer: ``data/<family>`` arrays of shape
 (steps, channels) + ``meta/episode_ends``) and ``segment.json`` listing every file
 with size and sha256. Releases copy those file entries into their manifest
 instead of hashing segments again, so publishing costs in proportion to the
@@ -119,6 +120,7 @@ def write_segment(
     episodes: pl.DataFrame,
     findings: pl.DataFrame,
     images: Mapping[str, np.ndarray],
+    channels: pl.DataFrame | None = None,
 ) -> dict[str, object]:
     """Write one segment (fails if it exists: segments are immutable). Returns its manifest."""
     seg = layout.segment_dir(segment_id)
@@ -128,6 +130,8 @@ def write_segment(
     lake.write_parquet(f"{seg}/frames.parquet", frames)
     lake.write_parquet(f"{seg}/episodes.parquet", episodes)
     lake.write_parquet(f"{seg}/findings.parquet", findings)
+    if channels is not None:
+        lake.write_parquet(f"{seg}/channels.parquet", channels)
     write_replay_buffer(
         lake, f"{seg}/{REPLAY_NAME}", frames, episodes["episode_id"].to_list(), images
     )
