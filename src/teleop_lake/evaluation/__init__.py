@@ -1,9 +1,11 @@
 """Evaluation: score a processed night against the simulator's ground truth.
 
-Pure scoring (`matching`, `clock_error`, `camera_truth`, `label_scores`, `scorecard`) takes
-polars frames and numpy arrays and returns numbers; `night` is the one IO module: it reads
-the lake's evidence, release frames, outcome ledger and bronze recordings, and the network's
-``_truth/`` tables. The definitions are written down in docs/EVALUATION.md.
+Pure scoring (`matching`, `clock_error`, `camera_truth`, `sample_scores`, `label_scores`,
+`variation`, `outcome_scores`, `scorecard`, and `targets` for the targets, the printed table
+and the worst over several networks) takes polars frames and numpy arrays and returns numbers;
+`night` is the one IO module: it reads the lake's evidence, release frames, outcome ledger and
+bronze recordings, and the network's ``_truth/`` tables. The definitions are written down in
+docs/EVALUATION.md.
 """
 
 from teleop_lake.evaluation.matching import (

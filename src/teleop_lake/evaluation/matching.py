@@ -3,13 +3,16 @@
 Both sides are intervals on the robot clock, per recording, stream and channel:
 
 - a truth item is one injected fault on one channel (`spike_truth`, `frozen_truth`) or on the
-  whole stream (`dropout_truth`, channel ``""``), ``[start_ns, end_ns)`` as in docs/TRUTH.md,
-  with ``eligible`` saying whether the targets cover it (see `EligibilityRules`);
+  whole stream (`dropout_truth`; a frozen whole message), ``[start_ns, end_ns)`` as in
+  docs/TRUTH.md, with ``eligible`` saying whether the targets cover it (see
+  `EligibilityRules`) and ``stream_wide`` whether it concerns the whole stream (channel
+  ``""``): a stream-wide item matches a finding of its stream on any channel;
 - a finding is ``[start_ns, end_ns]`` with both ends inclusive (the first and last affected
   sample stamps, or for a gap the stamps of the samples either side of it).
 
-A truth item and a finding *match* when they share the keys and their intervals overlap
-(``finding.start < truth.end`` and ``finding.end >= truth.start``). Recall counts eligible
+A truth item and a finding *match* when they share the keys (recording, stream, and the
+channel unless the item is stream-wide) and their intervals overlap (``finding.start <
+truth.end`` and ``finding.end >= truth.start``). Recall counts eligible
 truth items with at least one match; precision counts findings that match any truth item,
 over findings that match one (eligible or not) plus findings that match none. A finding that
 matches only ineligible truth items is left out of precision (the targets make no claim
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -40,6 +44,7 @@ NOMINAL_RATE_HZ: dict[str, float] = {
 NOMINAL_PERIOD_NS: dict[str, int] = {s: round(1e9 / r) for s, r in NOMINAL_RATE_HZ.items()}
 RECORDING_KEYS = ("center", "recording_id")
 CHANNEL_KEYS = (*RECORDING_KEYS, "stream", "channel")
+STREAM_KEYS = (*RECORDING_KEYS, "stream")
 TRUTH_COLUMNS = (*CHANNEL_KEYS, "truth_id", "start_ns", "end_ns", "period_ns", "eligible")
 FOUND_COLUMNS = (*CHANNEL_KEYS, "finding_id", "start_ns", "end_ns")
 
@@ -76,10 +81,12 @@ def _with_periods(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def _per_channel(faults: pl.DataFrame, kind: str) -> pl.DataFrame:
+    """One row per fault of ``kind`` and channel; a fault without channels (the whole stream)
+    keeps one row with channel ``""``."""
     return (
         faults.filter(pl.col("kind") == kind)
         .rename({"fault_id": "truth_id"})
-        .explode("channels")
+        .explode("channels", empty_as_null=True)
         .rename({"channels": "channel"})
         .with_columns(pl.col("channel").fill_null(""))
     )
@@ -109,19 +116,45 @@ def dropout_truth(
     length = pl.col("end_ns") - pl.col("start_ns")
     eligible = length >= (rules.dropout_min_periods - 0.5) * pl.col("period_ns")
     return items.with_columns(
-        pl.lit("").alias("channel"), eligible.fill_null(False).alias("eligible")
-    ).select(*TRUTH_COLUMNS)
+        pl.lit("").alias("channel"),
+        eligible.fill_null(False).alias("eligible"),
+        pl.lit(True).alias("stream_wide"),
+    ).select(*TRUTH_COLUMNS, "stream_wide")
+
+
+FROZEN_SCOPES = ("channel", "message")
+"""Scopes of a frozen fault (truth ``scope``): listed channels, or every channel of the stream
+(a whole message repeated; ``channels`` empty)."""
 
 
 def frozen_truth(
     faults: pl.DataFrame, rules: EligibilityRules = EligibilityRules()
 ) -> pl.DataFrame:
-    """Truth items of the frozen segments, one per frozen channel: eligible when the segment
-    lasts at least ``frozen_min_s`` (half a period of rounding slack)."""
+    """Truth items of the frozen segments: one per frozen channel, or one stream-wide item
+    (channel ``""``) for a whole message; eligible when the segment lasts at least
+    ``frozen_min_s`` (half a period of rounding slack). Beside `TRUTH_COLUMNS`: ``scope``
+    (`FROZEN_SCOPES`; from the truth's ``scope``, or ``message`` for a fault without channels
+    when the column is absent), ``moving`` (the truth's ``moving``; null when absent) and
+    ``stream_wide``."""
     items = _with_periods(_per_channel(faults, "frozen"))
+    derived = pl.when(pl.col("channel") == "").then(pl.lit("message")).otherwise(pl.lit("channel"))
+    scope = pl.col("scope").fill_null(derived) if "scope" in items.columns else derived
+    moving = (
+        pl.col("moving").cast(pl.Boolean)
+        if "moving" in items.columns
+        else pl.lit(None, dtype=pl.Boolean)
+    )
     length = pl.col("end_ns") - pl.col("start_ns")
     eligible = length >= rules.frozen_min_s * 1e9 - 0.5 * pl.col("period_ns")
-    return items.with_columns(eligible.fill_null(False).alias("eligible")).select(*TRUTH_COLUMNS)
+    return (
+        items.with_columns(
+            eligible.fill_null(False).alias("eligible"),
+            scope.alias("scope"),
+            moving.alias("moving"),
+        )
+        .with_columns((pl.col("scope") == "message").alias("stream_wide"))
+        .select(*TRUTH_COLUMNS, "scope", "moving", "stream_wide")
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,7 +199,8 @@ class DetectionScore:
 def match_detections(
     truth: pl.DataFrame, found: pl.DataFrame, keys: Sequence[str] = CHANNEL_KEYS
 ) -> DetectionScore:
-    """Match truth items (`TRUTH_COLUMNS`) with findings (`FOUND_COLUMNS`) sharing ``keys``.
+    """Match truth items (`TRUTH_COLUMNS`) with findings (`FOUND_COLUMNS`) sharing ``keys``;
+    a stream-wide item (``stream_wide`` True, column optional) ignores the finding's channel.
 
     Boundary error of a pair: the finding's interval of affected samples is
     ``[start + P/2, end - P/2]`` for a gap finding (its ends are the samples *around* the gap)
@@ -176,13 +210,27 @@ def match_detections(
     finding when it has ``is_gap`` True (column optional, default False).
     """
     keys = list(keys)
-    t = truth.select(*TRUTH_COLUMNS)
+    wide = pl.col("stream_wide") if "stream_wide" in truth.columns else pl.lit(False)
+    t = truth.with_columns(wide.fill_null(False).alias("stream_wide")).select(
+        *TRUTH_COLUMNS, "stream_wide"
+    )
     f = found.select(*FOUND_COLUMNS, *(["is_gap"] if "is_gap" in found.columns else []))
     if "is_gap" not in f.columns:
         f = f.with_columns(pl.lit(False).alias("is_gap"))
     f = f.rename({"start_ns": "found_start_ns", "end_ns": "found_end_ns"})
-    drop = [c for c in CHANNEL_KEYS if c not in keys]
-    pairs = t.join(f.drop(drop), on=keys, how="inner").filter(
+
+    def joined(items: pl.DataFrame, on: list[str]) -> pl.DataFrame:
+        drop = [c for c in CHANNEL_KEYS if c not in on]
+        return items.join(f.drop(drop), on=on, how="inner")
+
+    stream_keys = [k for k in keys if k != "channel"]
+    pairs = pl.concat(
+        [
+            joined(t.filter(~pl.col("stream_wide")), keys),
+            joined(t.filter(pl.col("stream_wide")), stream_keys),
+        ],
+        how="diagonal_relaxed",
+    ).filter(
         (pl.col("found_start_ns") < pl.col("end_ns"))
         & (pl.col("found_end_ns") >= pl.col("start_ns"))
     )
@@ -216,3 +264,55 @@ def match_detections(
         missed=missed,
         false=false.rename({"found_start_ns": "start_ns", "found_end_ns": "end_ns"}),
     )
+
+
+def subset_recall(items: pl.DataFrame, score: DetectionScore, where: pl.Expr) -> dict[str, Any]:
+    """Recall of the eligible items of ``items`` selected by ``where`` (``n``, ``n_found``,
+    ``recall``; recall null without items), given the `DetectionScore` of all of them."""
+    chosen = items.filter(pl.col("eligible") & where.fill_null(False))
+    n = chosen.height
+    missed = chosen.filter(pl.col("truth_id").is_in(score.missed["truth_id"].implode())).height
+    return {"recall": (n - missed) / n if n else None, "n": n, "n_found": n - missed}
+
+
+def overlaps_truth(
+    findings: pl.DataFrame,
+    truth: pl.DataFrame,
+    channels: str = "channels",
+) -> pl.Series:
+    """Per finding (center, recording_id, stream, channel, start_ns, end_ns), whether it
+    overlaps a truth interval of its stream (start_ns, end_ns; end exclusive) on its channel.
+
+    ``channels`` names the truth's column holding its channels: a list column (the faults
+    table: an empty list is the whole stream) or a string column (one channel per row, ``""``
+    the whole stream). A stream-wide finding (channel ``""``) overlaps any truth interval of
+    its stream."""
+    if findings.is_empty():
+        return pl.Series("overlaps", [], dtype=pl.Boolean)
+    f = findings.select(
+        *STREAM_KEYS, pl.col("channel").fill_null(""), "start_ns", "end_ns"
+    ).with_row_index("finding_row")
+    if truth.is_empty():
+        return pl.Series("overlaps", [False] * f.height, dtype=pl.Boolean)
+    t = truth.select(
+        *STREAM_KEYS,
+        pl.col(channels).alias("truth_channels"),
+        pl.col("start_ns").alias("truth_start_ns"),
+        pl.col("end_ns").alias("truth_end_ns"),
+    )
+    if t.schema["truth_channels"] == pl.String:
+        same_channel = (pl.col("truth_channels") == "") | (
+            pl.col("truth_channels") == pl.col("channel")
+        )
+    else:
+        same_channel = (pl.col("truth_channels").list.len() == 0) | pl.col(
+            "truth_channels"
+        ).list.contains(pl.col("channel"))
+    hit = f.join(t, on=list(STREAM_KEYS), how="inner").filter(
+        (pl.col("start_ns") < pl.col("truth_end_ns"))
+        & (pl.col("end_ns") >= pl.col("truth_start_ns"))
+        & ((pl.col("channel") == "") | same_channel)
+    )
+    return f.select(pl.col("finding_row").is_in(hit["finding_row"].implode()).alias("overlaps"))[
+        "overlaps"
+    ]

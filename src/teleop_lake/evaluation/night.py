@@ -5,11 +5,16 @@ release segments' frames and bronze recordings; and the network's ``_truth/`` ta
 processed recording it re-reads the bronze recording (decode + standardize, as the night did)
 to measure what the evidence does not keep: the raw and repaired joint samples inside each
 spike, the stream sizes, and the camera stamps behind each grid row's frame. Scoring itself
-is `teleop_lake.evaluation.scorecard` (pure).
+is `teleop_lake.evaluation.scorecard` (pure). Tables newer than the oldest lakes and networks
+(the truth's ``at_stop``, the evidence's ``channels``) are optional: when absent, the scores
+that need them are not available. `evaluate_many` scores several networks and keeps the worst
+of each score (`teleop_lake.evaluation.targets.merge_reports`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,10 +37,11 @@ from teleop_lake.evaluation.matching import (
 )
 from teleop_lake.evaluation.sample_scores import repair_errors
 from teleop_lake.evaluation.scorecard import NightEvidence, score_night
+from teleop_lake.evaluation.targets import merge_reports
 from teleop_lake.formats import read_recording
 from teleop_lake.lake import layout
 from teleop_lake.lake.storage import Store
-from teleop_lake.network.profiles import load_profile
+from teleop_lake.network.profiles import END_EFFECTOR_KINDS, UnknownCenterError, load_profile
 from teleop_lake.network.pull import BronzeRecording
 from teleop_lake.pipeline.process import local_files, recording_meta
 from teleop_lake.processing import ProcessingParams
@@ -44,6 +50,19 @@ from teleop_lake.robots import load_robot_model
 from teleop_lake.standardize import standardize_recording
 
 TRUTH_TABLES = ("recordings", "faults", "clocks", "noise")
+OPTIONAL_TRUTH_TABLES = ("at_stop",)
+"""Truth tables older networks lack: the scores that need them are then not available."""
+EVIDENCE_TABLES = ("processed", "findings", "clocks", "channels")
+FINDING_SCHEMA = {
+    "center": pl.String,
+    "recording_id": pl.String,
+    "stream": pl.String,
+    "channel": pl.String,
+    "kind": pl.String,
+    "start_ns": pl.Int64,
+    "end_ns": pl.Int64,
+}
+"""The findings columns scoring reads (an empty findings table gets them)."""
 KEYS = ["center", "recording_id"]
 # Mismatched camera rows whose chosen frame is at most this much further than the truly nearest
 # are counted apart (``camera.rows_near_tie``): 50 Hz against 30 Hz puts every fifth row near a
@@ -68,11 +87,25 @@ def _read_truth(network_url: str) -> dict[str, pl.DataFrame]:
             f"{net.uri('_truth')} lacks {', '.join(missing)}.parquet: --network must be the "
             "folder `teleop-lake simulate --out` wrote (its ground truth is in _truth/)"
         )
-    return {t: net.read_parquet(f"_truth/{t}.parquet") for t in TRUTH_TABLES}
+    tables = {t: net.read_parquet(f"_truth/{t}.parquet") for t in TRUTH_TABLES}
+    for t in OPTIONAL_TRUTH_TABLES:
+        if net.exists(f"_truth/{t}.parquet"):
+            tables[t] = net.read_parquet(f"_truth/{t}.parquet")
+    return tables
 
 
-def _read_evidence(lake: Store, runs: list[str]) -> dict[str, pl.DataFrame]:
-    parts: dict[str, list[pl.DataFrame]] = {"processed": [], "findings": [], "clocks": []}
+@dataclass(frozen=True, eq=False)
+class _Evidence:
+    """The latest run's evidence per recording; ``channels`` is None when no run wrote it."""
+
+    processed: pl.DataFrame
+    findings: pl.DataFrame
+    clocks: pl.DataFrame
+    channels: pl.DataFrame | None
+
+
+def _read_evidence(lake: Store, runs: list[str]) -> _Evidence:
+    parts: dict[str, list[pl.DataFrame]] = {name: [] for name in EVIDENCE_TABLES}
     for run in runs:
         for batch in lake.ls_names(f"{layout.EVIDENCE_DIR}/{run}"):
             base = layout.evidence_dir(run, batch)
@@ -102,11 +135,59 @@ def _read_evidence(lake: Store, runs: list[str]) -> dict[str, pl.DataFrame]:
             return pl.DataFrame()
         return pl.concat(frames, how="diagonal_relaxed").join(latest, on=[*KEYS, "run_id"])
 
-    return {
-        "processed": processed,
-        "findings": latest_only(parts["findings"]),
-        "clocks": latest_only(parts["clocks"]),
-    }
+    findings = latest_only(parts["findings"])
+    if findings.is_empty():
+        findings = pl.DataFrame(schema=FINDING_SCHEMA)
+    return _Evidence(
+        processed=processed,
+        findings=findings.with_columns(pl.col("channel").fill_null("")),
+        clocks=latest_only(parts["clocks"]),
+        channels=latest_only(parts["channels"]) if parts["channels"] else None,
+    )
+
+
+def _primary_topics(centers: Sequence[str]) -> pl.DataFrame:
+    """Per center and end-effector kind, the profile's primary hand-state topic (the first
+    one it reads; its alternatives come after it). Unknown centers are left out."""
+    rows = []
+    for center in sorted(set(centers)):
+        try:
+            profile = load_profile(center)
+        except UnknownCenterError:
+            continue
+        for kind in END_EFFECTOR_KINDS:
+            if kind != profile.default_end_effector and kind not in profile.end_effector_streams:
+                continue
+            mapping = profile.for_end_effector(kind).streams.get("hand_state")
+            if mapping is not None:
+                rows.append(
+                    {"center": center, "end_effector": kind, "hand_state_topic": mapping.topic}
+                )
+    return pl.DataFrame(
+        rows, schema={"center": pl.String, "end_effector": pl.String, "hand_state_topic": pl.String}
+    )
+
+
+def _operator_estimates(clocks: pl.DataFrame) -> pl.DataFrame:
+    """Per recording, the operator-clock stream rows of the evidence (stamps on the operator
+    clock, as declared or as observed when the evidence says so), the arm target's first:
+    the estimate is made from it and shared by every operator stream."""
+    if clocks.is_empty():
+        return pl.DataFrame(
+            schema={
+                "center": pl.String,
+                "recording_id": pl.String,
+                "stream": pl.String,
+                "offset_ns": pl.Int64,
+                "drift_ppm": pl.Float64,
+                "uncertainty_ms": pl.Float64,
+                "method": pl.String,
+            }
+        )
+    on_operator = pl.col("clock") == "operator"
+    if "observed_clock" in clocks.columns:
+        on_operator = pl.coalesce(pl.col("observed_clock"), pl.col("clock")) == "operator"
+    return clocks.filter(on_operator).sort([*KEYS, pl.col("stream") != "arm_target", "stream"])
 
 
 def _read_outcomes(lake: Store, runs: list[str]) -> pl.DataFrame:
@@ -227,7 +308,7 @@ def load_night(
         runs = [run_id]
     truth = _read_truth(network_url)
     ev = _read_evidence(lake, runs)
-    processed = ev["processed"]
+    processed = ev.processed
     outcomes = _read_outcomes(lake, runs)
     keys = processed.select(KEYS)
 
@@ -236,32 +317,39 @@ def load_night(
 
     faults, noise = only_processed(truth["faults"]), only_processed(truth["noise"])
     truth_clocks = only_processed(truth["clocks"]).filter(pl.col("clock") == "operator")
-    clocks = ev["clocks"]
-    operator = clocks.filter(pl.col("clock") == "operator")
-    resolved = operator.filter(pl.col("offset_ns").is_not_null()).unique(KEYS, keep="first")
+    operator = _operator_estimates(ev.clocks)
+    resolved = operator.filter(pl.col("offset_ns").is_not_null()).unique(
+        KEYS, keep="first", maintain_order=True
+    )
+    # the estimate's reference: the evidence's own when it keeps one, else the grid start
+    t_ref = (
+        pl.coalesce(pl.col("t_ref_ns"), pl.col("start_ns"))
+        if "t_ref_ns" in resolved.columns
+        else pl.col("start_ns")
+    )
     estimates = resolved.join(
         processed.select(*KEYS, "start_ns", "end_ns"), on=KEYS, how="inner"
     ).select(
         *KEYS,
         "offset_ns",
         "drift_ppm",
-        pl.col("start_ns").alias("t_ref_ns"),
+        t_ref.alias("t_ref_ns"),
         "start_ns",
         "end_ns",
         "uncertainty_ms",
         "method",
     )
     unresolved_streams = operator.filter(pl.col("offset_ns").is_null()).select(*KEYS, "stream")
-    n_unresolved = unresolved_streams.select(KEYS).unique().height
-    findings = (
-        ev["findings"]
-        .join(
-            unresolved_streams.with_columns(pl.lit(False).alias("on_robot_clock")),
-            on=[*KEYS, "stream"],
-            how="left",
-        )
-        .with_columns(pl.col("on_robot_clock").fill_null(True))
+    n_unresolved = (
+        processed.filter(pl.col("clock_status") == "unresolved").height
+        if "clock_status" in processed.columns
+        else unresolved_streams.select(KEYS).unique().height
     )
+    findings = ev.findings.join(
+        unresolved_streams.with_columns(pl.lit(False).alias("on_robot_clock")),
+        on=[*KEYS, "stream"],
+        how="left",
+    ).with_columns(pl.col("on_robot_clock").fill_null(True))
 
     spikes_all = spike_truth(faults, noise, rules).filter(pl.col("eligible"))
     truth_start = dict(
@@ -303,8 +391,10 @@ def load_night(
                         recording, mine, int(truth_start[f"{center}/{rid}"]), params
                     )
     run_recordings = outcomes.select(KEYS) if outcomes.height else keys
+    recordings = truth["recordings"].join(run_recordings, on=KEYS, how="semi")
+    at_stop = truth.get("at_stop")
     return NightEvidence(
-        recordings=truth["recordings"].join(run_recordings, on=KEYS, how="semi"),
+        recordings=recordings,
         faults=faults,
         noise=noise,
         truth_clocks=truth_clocks,
@@ -338,6 +428,9 @@ def load_night(
                 "n_channels": pl.Int64,
             },
         ),
+        at_stop=only_processed(at_stop) if at_stop is not None else None,
+        channels=ev.channels,
+        primary_topics=_primary_topics(recordings["center"].to_list()),
     )
 
 
@@ -358,3 +451,13 @@ def evaluate_night(network_url: str, lake_url: str, run_id: str | None = None) -
         },
         **report,
     }
+
+
+def evaluate_many(pairs: Sequence[tuple[str, str]], run_id: str | None = None) -> dict[str, Any]:
+    """Score several (network, lake) pairs and keep the worst of each score over them
+    (`teleop_lake.evaluation.targets.merge_reports`); ``reports`` holds each network's own
+    report, in the order given."""
+    if not pairs:
+        raise EvaluationInputError("no (network, lake) pair to evaluate")
+    reports = [evaluate_night(network, lake, run_id) for network, lake in pairs]
+    return {**merge_reports(reports), "reports": reports}

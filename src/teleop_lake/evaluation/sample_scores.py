@@ -12,7 +12,7 @@ False alarm cells: a finding that overlaps no truth fault of its stream (on its 
 of the whole stream) flags ``span / P + 1`` samples of its channel (every channel of the
 stream for a stream-wide finding); a gap finding flags the ``span / P - 1`` samples it says
 are missing. The rate is the flagged cells over all cells (samples x channels) of the
-streams scored.
+streams scored. Findings of the `NOT_SAMPLE_FLAGS` kinds flag no cell.
 """
 
 from __future__ import annotations
@@ -20,9 +20,13 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from teleop_lake.evaluation.matching import NOMINAL_PERIOD_NS
+from teleop_lake.evaluation.matching import NOMINAL_PERIOD_NS, overlaps_truth
 
 GAP_KINDS = ("dropout", "frame_drop")
+NOT_SAMPLE_FLAGS = ("at_stop", "clock_domain_mismatch")
+"""Finding kinds that flag no sample: ``at_stop`` is informational (a joint resting at its
+stop), ``clock_domain_mismatch`` says which clock a stream is on. They are scored apart
+(``limits``, ``at_stop``, ``clock_domain_mismatch``), never as false alarms."""
 
 
 def repair_errors(
@@ -82,27 +86,13 @@ def false_alarm_cells(findings: pl.DataFrame, faults: pl.DataFrame, sizes: pl.Da
     """
     if findings.is_empty():
         return 0
-    f = findings.with_row_index("finding_row").join(
+    f = findings.filter(~pl.col("kind").is_in(list(NOT_SAMPLE_FLAGS))).join(
         sizes, on=["center", "recording_id", "stream"], how="inner"
     )
-    t = faults.select(
-        "center",
-        "recording_id",
-        "stream",
-        pl.col("channels").alias("truth_channels"),
-        pl.col("start_ns").alias("truth_start_ns"),
-        pl.col("end_ns").alias("truth_end_ns"),
-    )
-    overlapping = f.join(t, on=["center", "recording_id", "stream"], how="inner").filter(
-        (pl.col("start_ns") < pl.col("truth_end_ns"))
-        & (pl.col("end_ns") >= pl.col("truth_start_ns"))
-        & (
-            (pl.col("truth_channels").list.len() == 0)
-            | (pl.col("channel") == "")
-            | pl.col("truth_channels").list.contains(pl.col("channel"))
-        )
-    )
-    alone = f.filter(~pl.col("finding_row").is_in(overlapping["finding_row"].implode()))
+    if f.is_empty():
+        return 0
+    f = f.with_columns(overlaps_truth(f, faults).alias("explained"))
+    alone = f.filter(~pl.col("explained"))
     if alone.is_empty():
         return 0
     period = pl.col("stream").replace_strict(NOMINAL_PERIOD_NS, default=None, return_dtype=pl.Int64)

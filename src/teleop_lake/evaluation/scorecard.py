@@ -1,8 +1,10 @@
-"""The evaluation report: every score of a night in one JSON-ready dict, and its table.
+"""The evaluation report: every score of a night in one JSON-ready dict.
 
 `score_night` takes what `teleop_lake.evaluation.night` loaded (`NightEvidence`, frames only)
-and returns the nested report whose keys docs/EVALUATION.md defines; `TARGETS` are the
-targets of issue 4 and `table_rows` puts each score next to its target. Pure: no IO.
+and returns the nested report whose keys docs/EVALUATION.md defines; the blocks come from the
+pure scoring modules (`matching`, `clock_error`, `sample_scores`, `label_scores`, `variation`,
+`outcome_scores`). The targets and the printed table are `teleop_lake.evaluation.targets`
+(re-exported here). Pure: no IO.
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from teleop_lake.evaluation.clock_error import clock_errors
+from teleop_lake.evaluation.clock_error import (
+    candidate_estimates,
+    clock_errors,
+    error_summary,
+    errors_by,
+)
 from teleop_lake.evaluation.label_scores import label_scores
 from teleop_lake.evaluation.matching import (
     DetectionScore,
@@ -24,37 +31,38 @@ from teleop_lake.evaluation.matching import (
     frozen_truth,
     match_detections,
     spike_truth,
+    subset_recall,
+)
+from teleop_lake.evaluation.outcome_scores import (
+    JustificationRules,
+    by_variant,
+    unpopulated_quarantined,
+    wrongly_quarantined,
+    wrongly_quarantined_block,
 )
 from teleop_lake.evaluation.sample_scores import GAP_KINDS, false_alarm_cells
+from teleop_lake.evaluation.targets import (
+    SHOWN_WITHOUT_TARGET,
+    TARGETS,
+    lookup,
+    table_rows,
+)
+from teleop_lake.evaluation.variation import (
+    clock_mismatch_score,
+    limit_score,
+    unpopulated_score,
+)
 
-# (dotted key, comparison, target): the targets of issue 4 on the default and stress profiles
-# (the false alarm rate on the clean profile).
-TARGETS: tuple[tuple[str, str, float], ...] = (
-    ("outliers.precision", ">=", 0.98),
-    ("outliers.recall", ">=", 0.98),
-    ("dropouts.precision", ">=", 0.99),
-    ("dropouts.recall", ">=", 1.0),
-    ("dropouts.boundary_error_periods_p95", "<=", 1.0),
-    ("frozen.precision", ">=", 0.95),
-    ("frozen.recall", ">=", 0.95),
-    ("clock_offset_error_ms.median", "<=", 2.0),
-    ("clock_offset_error_ms.p95", "<=", 5.0),
-    ("camera_frame_match_rate", ">=", 0.99),
-    ("false_alarm_rate", "<=", 0.001),
-    ("repair_error.median_over_noise", "<=", 2.0),
-)
-SHOWN_WITHOUT_TARGET = (
-    "dropouts.boundary_error_ms_p95",
-    "clock_offset_error_ms.max",
-    "camera.match_rate_with_near_ties",
-    "labels.accuracy",
-    "labels.unknown_rate",
-    "labels.mismark_caught_rate",
-    "episodes.total",
-    "episodes.published",
-    "episodes.quarantined",
-    "episodes.pending",
-)
+__all__ = [
+    "SHOWN_WITHOUT_TARGET",
+    "TARGETS",
+    "NightEvidence",
+    "lookup",
+    "score_night",
+    "spike_recall_by_size",
+    "table_rows",
+]
+KEYS = ["center", "recording_id"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,6 +78,10 @@ class NightEvidence:
     rows; ``sizes``: center, recording_id, stream, n_samples, n_channels; truth tables as in
     docs/TRUTH.md,
     limited to the processed recordings (``recordings`` to every recording of the runs).
+    Optional, None when the lake or the network has none (older ones): ``at_stop`` (truth),
+    ``channels`` (evidence: the channel status of each processed episode) and
+    ``primary_topics`` (center, end_effector, hand_state_topic: each profile's primary
+    hand-state topic, for the per-variant breakdown).
     """
 
     recordings: pl.DataFrame
@@ -85,6 +97,9 @@ class NightEvidence:
     repairs: pl.DataFrame
     sizes: pl.DataFrame
     unreadable: tuple[str, ...] = ()
+    at_stop: pl.DataFrame | None = None
+    channels: pl.DataFrame | None = None
+    primary_topics: pl.DataFrame | None = None
 
 
 def _quantile(values: np.ndarray, q: float) -> float | None:
@@ -140,7 +155,67 @@ def spike_recall_by_size(items: pl.DataFrame, score: DetectionScore) -> list[dic
     return rows
 
 
-def score_night(ev: NightEvidence, rules: EligibilityRules | None = None) -> dict[str, Any]:
+def frozen_split(items: pl.DataFrame, score: DetectionScore) -> dict[str, Any]:
+    """Frozen recall on moving joints, on still joints (channel-scope items by the truth's
+    ``moving``) and on whole messages, each with its ``n`` and ``n_found``."""
+    channel = pl.col("scope") == "channel"
+    parts = {
+        "moving": channel & pl.col("moving"),
+        "still": channel & pl.col("moving").not_(),
+        "message": pl.col("scope") == "message",
+    }
+    out: dict[str, Any] = {}
+    for name, where in parts.items():
+        r = subset_recall(items, score, where)
+        out |= {f"recall_{name}": r["recall"], f"n_{name}": r["n"], f"n_{name}_found": r["n_found"]}
+    return out
+
+
+def clock_block(ev: NightEvidence, clocks: pl.DataFrame) -> dict[str, Any]:
+    """``clock_offset_error_ms``: `clock_error.error_summary` of the chosen estimates, with the
+    worst-over-episode p95, the same per clock status, per method and per candidate, and
+    every episode's errors."""
+    summary = error_summary(clocks)
+    worst = clocks["error_max_ms"].to_numpy() if clocks.height else np.zeros(0)
+    by_candidate = {
+        name: error_summary(errors)
+        for name, errors in sorted(
+            (str(k[0]), v)
+            for k, v in clock_errors(candidate_estimates(ev.processed), ev.truth_clocks)
+            .partition_by("method", as_dict=True)
+            .items()
+        )
+    }
+    status_counts = (
+        dict(ev.processed.group_by("clock_status").len().sort("clock_status").iter_rows())
+        if "clock_status" in ev.processed.columns
+        else None
+    )
+    covered = (pl.col("error_mid_ms").abs() <= pl.col("uncertainty_ms")).fill_null(False)
+    return {
+        "median": summary["median"],
+        "p95": summary["p95"],
+        "max": summary["max"],
+        "worst_over_episode_p95": _quantile(worst, 0.95),
+        "coverage": summary["coverage"],
+        "coverage_worst": summary["coverage_worst"],
+        "n_episodes": clocks.height,
+        "n_unresolved": ev.n_clock_unresolved,
+        "n_by_status": {str(k): int(v) for k, v in status_counts.items()}
+        if status_counts is not None
+        else None,
+        "by_status": errors_by(clocks, "clock_status"),
+        "by_method": errors_by(clocks, "method"),
+        "by_candidate": by_candidate,
+        "by_episode": clocks.with_columns(covered.alias("covered")).sort("error_mid_ms").to_dicts(),
+    }
+
+
+def score_night(
+    ev: NightEvidence,
+    rules: EligibilityRules | None = None,
+    justify: JustificationRules | None = None,
+) -> dict[str, Any]:
     """Every score of the night (see docs/EVALUATION.md for each definition)."""
     rules = rules or EligibilityRules()
     findings = ev.findings.with_row_index("row").with_columns(
@@ -150,7 +225,8 @@ def score_night(ev: NightEvidence, rules: EligibilityRules | None = None) -> dic
     spike_items = spike_truth(ev.faults, ev.noise, rules)
     spikes = match_detections(spike_items, _found(findings, ["spike"]))
     dropouts = match_detections(dropout_truth(ev.faults, rules), _found(findings, GAP_KINDS))
-    frozen = match_detections(frozen_truth(ev.faults, rules), _found(findings, ["frozen"]))
+    frozen_items = frozen_truth(ev.faults, rules)
+    frozen = match_detections(frozen_items, _found(findings, ["frozen"]))
 
     drop_block = _detection_block(dropouts)
     errors_ms = dropouts.boundary_errors_ms()
@@ -171,8 +247,8 @@ def score_night(ev: NightEvidence, rules: EligibilityRules | None = None) -> dic
     )
 
     clocks = clock_errors(ev.clock_estimates, ev.truth_clocks)
-    mid = np.abs(clocks["error_mid_ms"].to_numpy()) if clocks.height else np.zeros(0)
-    worst = clocks["error_max_ms"].to_numpy() if clocks.height else np.zeros(0)
+    if "clock_status" in ev.processed.columns:
+        clocks = clocks.join(ev.processed.select(*KEYS, "clock_status"), on=KEYS, how="left")
 
     judged = int(ev.camera_counts["rows_judged"].sum()) if ev.camera_counts.height else 0
     matched = int(ev.camera_counts["rows_matched"].sum()) if ev.camera_counts.height else 0
@@ -198,6 +274,8 @@ def score_night(ev: NightEvidence, rules: EligibilityRules | None = None) -> dic
         .len()
         .sort("reason_codes")
     )
+    wrong = wrongly_quarantined(ev.outcomes, ev.recordings, ev.faults, justify)
+    processed_truth = ev.recordings.join(ev.processed.select(KEYS), on=KEYS, how="semi")
     return {
         "episodes": {
             "total": ev.outcomes.height,
@@ -207,21 +285,23 @@ def score_night(ev: NightEvidence, rules: EligibilityRules | None = None) -> dic
             "processed": ev.processed.height,
             "not_rereadable": list(ev.unreadable),
             "quarantine_reasons": {str(k): int(v) for k, v in reasons.iter_rows()},
+            **wrongly_quarantined_block(wrong),
         },
+        "by_variant": by_variant(ev.recordings, ev.outcomes, wrong, ev.primary_topics),
         "outliers": {
             **_detection_block(spikes),
             "recall_by_size": spike_recall_by_size(spike_items, spikes),
         },
         "dropouts": drop_block,
-        "frozen": _detection_block(frozen),
-        "clock_offset_error_ms": {
-            "median": _quantile(mid, 0.5),
-            "p95": _quantile(mid, 0.95),
-            "max": _quantile(mid, 1.0),
-            "worst_over_episode_p95": _quantile(worst, 0.95),
-            "n_episodes": clocks.height,
-            "n_unresolved": ev.n_clock_unresolved,
-            "by_episode": clocks.sort("error_mid_ms").to_dicts(),
+        "frozen": {**_detection_block(frozen), **frozen_split(frozen_items, frozen)},
+        "clock_offset_error_ms": clock_block(ev, clocks),
+        "clock_domain_mismatch": clock_mismatch_score(
+            processed_truth, ev.truth_clocks, ev.findings
+        ),
+        **limit_score(findings, ev.faults, ev.at_stop),
+        "unpopulated": {
+            **unpopulated_score(processed_truth, ev.channels),
+            "quarantined": unpopulated_quarantined(ev.recordings, wrong),
         },
         "camera_frame_match_rate": matched / judged if judged else None,
         "camera": {
@@ -240,32 +320,3 @@ def score_night(ev: NightEvidence, rules: EligibilityRules | None = None) -> dic
         },
         "labels": label_scores(ev.processed, ev.recordings),
     }
-
-
-def lookup(report: dict[str, Any], dotted: str) -> Any:
-    """The value at a dotted key (``"outliers.recall"``), None when absent."""
-    node: Any = report
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
-def table_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    """``(metric, value, target, verdict)`` rows: verdict ``ok``, ``MISS`` or ``-``."""
-    rows = []
-    for key, op, target in TARGETS:
-        value = lookup(report, key)
-        if value is None:
-            rows.append((key, "n/a", f"{op} {target:g}", "-"))
-            continue
-        ok = value >= target if op == ">=" else value <= target
-        rows.append((key, f"{value:.4g}", f"{op} {target:g}", "ok" if ok else "MISS"))
-    for key in SHOWN_WITHOUT_TARGET:
-        value = lookup(report, key)
-        shown = (
-            "n/a" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
-        )
-        rows.append((key, shown, "", "-"))
-    return rows
