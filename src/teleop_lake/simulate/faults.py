@@ -4,7 +4,9 @@ Each injection returns the changed streams and a `FaultRecord` per fault, which 
 what the ground truth lists. A fault's interval ``[start_ns, end_ns)`` is on the robot
 clock and spans the affected samples' true times widened by half a nominal period on each
 side, so a sample is affected iff its robot-clock time falls inside, whatever the stamp
-jitter. Faults on one stream never overlap each other. Pure: no IO.
+jitter. Faults on one stream never overlap each other. A frozen sensor stalls whether its
+joint moves or not: one joint's channels on a moving or a still joint, or the driver
+republishing its whole last message. Pure: no IO.
 """
 
 from __future__ import annotations
@@ -31,9 +33,14 @@ DROPOUT_STREAM_WEIGHTS = {
 }
 DROPOUT_PERIODS = (3, 300)  # nominal periods with no message
 DROPOUT_MAX_FRACTION = 0.2  # a dropout never removes more than this share of a stream
-FROZEN_S = (0.3, 2.0)
-# A frozen joint must move at least this many noise sigmas over the frozen span.
+# A frozen fault on a moving joint is placed where its true position travels at least this
+# many noise sigmas over the span, one on a still joint where it travels less than
+# `STILL_MAX_TRAVEL_SIGMAS`; the truth calls a frozen fault moving above
+# `MOVING_TRUTH_TRAVEL_SIGMAS` (for a whole message: any arm joint).
 FROZEN_MIN_TRAVEL_SIGMAS = 50.0
+STILL_MAX_TRAVEL_SIGMAS = 5.0
+MOVING_TRUTH_TRAVEL_SIGMAS = 10.0
+FROZEN_QUANTITIES = ("position_rad", "velocity_rad_s", "effort_nm")
 EDGE_FRACTION = 0.03  # no fault in the first/last 3% of a stream
 GAP_SAMPLES = 10  # free samples kept between two faults of one stream
 MAX_TRIES = 50
@@ -41,12 +48,19 @@ MAX_TRIES = 50
 
 @dataclass(frozen=True)
 class FaultRecord:
+    """One injected fault. ``scope``: ``channel`` (the ``channels``), ``stream`` (a dropout:
+    the whole stream) or ``message`` (a frozen whole message: every channel; ``channels``
+    empty). ``moving``: frozen faults only, whether the frozen joint (any arm joint for a
+    whole message) really moved over the span."""
+
     kind: str  # "spike" | "dropout" | "frozen"
     stream: str
-    channels: tuple[str, ...]  # empty: the whole stream
+    channels: tuple[str, ...]  # empty: the whole stream or message
     start_ns: int
     end_ns: int
     magnitude_rad: float | None = None
+    scope: str = "channel"
+    moving: bool | None = None
 
 
 class _Occupancy:
@@ -88,8 +102,16 @@ def inject_faults(
     rates: FaultRates,
     position_noise_rad: float,
     rng: np.random.Generator,
+    true_position_rad: np.ndarray | None = None,
+    arm_joints: tuple[str, ...] = (),
 ) -> tuple[dict[str, SimStream], list[FaultRecord]]:
-    """Inject signal faults at ``rates`` into the streams present; return streams and records."""
+    """Inject signal faults at ``rates`` into the streams present; return streams and records.
+
+    ``true_position_rad`` (joint-state rows x joints, in the stream's position-channel order)
+    is the noise-free position that decides which joints move; without it the recorded
+    positions do (noise makes every joint look a little moving then). ``arm_joints`` are the
+    joints whose travel makes a frozen whole message ``moving`` (all joints when empty).
+    """
     out = dict(streams)
     records: list[FaultRecord] = []
     occ = _Occupancy()
@@ -115,16 +137,17 @@ def inject_faults(
             occ.take(name, *span)
             mask = drop_masks.setdefault(name, np.ones(s.n_samples, dtype=bool))
             mask[span[0] : span[1]] = False
-            records.append(FaultRecord("dropout", name, (), *_interval(s, *span)))
+            records.append(FaultRecord("dropout", name, (), *_interval(s, *span), scope="stream"))
 
     js = out.get(STREAM_JOINT_STATE)
     if js is not None:
         values = js.values.copy()
+        positions = [i for i, c in enumerate(js.channels) if c.startswith("position_rad.")]
+        truth = values[:, positions] if true_position_rad is None else true_position_rad
         for _ in range(n_frozen):
-            rec = _freeze(js, values, occ, position_noise_rad, rng)
+            rec = _freeze(js, values, truth, occ, position_noise_rad, rates, arm_joints, rng)
             if rec is not None:
                 records.append(rec)
-        positions = [i for i, c in enumerate(js.channels) if c.startswith("position_rad.")]
         for _ in range(n_spikes):
             length = int(rng.choice([1, 1, 1, 2, 3]))
             span = _place(js, length, occ, rng)
@@ -153,31 +176,57 @@ def _duration_min(streams: dict[str, SimStream]) -> float:
 def _freeze(
     js: SimStream,
     values: np.ndarray,
+    true_position_rad: np.ndarray,
     occ: _Occupancy,
     position_noise_rad: float,
+    rates: FaultRates,
+    arm_joints: tuple[str, ...],
     rng: np.random.Generator,
 ) -> FaultRecord | None:
-    """Freeze 1-3 channels (position, then velocity, effort) of a joint that is moving."""
+    """One frozen fault: the whole message, or 1-3 channels (position, then velocity, effort,
+    skipping unpopulated all-zero ones) of a moving or a still joint; every frozen value
+    repeats the sample before the span bit-exactly."""
     rate_hz = 1e9 / js.period_ns
-    length = int(rng.uniform(*FROZEN_S) * rate_hz)
+    length = int(rng.uniform(*rates.frozen_s) * rate_hz)
     joints = [c.split(".", 1)[1] for c in js.channels if c.startswith("position_rad.")]
+    whole_message = rng.random() < rates.frozen_message_fraction
+    want_still = rng.random() < rates.frozen_still_fraction
+    n_channels = int(rng.integers(1, 4))
     for _ in range(MAX_TRIES):
         span = _place(js, length, occ, rng)
         if span is None:
             return None
         lo, hi = span
-        pos_cols = [js.channels.index(f"position_rad.{j}") for j in joints]
-        travel = np.ptp(values[lo:hi, pos_cols], axis=0)
-        moving = np.flatnonzero(travel > FROZEN_MIN_TRAVEL_SIGMAS * position_noise_rad)
-        if len(moving) == 0:
+        travel = np.ptp(true_position_rad[lo:hi], axis=0) / position_noise_rad
+        if whole_message:
+            arm = [joints.index(j) for j in arm_joints if j in joints] or list(range(len(joints)))
+            values[lo:hi] = values[lo - 1]
+            occ.take(js.name, lo, hi)
+            moving = bool((travel[arm] > MOVING_TRUTH_TRAVEL_SIGMAS).any())
+            return FaultRecord(
+                "frozen", js.name, (), *_interval(js, lo, hi), scope="message", moving=moving
+            )
+        if want_still:
+            candidates = np.flatnonzero(travel < STILL_MAX_TRAVEL_SIGMAS)
+        else:
+            candidates = np.flatnonzero(travel > FROZEN_MIN_TRAVEL_SIGMAS)
+        if len(candidates) == 0:
             continue
-        joint = joints[int(rng.choice(moving))]
-        n_channels = int(rng.integers(1, 4))
-        quantities = ("position_rad", "velocity_rad_s", "effort_nm")[:n_channels]
-        channels = tuple(f"{q}.{joint}" for q in quantities)
+        k = int(rng.choice(candidates))
+        joint = joints[k]
+        populated = [
+            q
+            for q in FROZEN_QUANTITIES
+            if f"{q}.{joint}" in js.channels
+            and (q == "position_rad" or values[:, js.channels.index(f"{q}.{joint}")].any())
+        ]
+        channels = tuple(f"{q}.{joint}" for q in populated[:n_channels])
         for ch in channels:
             col = js.channels.index(ch)
             values[lo:hi, col] = values[lo - 1, col]
         occ.take(js.name, lo, hi)
-        return FaultRecord("frozen", js.name, channels, *_interval(js, lo, hi))
+        moving = bool(travel[k] > MOVING_TRUTH_TRAVEL_SIGMAS)
+        return FaultRecord(
+            "frozen", js.name, channels, *_interval(js, lo, hi), scope="channel", moving=moving
+        )
     return None

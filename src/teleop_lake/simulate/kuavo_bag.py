@@ -1,9 +1,11 @@
 """Write one recording as a Kuavo-layout ROS 1 bag, laid out by the center's profile.
 
 Topic names, message types, joint order, position units and hand full scale are all
-looked up in the center profile (`StreamMapping`); nothing here is center-specific.
-Messages are serialized with the rosbags typestore and written in the order the recorder
-received them, with the receive time as the bag record time.
+looked up in the center profile (`StreamMapping`; the caller passes the profile as the
+rig lays out, `rig.recording_profile`: hands or claws, its hand-state topic); nothing here
+is center-specific. jointData's effort field is named as the rig names it. Messages are
+serialized with the rosbags typestore and written in the order the recorder received them,
+with the receive time as the bag record time.
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ from rosbags.rosbag1 import Writer
 from teleop_lake.network.profiles import CenterProfile, StreamMapping
 from teleop_lake.robots import RobotModel
 from teleop_lake.simulate.kuavo_types import kuavo_typestore, normalized_msgtype
-from teleop_lake.simulate.streams import HEAD_POSE_CHANNELS, IMU_CHANNELS, SimStream
+from teleop_lake.simulate.streams import (
+    CLAW_STATE_QUANTITIES,
+    HEAD_POSE_CHANNELS,
+    IMU_CHANNELS,
+    SimStream,
+)
 
 EVENT_TOPIC = "/teleop/event"
 EVENT_MSGTYPE = "std_msgs/msg/String"
@@ -29,6 +36,10 @@ CAMERA_MSGTYPE = "sensor_msgs/msg/CompressedImage"
 JOINT_KP = {"leg": 300.0, "arm": 80.0, "head": 20.0}
 JOINT_KD = {"leg": 5.0, "arm": 2.0, "head": 0.5}
 POSITION_CONTROL_MODE = 2
+# What a claw command carries besides positions: the claw speed (percent of full speed) and
+# current limit (A) the teleop station sends with every command (Leju's claw examples).
+CLAW_COMMAND_SPEED = 50.0
+CLAW_COMMAND_CURRENT_A = 1.0
 
 
 @dataclass(frozen=True)
@@ -40,10 +51,12 @@ class BagEvent:
 
 
 class _Builder:
-    """Builds message objects from the typestore's classes."""
+    """Builds message objects from the typestore's classes (jointData naming its fourth field
+    ``effort_field``)."""
 
-    def __init__(self) -> None:
-        self.store = kuavo_typestore()
+    def __init__(self, effort_field: str = "joint_torque") -> None:
+        self.effort_field = effort_field
+        self.store = kuavo_typestore(effort_field)
         self.t = self.store.types
 
     def header(self, seq: int, stamp_ns: int, frame_id: str) -> Any:
@@ -114,7 +127,9 @@ def _sensors_data(b: _Builder, s: SimStream, m: StreamMapping, robot: RobotModel
             b.t["kuavo_msgs/msg/sensorsData"](
                 header=b.header(i, s.stamp_ns[i], ""),
                 sensor_time=b.time(s.stamp_ns[i]),
-                joint_data=jd(joint_q=q[i], joint_v=v[i], joint_vd=vd[i], joint_torque=tau[i]),
+                joint_data=jd(
+                    joint_q=q[i], joint_v=v[i], joint_vd=vd[i], **{b.effort_field: tau[i]}
+                ),
                 imu_data=imu_t(
                     gyro=b.vec(g[0], g[1], g[2]),
                     acc=b.vec(g[3], g[4], g[5]),
@@ -201,11 +216,51 @@ def _pose(b: _Builder, s: SimStream, m: StreamMapping, robot: RobotModel) -> lis
     ]
 
 
+def _claw_command(b: _Builder, s: SimStream, m: StreamMapping, robot: RobotModel) -> list[Any]:
+    """lejuClawCommand: positions 0..100 per claw, with the station's speed and current limit."""
+    pos = joint_positions(s, m)
+    names = list(m.joint_order)
+    speed = np.full(len(names), CLAW_COMMAND_SPEED)
+    current = np.full(len(names), CLAW_COMMAND_CURRENT_A)
+    ee_t, cls = b.t["kuavo_msgs/msg/endEffectorData"], b.t["kuavo_msgs/msg/lejuClawCommand"]
+    return [
+        cls(
+            header=b.header(i, s.stamp_ns[i], ""),
+            data=ee_t(name=names, position=pos[i], velocity=speed, effort=current),
+        )
+        for i in range(s.n_samples)
+    ]
+
+
+def _claw_state(b: _Builder, s: SimStream, m: StreamMapping, robot: RobotModel) -> list[Any]:
+    """lejuClawState: a state code per claw and positions 0..100, speeds, motor currents (A)."""
+    pos = joint_positions(s, m)
+    speed_q, current_q, code_q = CLAW_STATE_QUANTITIES
+    scale = m.closure_full_scale
+    speed = take_channels(s, [f"{speed_q}.{j}" for j in m.joint_order], scale)
+    current = take_channels(s, [f"{current_q}.{j}" for j in m.joint_order])
+    codes = np.ascontiguousarray(
+        take_channels(s, [f"{code_q}.{j}" for j in m.joint_order]).astype(np.int8)
+    )
+    names = list(m.joint_order)
+    ee_t, cls = b.t["kuavo_msgs/msg/endEffectorData"], b.t["kuavo_msgs/msg/lejuClawState"]
+    return [
+        cls(
+            header=b.header(i, s.stamp_ns[i], ""),
+            state=codes[i],
+            data=ee_t(name=names, position=pos[i], velocity=speed[i], effort=current[i]),
+        )
+        for i in range(s.n_samples)
+    ]
+
+
 ENCODERS: dict[str, Callable[[_Builder, SimStream, StreamMapping, RobotModel], list[Any]]] = {
     "kuavo_msgs/msg/sensorsData": _sensors_data,
     "kuavo_msgs/msg/jointCmd": _joint_cmd,
     "sensor_msgs/msg/JointState": _joint_state,
     "kuavo_msgs/msg/robotHandPosition": _hand_position,
+    "kuavo_msgs/msg/lejuClawCommand": _claw_command,
+    "kuavo_msgs/msg/lejuClawState": _claw_state,
     "geometry_msgs/msg/PoseStamped": _pose,
 }
 
@@ -217,13 +272,14 @@ def write_kuavo_bag(
     streams: dict[str, SimStream],
     frames: dict[str, list[bytes]],
     events: Sequence[BagEvent],
+    effort_field: str = "joint_torque",
 ) -> int:
     """Write the streams present in ``streams`` (cameras from ``frames``) and the events.
 
     Streams the profile maps but ``streams`` lacks are not written (a missing stream).
-    Returns the number of messages written.
+    ``effort_field`` names jointData's fourth field. Returns the number of messages written.
     """
-    b = _Builder()
+    b = _Builder(effort_field)
     # (topic, msgtype, record times, serialized messages) per connection
     plan: list[tuple[str, str, np.ndarray, list[bytes]]] = []
     for name, mapping in profile.streams.items():
@@ -284,6 +340,7 @@ def write_split_kuavo_bag(
     streams: dict[str, SimStream],
     frames: dict[str, list[bytes]],
     events: Sequence[BagEvent],
+    effort_field: str = "joint_torque",
 ) -> list[Path]:
     """Write the recording as ``rosbag record --split --duration`` does: ``<base>_<k>.bag``.
 
@@ -311,6 +368,6 @@ def write_split_kuavo_bag(
         part_events = [e for e in events if (e.t_ns - t0) // split_ns == k]
         part_streams = {n: s for n, s in part_streams.items() if s.n_samples}
         path = base.with_name(f"{base.name}_{k}.bag")
-        write_kuavo_bag(path, profile, robot, part_streams, part_frames, part_events)
+        write_kuavo_bag(path, profile, robot, part_streams, part_frames, part_events, effort_field)
         paths.append(path)
     return paths

@@ -1,9 +1,11 @@
 """The Kuavo recorder's custom message definitions (kuavo_msgs) and a typestore holding them.
 
-The ``.msg`` texts follow the field lists in formats/KUAVO.md. They are registered with
-``rosbags.typesys.get_types_from_msg`` on top of the ROS 1 Noetic standard types, so a bag
-written with this typestore embeds the full definitions in its connection records, as a
-real recorder does.
+The ``.msg`` texts follow the field lists in formats/KUAVO.md, the Leju claw's messages
+included. They are registered with ``rosbags.typesys.get_types_from_msg`` on top of the
+ROS 1 Noetic standard types, so a bag written with this typestore embeds the full
+definitions in its connection records, as a real recorder does. Some robots name
+jointData's fourth field ``joint_current`` instead of ``joint_torque``: one typestore per
+name (`kuavo_typestore`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from functools import cache
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
+JOINT_DATA_EFFORT_FIELDS = ("joint_torque", "joint_current")
 KUAVO_MSG_DEFINITIONS: dict[str, str] = {
     "kuavo_msgs/msg/jointData": (
         "float64[] joint_q\nfloat64[] joint_v\nfloat64[] joint_vd\nfloat64[] joint_torque\n"
@@ -47,6 +50,12 @@ KUAVO_MSG_DEFINITIONS: dict[str, str] = {
     "kuavo_msgs/msg/robotHandPosition": (
         "std_msgs/Header header\nuint8[] left_hand_position\nuint8[] right_hand_position\n"
     ),
+    # The Leju claw: positions 0 = open .. 100 = closed per claw (left, right); the state's
+    # int8 codes are -1 error, 0 unknown, 1 moving, 2 reached, 3 grabbed.
+    "kuavo_msgs/msg/lejuClawCommand": ("std_msgs/Header header\nkuavo_msgs/endEffectorData data\n"),
+    "kuavo_msgs/msg/lejuClawState": (
+        "std_msgs/Header header\nint8[] state\nkuavo_msgs/endEffectorData data\n"
+    ),
 }
 
 
@@ -59,11 +68,18 @@ def normalized_msgtype(ros1_name: str) -> str:
 
 
 @cache
-def kuavo_typestore() -> Typestore:
-    """ROS 1 Noetic standard types plus the kuavo_msgs definitions above."""
+def kuavo_typestore(effort_field: str = "joint_torque") -> Typestore:
+    """ROS 1 Noetic standard types plus the kuavo_msgs definitions above, jointData's fourth
+    field named ``effort_field`` (one of `JOINT_DATA_EFFORT_FIELDS`)."""
+    if effort_field not in JOINT_DATA_EFFORT_FIELDS:
+        raise ValueError(
+            f"jointData's effort field is one of {JOINT_DATA_EFFORT_FIELDS}, not {effort_field!r}"
+        )
     store = get_typestore(Stores.ROS1_NOETIC)
     types = {}
     for name, text in KUAVO_MSG_DEFINITIONS.items():
+        if name == "kuavo_msgs/msg/jointData":
+            text = text.replace("joint_torque", effort_field)
         types.update(get_types_from_msg(text, name))
     store.register(types)
     return store

@@ -70,6 +70,7 @@ GENERIC_LABELS = (
     "通用任务",
     "通用任务",
 )
+# The end-effector type written when the caller names none (a plain hand rig).
 EEF_TYPE = "dexhand"
 # (skillAtomic, skillDetail zh, enSkillDetail) per phase of the timeline.
 SKILLS = (
@@ -122,15 +123,21 @@ def skill_marks(story: Story, start_ns: int, timezone: str) -> list[dict[str, An
 
 
 def metadata_document(
-    story: Story, robot_serial: str, start_ns: int, timezone: str
+    story: Story,
+    robot_serial: str,
+    start_ns: int,
+    timezone: str,
+    eef_type: str | None = EEF_TYPE,
 ) -> dict[str, Any]:
-    """The ``metadata.json`` content for one recording."""
+    """The ``metadata.json`` content for one recording; no ``eef_type`` key when it is None
+    (older label tooling)."""
     scene, scene_zh, sub, sub_zh, group, group_zh, task_zh = TASK_LABELS.get(
         story.task.code, GENERIC_LABELS
     )
-    doc: dict[str, Any] = {
-        "device_sn": robot_serial,
-        "eef_type": EEF_TYPE,
+    doc: dict[str, Any] = {"device_sn": robot_serial}
+    if eef_type is not None:
+        doc["eef_type"] = eef_type
+    doc |= {
         "scene_code": scene,
         "scene_name": scene_zh,
         "sub_scene_code": sub,

@@ -1,11 +1,12 @@
 """Continuous physics of one episode on a fine time grid: operator, robot arms, legs, hands, head.
 
 The operator's exoskeleton produces minimum-jerk arm targets between random waypoints
-(reach, grasp, move, place, retreat); the robot command follows them after the control
-latency; measured joints follow the command through a first-order lag. Hands close around
-the grasp and stop short on an object. Everything here is noise-free and sampled on a
-uniform grid (`MotionParams.physics_rate_hz`); `streams` samples it at the recorder's
-rates and adds noise. Pure: no IO.
+(reach, grasp, move, place, retreat); the robot command follows them after the recording's
+control latency; measured joints follow the command through a first-order lag, and joints
+resting against a mechanical stop (`stops`) stay on it. Hands (or claws) close around the
+grasp and stop short on an object. Everything here is noise-free and sampled on a uniform
+grid (`MotionParams.physics_rate_hz`); `streams` samples it at the recorder's rates and
+adds noise. Pure: no IO.
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ from scipy.signal import lfilter
 
 from teleop_lake.robots import RobotModel
 from teleop_lake.simulate.params import MotionParams
+from teleop_lake.simulate.stops import (
+    StopRest,
+    clamp_at_stops,
+    home_pose_rad,
+    overlay_stop_rests,
+)
 from teleop_lake.simulate.story import Story
 
 GRAVITY_M_S2 = 9.81
@@ -31,6 +38,11 @@ HEAD_AXES = ("yaw", "pitch")
 WAIST_SWAY_RAD = 0.01
 LEG_SWAY_RAD = 0.01
 VISCOUS_NM_PER_RAD_S = 0.3
+# A joint held against its stop: the servo pushes with its position gain times how far its
+# command-following position would be past the stop (the Kuavo arm's kp, as in /joint_cmd),
+# saturating at this fraction of the joint's effort limit (the drive's current limit).
+STOP_PUSH_NM_PER_RAD = 80.0
+STOP_PUSH_MAX_EFFORT_FRACTION = 0.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,9 +51,13 @@ class Physics:
 
     Joint arrays are (n, joints) in the robot model's canonical order; ``operator_arm_rad``
     is (n, arm joints) in ``robot.arm_joint_names`` order; hand arrays are closures in
-    ``robot.hand_joints`` order; quaternions are (x, y, z, w).
+    ``end_effector_joints`` order (the hands' or the claws'); ``hand_free_target`` is the
+    closure the command drives them to when no object is in the way; quaternions are
+    (x, y, z, w). ``control_latency_s`` is this recording's teleop-target -> command delay.
     """
 
+    end_effector_joints: tuple[str, ...]
+    control_latency_s: float
     t_s: np.ndarray
     operator_arm_rad: np.ndarray
     command_rad: np.ndarray
@@ -52,6 +68,7 @@ class Physics:
     effort_nm: np.ndarray
     hand_command: np.ndarray
     hand_state: np.ndarray
+    hand_free_target: np.ndarray
     head_position_m: np.ndarray
     head_quat_xyzw: np.ndarray
     imu_gyro_rad_s: np.ndarray
@@ -118,7 +135,7 @@ def _arm_waypoints(
     hi = np.array([j.position_max_rad for j in arm])
     v_max = np.array([j.velocity_max_rad_s for j in arm]) * params.velocity_limit_fraction
     centre, half = (lo + hi) / 2.0, (hi - lo) / 2.0 * params.waypoint_range_fraction
-    home = np.clip(0.0, lo + 0.1 * (hi - lo), hi - 0.1 * (hi - lo))
+    home = home_pose_rad(lo, hi)
     grasp_hand = story.task.grasp_hand
     active = np.array(
         [
@@ -187,18 +204,33 @@ def _hand_command(
 
 
 def simulate_physics(
-    robot: RobotModel, story: Story, params: MotionParams, rng: np.random.Generator
+    robot: RobotModel,
+    story: Story,
+    params: MotionParams,
+    rng: np.random.Generator,
+    *,
+    control_latency_ms: float | None = None,
+    end_effector: str = "hand",
+    stop_rests: tuple[StopRest, ...] = (),
 ) -> Physics:
-    """All noise-free signals of the episode told by ``story`` on the physics grid."""
+    """All noise-free signals of the episode told by ``story`` on the physics grid.
+
+    ``control_latency_ms`` defaults to the robot model's nominal latency; ``end_effector``
+    (``hand`` or ``claw``) picks the closure joints; ``stop_rests`` are the joints driven
+    against a mechanical stop.
+    """
     dt_s = 1.0 / params.physics_rate_hz
     duration_s = story.timeline.duration_s
     t_s = np.arange(0.0, duration_s + 0.05, dt_s)
     n, names = len(t_s), robot.joint_names
-    latency_s = robot.control_latency_ms / 1000.0
+    if control_latency_ms is None:
+        control_latency_ms = robot.control_latency_ms
+    latency_s = control_latency_ms / 1000.0
     stop_s = story.timeline.motion_end_s
 
     knots, way = _arm_waypoints(robot, story, params, rng)
     op_arm = min_jerk_path(t_s, knots, way)
+    op_arm = overlay_stop_rests(t_s, op_arm, robot.arm_joint_names, stop_rests, robot)
     op_arm = _hold_after(t_s, op_arm, stop_s)
     op_arm = op_arm + smooth_noise(t_s, params.tremor_rad, (3.0, 8.0), op_arm.shape[1], rng)
 
@@ -243,7 +275,9 @@ def simulate_physics(
     command = _hold_after(t_s, command, stop_s + latency_s)
     command_velocity = np.asarray(np.gradient(command, dt_s, axis=0))
 
-    position = first_order_lag(command, dt_s, params.arm_lag_tau_s)
+    position, pushed_rad = clamp_at_stops(
+        first_order_lag(command, dt_s, params.arm_lag_tau_s), robot, stop_rests
+    )
     velocity = np.asarray(np.gradient(position, dt_s, axis=0))
     acceleration = np.asarray(np.gradient(velocity, dt_s, axis=0))
     unknown = sorted({j.group for j in robot.joints} - set(GRAVITY_TORQUE_NM))
@@ -254,10 +288,15 @@ def simulate_physics(
         )
     gravity = np.array([GRAVITY_TORQUE_NM[j.group] for j in robot.joints])
     phase = rng.uniform(-0.5, 0.5, size=len(names))
-    effort = gravity * np.sin(position + phase) + VISCOUS_NM_PER_RAD_S * velocity
+    push_max = STOP_PUSH_MAX_EFFORT_FRACTION * np.array([j.effort_max_nm for j in robot.joints])
+    effort = (
+        gravity * np.sin(position + phase)
+        + VISCOUS_NM_PER_RAD_S * velocity
+        + np.clip(STOP_PUSH_NM_PER_RAD * pushed_rad, -push_max, push_max)
+    )
 
     cmd_grasp, contact_end = _hand_command(t_s, story, params, rng)
-    hand_names = robot.hand_joints
+    hand_names = robot.end_effector_joints(end_effector)
     grasping = np.array(
         [
             story.task.grasp_hand == "both" or h.startswith(story.task.grasp_hand[0] + "_")
@@ -269,6 +308,7 @@ def simulate_physics(
     hand_cmd = np.where(grasping, cmd_grasp[:, None] * finger_gain, rest)
     hand_cmd = np.clip(_hold_after(t_s, hand_cmd, stop_s), 0.0, 1.0)
     target = np.clip(_delayed(t_s, hand_cmd, latency_s) * params.free_closure_gain, 0.0, 1.0)
+    free_target = target
     if story.grasp_holds_object:
         contact = rng.uniform(*params.contact_closure) * finger_gain
         in_hand = (t_s >= story.timeline.grasp_start_s) & (
@@ -292,6 +332,8 @@ def simulate_physics(
     imu_quat = np.column_stack([sr * cq, cr * sq, -sr * sq, cr * cq])
 
     return Physics(
+        end_effector_joints=hand_names,
+        control_latency_s=latency_s,
         t_s=t_s,
         operator_arm_rad=op_arm,
         command_rad=command,
@@ -302,6 +344,7 @@ def simulate_physics(
         effort_nm=effort,
         hand_command=hand_cmd,
         hand_state=hand_state,
+        hand_free_target=free_target,
         head_position_m=head_pos,
         head_quat_xyzw=head_quat,
         imu_gyro_rad_s=imu_gyro,

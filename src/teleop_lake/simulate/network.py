@@ -1,10 +1,12 @@
 """Simulate the collection network: write each center's drop for one date, plus the truth.
 
-This is the IO side of the simulator. For every center it lays out
-``<out>/<center>/<date>/<station>/`` with each recording's raw files in the center's
-format (`writers`) and its ``.metadata.json`` label file per DROP.md, applies file faults (truncation, wrong checksum), writes ``_manifest.jsonl``
-last, and merges the ground truth into ``<out>/_truth/``. Deterministic: the same
-arguments give byte-identical files; no wall clock is read.
+This is the IO side of the simulator. For every center it draws the center's network
+conditions and each station's robot (`rig`; from the network seed, center and station, so
+a robot keeps its build on every date), lays out ``<out>/<center>/<date>/<station>/`` with
+each recording's raw files in the center's format (`writers`) and its ``.metadata.json``
+label file per DROP.md, applies file faults (truncation, wrong checksum), writes
+``_manifest.jsonl`` last, and merges the ground truth into ``<out>/_truth/``.
+Deterministic: the same arguments give byte-identical files; no wall clock is read.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from teleop_lake.robots import load_robot_model
 from teleop_lake.simulate.episode import EpisodeData, simulate_episode
 from teleop_lake.simulate.labels import metadata_document
 from teleop_lake.simulate.params import SimulationProfile, simulation_profile
+from teleop_lake.simulate.rig import Rig, draw_center_jitter, draw_rig
 from teleop_lake.simulate.truth import merge_truth, truth_rows
 from teleop_lake.simulate.writers import write_recording
 from teleop_lake.tasks import load_task_catalog
@@ -73,6 +76,26 @@ def _stable_key(text: str) -> int:
 def _center_seed(seed: int, center: str, day: date_cls) -> np.random.SeedSequence:
     """A center-and-date seed sequence that does not depend on which other centers run."""
     return np.random.SeedSequence(seed, spawn_key=(_stable_key(center), day.toordinal()))
+
+
+# spawn_key tags of the network-level draws (a center's conditions, a station's robot), apart
+# from the per-date episode draws of `_center_seed`.
+CENTER_CONDITIONS_KEY = 1
+RIG_KEY = 2
+
+
+def _center_conditions_rng(seed: int, center: str) -> np.random.Generator:
+    return np.random.default_rng(
+        np.random.SeedSequence(seed, spawn_key=(_stable_key(center), CENTER_CONDITIONS_KEY))
+    )
+
+
+def _rig(seed: int, profile: CenterProfile, station: str, sim: SimulationProfile) -> Rig:
+    """The robot at ``station``: the same build for every date of one network seed."""
+    seq = np.random.SeedSequence(
+        seed, spawn_key=(_stable_key(profile.name), _stable_key(station), RIG_KEY)
+    )
+    return draw_rig(profile, sim, np.random.default_rng(seq))
 
 
 def _robot_serial(center: str, station: str) -> str:
@@ -127,7 +150,10 @@ def _simulate_center(
         "faults": [],
         "clocks": [],
         "noise": [],
+        "at_stop": [],
     }
+    jitter = draw_center_jitter(sim, _center_conditions_rng(seed, center))
+    rigs = {station: _rig(seed, profile, station, sim) for station in STATIONS}
     lines: list[str] = []
     files = n_bytes = 0
     for k, ep_seq in enumerate(_center_seed(seed, center, day).spawn(episodes)):
@@ -141,7 +167,17 @@ def _simulate_center(
         )
         local_start = local_start.replace(microsecond=int(rng.integers(0, 1000)) * 1000)
         start_ns = int(local_start.timestamp()) * 1_000_000_000 + local_start.microsecond * 1000
-        ep = simulate_episode(center, task, robot, sim, start_ns, duration_scale, episode_seq)
+        ep = simulate_episode(
+            center,
+            task,
+            robot,
+            sim,
+            start_ns,
+            duration_scale,
+            episode_seq,
+            rig=rigs[station],
+            jitter=jitter,
+        )
 
         recording_id = f"{prefix}-{station}-{day.strftime('%Y%m%d')}-{k + 1:04d}"
         serial = _robot_serial(center, station)
@@ -152,7 +188,9 @@ def _simulate_center(
             station_dir, recording_id, profile, robot, ep, duration_scale, serial
         )
         ep, recording_files = _drop_a_part(ep, recording_files, sim, seed, recording_id)
-        doc = metadata_document(ep.story, serial, start_ns, profile.timezone)
+        doc = metadata_document(
+            ep.story, serial, start_ns, profile.timezone, ep.conditions.eef_type
+        )
         meta_path.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         bag_entry = _apply_file_fault(ep, recording_files[0], date_dir, rng)
         entries = [bag_entry] + [_file_entry(date_dir, p) for p in recording_files[1:]]
@@ -185,6 +223,7 @@ def _simulate_center(
             duration_scale=duration_scale,
             sim=sim,
             seed=seed,
+            profile=profile,
         )
         for table, table_rows in rows.items():
             truth[table].extend(table_rows)

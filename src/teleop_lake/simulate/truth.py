@@ -1,9 +1,9 @@
 """Ground truth of a simulated network: what really happened, as Parquet under ``<out>/_truth/``.
 
 Row builders (pure) turn an episode into truth rows; `merge_truth` (IO) rewrites each
-table with the old rows plus the new ones, replacing rows of re-simulated recordings.
-The tables and their columns are documented in docs/TRUTH.md; the pipeline never reads
-them, only evaluation does.
+table with the old rows plus the new ones, replacing rows of re-simulated recordings
+(columns an older truth lacks are null there). The tables and their columns are documented
+in docs/TRUTH.md; the pipeline never reads them, only evaluation does.
 """
 
 from __future__ import annotations
@@ -14,9 +14,13 @@ from typing import Any
 
 import polars as pl
 
+from teleop_lake.canonical import STREAM_JOINT_STATE
 from teleop_lake.network.identity import episode_id_for
+from teleop_lake.network.profiles import CenterProfile
 from teleop_lake.simulate.episode import EpisodeData
 from teleop_lake.simulate.params import SimulationProfile
+from teleop_lake.simulate.rig import end_effector_state_topic
+from teleop_lake.simulate.streams import other_clock
 
 TRUTH_DIR = "_truth"
 SCHEMAS: dict[str, pl.Schema] = {
@@ -44,6 +48,15 @@ SCHEMAS: dict[str, pl.Schema] = {
             "missing_stream": pl.String,
             "sim_profile": pl.String,
             "seed": pl.Int64,
+            "eef_type": pl.String,
+            "end_effector": pl.String,
+            "hand_state_topic": pl.String,
+            "velocity_populated": pl.Boolean,
+            "effort_populated": pl.Boolean,
+            "effort_field": pl.String,
+            "control_latency_ms": pl.Float64,
+            "clock_mismatch_stream": pl.String,
+            "clock_mismatch_actual_clock": pl.String,
         }
     ),
     "faults": pl.Schema(
@@ -57,6 +70,8 @@ SCHEMAS: dict[str, pl.Schema] = {
             "start_ns": pl.Int64(),
             "end_ns": pl.Int64(),
             "magnitude": pl.Float64(),
+            "scope": pl.String(),
+            "moving": pl.Boolean(),
         }
     ),
     "clocks": pl.Schema(
@@ -65,6 +80,7 @@ SCHEMAS: dict[str, pl.Schema] = {
             "recording_id": pl.String,
             "stream": pl.String,
             "clock": pl.String,
+            "declared_clock": pl.String,
             "offset_ns": pl.Int64,
             "drift_ppm": pl.Float64,
             "reference_ns": pl.Int64,
@@ -83,6 +99,27 @@ SCHEMAS: dict[str, pl.Schema] = {
             "stream_100hz_stamp_sigma_s": pl.Float64,
             "vr_stamp_sigma_s": pl.Float64,
             "camera_stamp_sigma_s": pl.Float64,
+            "joint_rate_hz": pl.Float64,
+            "arm_target_rate_hz": pl.Float64,
+            "hand_command_rate_hz": pl.Float64,
+            "hand_state_rate_hz": pl.Float64,
+            "head_pose_rate_hz": pl.Float64,
+            "camera_rate_hz": pl.Float64,
+            "transport_delay_min_s": pl.Float64,
+            "transport_delay_max_s": pl.Float64,
+        }
+    ),
+    "at_stop": pl.Schema(
+        {
+            "center": pl.String,
+            "recording_id": pl.String,
+            "stream": pl.String,
+            "channel": pl.String,
+            "start_ns": pl.Int64,
+            "end_ns": pl.Int64,
+            "stop_rad": pl.Float64,
+            "limit_rad": pl.Float64,
+            "command_overdrive_rad": pl.Float64,
         }
     ),
 }
@@ -91,6 +128,7 @@ SORT_KEYS = {
     "faults": ["center", "recording_id", "fault_id"],
     "clocks": ["center", "recording_id", "stream"],
     "noise": ["center", "recording_id"],
+    "at_stop": ["center", "recording_id", "channel", "start_ns"],
 }
 
 
@@ -117,9 +155,12 @@ def truth_rows(
     duration_scale: float,
     sim: SimulationProfile,
     seed: int,
+    profile: CenterProfile,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Rows of every truth table for one episode."""
+    """Rows of every truth table for one episode of ``profile``'s center."""
     story, tl = ep.story, ep.story.timeline
+    rig, conditions = ep.rig, ep.conditions
+    mismatch = conditions.clock_mismatch_stream
     recording = {
         "center": center,
         "date": date,
@@ -143,6 +184,15 @@ def truth_rows(
         "missing_stream": story.missing_stream,
         "sim_profile": sim.name,
         "seed": seed,
+        "eef_type": conditions.eef_type,
+        "end_effector": rig.end_effector,
+        "hand_state_topic": end_effector_state_topic(profile, rig),
+        "velocity_populated": rig.velocity_populated,
+        "effort_populated": rig.effort_populated,
+        "effort_field": rig.effort_field,
+        "control_latency_ms": conditions.control_latency_ms,
+        "clock_mismatch_stream": mismatch,
+        "clock_mismatch_actual_clock": None if mismatch is None else other_clock(mismatch),
     }
     faults = [
         {
@@ -155,6 +205,8 @@ def truth_rows(
             "start_ns": f.start_ns,
             "end_ns": f.end_ns,
             "magnitude": f.magnitude_rad,
+            "scope": f.scope,
+            "moving": f.moving,
         }
         for i, f in enumerate(ep.faults)
     ]
@@ -164,27 +216,56 @@ def truth_rows(
             "recording_id": recording_id,
             "stream": name,
             "clock": s.clock,
+            "declared_clock": s.declared_clock,
             "offset_ns": story.clock_offset_ns if s.clock == "operator" else 0,
             "drift_ppm": story.clock_drift_ppm if s.clock == "operator" else 0.0,
             "reference_ns": ep.start_ns,
         }
         for name, s in ep.streams.items()
     ]
-    m, j = sim.motion, sim.jitter
+    levels, j, rates = conditions.noise, ep.jitter, rig.rates
     noise = {
         "center": center,
         "recording_id": recording_id,
-        "position_sigma_rad": ep.position_noise_rad,
-        "velocity_sigma_rad_s": m.velocity_noise_rad_s,
-        "acceleration_sigma_rad_s2": m.acceleration_noise_rad_s2,
-        "effort_sigma_nm": m.effort_noise_nm,
-        "hand_state_sigma": m.hand_state_noise,
+        "position_sigma_rad": levels.position_rad,
+        "velocity_sigma_rad_s": levels.velocity_rad_s,
+        "acceleration_sigma_rad_s2": levels.acceleration_rad_s2,
+        "effort_sigma_nm": levels.effort_nm,
+        "hand_state_sigma": levels.hand_state,
         "joint_stamp_sigma_s": j.joint_stamp_sigma_s,
         "stream_100hz_stamp_sigma_s": j.stream_100hz_stamp_sigma_s,
         "vr_stamp_sigma_s": j.vr_stamp_sigma_s,
         "camera_stamp_sigma_s": j.camera_stamp_sigma_s,
+        "joint_rate_hz": rates.joint_rate_hz,
+        "arm_target_rate_hz": rates.arm_target_rate_hz,
+        "hand_command_rate_hz": rates.hand_command_rate_hz,
+        "hand_state_rate_hz": rates.hand_state_rate_hz,
+        "head_pose_rate_hz": rates.head_pose_rate_hz,
+        "camera_rate_hz": rates.camera_rate_hz,
+        "transport_delay_min_s": j.transport_delay_min_s,
+        "transport_delay_max_s": j.transport_delay_max_s,
     }
-    return {"recordings": [recording], "faults": faults, "clocks": clocks, "noise": [noise]}
+    at_stop = [
+        {
+            "center": center,
+            "recording_id": recording_id,
+            "stream": STREAM_JOINT_STATE,
+            "channel": f"position_rad.{span.rest.joint}",
+            "start_ns": span.start_ns,
+            "end_ns": span.end_ns,
+            "stop_rad": span.rest.stop_rad,
+            "limit_rad": span.rest.limit_rad,
+            "command_overdrive_rad": span.rest.overdrive_rad,
+        }
+        for span in ep.at_stop
+    ]
+    return {
+        "recordings": [recording],
+        "faults": faults,
+        "clocks": clocks,
+        "noise": [noise],
+        "at_stop": at_stop,
+    }
 
 
 def merge_truth(out_dir: str | os.PathLike[str], rows: dict[str, list[dict[str, Any]]]) -> None:
@@ -204,5 +285,9 @@ def merge_truth(out_dir: str | os.PathLike[str], rows: dict[str, list[dict[str, 
         path = truth_dir / f"{table}.parquet"
         if path.exists():
             old = pl.read_parquet(path).join(new_keys, on=["center", "recording_id"], how="anti")
-            new = pl.concat([old.select(list(schema)).cast(schema), new])
+            columns = [
+                pl.col(c) if c in old.columns else pl.lit(None, dtype=t).alias(c)
+                for c, t in schema.items()
+            ]
+            new = pl.concat([old.select(columns).cast(schema), new])
         new.sort(SORT_KEYS[table]).write_parquet(path)
