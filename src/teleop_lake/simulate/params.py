@@ -139,6 +139,9 @@ class MotionParams:
     first-order lag of ~40 ms (Kuavo arm servo step responses); encoder noise is
     ~2e-4 rad (17-bit absolute encoders after gearing). Hand closure on an object stops
     at 0.55-0.75 of full scale while the operator commands ~0.9 (dexhand grip tests).
+    The rates other than the joint and camera rates, ``position_noise_rad`` and the other
+    noise levels are the fixed values a profile without `ParameterSpread` uses; with a
+    spread they are drawn around these (`rig`).
     """
 
     physics_rate_hz: float = 1000.0
