@@ -18,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from teleop_lake.cleaning.findings import EVIDENCE_FIELDS, FINDINGS_SCHEMA
 from teleop_lake.labeling.overrides import override_problems
 from teleop_lake.labeling.review import rank_review_queue, review_kind
 from teleop_lake.lake import layout
@@ -35,17 +36,26 @@ from teleop_lake.reports.plots import frame_column, signal_plot
 PLOTTED_KINDS = ("spike", "dropout", "frozen", "limit_violation")
 
 
+def _with_evidence(findings: pl.DataFrame) -> pl.DataFrame:
+    """Findings with the structured evidence columns (null in segments written before them)."""
+    missing = [c for c in EVIDENCE_FIELDS if c not in findings.columns]
+    return findings.with_columns(
+        *(pl.lit(None, dtype=FINDINGS_SCHEMA[c]).alias(c) for c in missing)
+    )
+
+
 class OverrideRefusedError(ValueError):
     """The override was refused; nothing was written. The message lists every problem."""
 
 
-def read_evidence(lake: Store, run_id: str | None = None) -> pl.DataFrame:
-    """``processed.parquet`` of every batch (of one run, or of all runs), concatenated."""
+def read_evidence(lake: Store, run_id: str | None = None, table: str = "processed") -> pl.DataFrame:
+    """``<table>.parquet`` (processed, findings, clocks, channels) of every batch (of one run,
+    or of all runs), concatenated; empty when there is none."""
     runs = [run_id] if run_id else lake.ls_names(layout.EVIDENCE_DIR)
     tables = []
     for r in runs:
         for batch in lake.ls_names(f"{layout.EVIDENCE_DIR}/{r}"):
-            path = f"{layout.evidence_dir(r, batch)}/processed.parquet"
+            path = f"{layout.evidence_dir(r, batch)}/{table}.parquet"
             if lake.exists(path):
                 tables.append(lake.read_parquet(path))
     if not tables:
@@ -196,10 +206,8 @@ def flagged_signal_plots(
     plots: list[dict[str, Any]] = []
     for e in worst[:max_episodes]:
         seg = layout.segment_dir(e["segment_id"])
-        findings = _read_columns(
-            lake,
-            f"{seg}/findings.parquet",
-            ["episode_id", "stream", "channel", "kind", "start_ns", "end_ns", "detail"],
+        findings = _with_evidence(
+            pl.read_parquet(io.BytesIO(lake.read_bytes(f"{seg}/findings.parquet")))
         ).filter((pl.col("episode_id") == e["episode_id"]) & pl.col("kind").is_in(PLOTTED_KINDS))
         counts: Counter[tuple[str, str]] = Counter()
         kinds: dict[tuple[str, str], set[str]] = {}
@@ -237,6 +245,7 @@ def flagged_signal_plots(
                     t_ns=frames["t_ns"].to_numpy(),
                     values=frames[column].to_numpy(),
                     spans=spans.select("kind", "start_ns", "end_ns", "detail").rows(),
+                    evidence=spans.select(EVIDENCE_FIELDS).to_dicts(),
                 )
             )
     return plots

@@ -7,8 +7,14 @@ from typing import Any
 from teleop_lake.lake import layout
 from teleop_lake.lake.overrides import latest_overrides
 from teleop_lake.lake.storage import Store
-from teleop_lake.pipeline.qa import flagged_signal_plots, night_disagreements, review_queue
+from teleop_lake.pipeline.qa import (
+    flagged_signal_plots,
+    night_disagreements,
+    read_evidence,
+    review_queue,
+)
 from teleop_lake.reports.html import render_validation_html
+from teleop_lake.reports.rigs import rig_rows
 from teleop_lake.reports.validation import QaFacts, build_validation_report
 
 
@@ -28,6 +34,10 @@ def qa_facts(lake: Store, summary: dict[str, Any]) -> QaFacts:
         label_disagreements=night_disagreements(lake, summary["run_id"]),
         overrides=[o.to_dict() for o in latest_overrides(lake).values()],
         signal_plots=flagged_signal_plots(lake, summary["episodes"]),
+        rigs=rig_rows(
+            read_evidence(lake, summary["run_id"]),
+            read_evidence(lake, summary["run_id"], "channels"),
+        ),
     )
 
 

@@ -15,6 +15,7 @@ from teleop_lake.reports.html_qa import (
     overrides_html,
     plots_html,
     review_queue_html,
+    rigs_html,
 )
 
 _e = esc
@@ -28,6 +29,7 @@ _NAV = (
     ("review-queue", "review queue"),
     ("overrides", "overrides"),
     ("signals", "signals"),
+    ("rigs", "rigs"),
     ("change", "change"),
 )
 
@@ -150,6 +152,7 @@ def render_validation_html(report: dict[str, Any]) -> str:
     parts.append(review_queue_html(report))
     parts.append(overrides_html(report))
     parts.append(plots_html(report))
+    parts.append(rigs_html(report))
     change = report.get("change_vs_previous")
     if change:
         parts.append(section("change", f"Change against run {change['previous_run_id']}"))

@@ -1,5 +1,6 @@
 """The reviewer's sections of the HTML report: label disagreements (both sides), the review
-queue, the QA overrides in force, and the plots of the night's worst flagged signals."""
+queue, the QA overrides in force, the plots of the night's worst flagged signals with each
+finding's evidence, and what each rig delivered."""
 
 from __future__ import annotations
 
@@ -144,6 +145,91 @@ def plots_html(report: dict[str, Any]) -> str:
     for p in plots:
         parts.append(
             f'<div class="plot"><div>{esc(p["episode_id"])} &middot; {esc(p["stream"])} '
-            f"&middot; {len(p['spans'])} flagged span(s)</div>{render_signal_svg(p)}</div>"
+            f"&middot; {len(p['spans'])} flagged span(s)</div>{render_signal_svg(p)}"
+            f"{evidence_table(p['spans'])}</div>"
         )
     return "\n".join(parts)
+
+
+def _num(v: Any, fmt: str = ".4g") -> str:
+    return "" if v is None else format(v, fmt)
+
+
+def evidence_table(spans: list[dict[str, Any]]) -> str:
+    """The checkable evidence of a plot's findings: what rule fired on which value, against what
+    expectation, how many noise sigmas apart, over how many samples."""
+    return table(
+        [
+            "kind",
+            "rule",
+            "from s",
+            "to s",
+            "value",
+            "expected",
+            "residual (sigma)",
+            "noise",
+            "samples",
+        ],
+        [
+            [
+                s["kind"],
+                s.get("rule"),
+                s["start_s"],
+                s["end_s"],
+                _num(s.get("value")),
+                _num(s.get("expected")),
+                _num(s.get("residual_sigma"), ".1f"),
+                _num(s.get("noise_floor"), ".2g"),
+                s.get("n_samples"),
+            ]
+            for s in spans[:20]
+        ],
+    )
+
+
+def rigs_html(report: dict[str, Any]) -> str:
+    """What each rig of the night delivered: normal variation, listed so it is seen, not
+    mistaken for faults (unpopulated fields, absent streams) or left unfixed (clocks)."""
+    rigs = report.get("rigs") or []
+
+    def counts(d: dict[str, int]) -> str:
+        return ", ".join(f"{k} ({v})" for k, v in d.items()) or "-"
+
+    return "\n".join(
+        [
+            section("rigs", "Rigs: end effectors, absent streams, unpopulated channels, clocks"),
+            note(
+                "Per center and robot. Unpopulated: channels constant for a whole recording (the "
+                "firmware never filled them): null in the frames, never a fault; the count is "
+                "of channels. Faulty: channels with a long frozen stretch or readings past "
+                "their limits. A clock-domain mismatch is a stream stamped on another clock "
+                "than its profile says: aligned on its real clock, but the rig needs fixing."
+            ),
+            table(
+                [
+                    "center",
+                    "robot",
+                    "episodes",
+                    "end effector",
+                    "absent streams",
+                    "unpopulated",
+                    "faulty",
+                    "clock mismatches",
+                ],
+                [
+                    [
+                        r["center"],
+                        r["robot_serial"],
+                        r["episodes"],
+                        ", ".join(r["end_effectors"]),
+                        counts(r["absent_streams"]),
+                        counts(r["unpopulated"]),
+                        counts(r["faulty"]),
+                        r["clock_domain_mismatches"],
+                    ]
+                    for r in rigs
+                ],
+                ["warn" if r["clock_domain_mismatches"] else "" for r in rigs],
+            ),
+        ]
+    )

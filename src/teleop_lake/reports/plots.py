@@ -93,9 +93,12 @@ def signal_plot(
     values: np.ndarray,
     spans: Sequence[tuple[str, int, int, str]],
     max_points: int = MAX_POINTS,
+    evidence: Sequence[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """One plot: the trace (decimated) and the flagged spans ``(kind, start_ns, end_ns,
-    detail)``, times in seconds from the first frame."""
+    detail)``, times in seconds from the first frame; ``evidence``: per span, the finding's
+    structured fields (rule, value, expected, residual_sigma, noise_floor, n_samples)."""
+    evidence = list(evidence) if evidence is not None else [{} for _ in spans]
     t_ns = np.asarray(t_ns, dtype=np.int64)
     v = np.asarray(values, dtype=float)
     t0 = int(t_ns[0]) if len(t_ns) else 0
@@ -116,7 +119,15 @@ def signal_plot(
                 "start_s": round((int(start) - t0) / 1e9, 4),
                 "end_s": round((int(end) - t0) / 1e9, 4),
                 "detail": detail,
+                **{k: _finite_or_none(v) for k, v in ev.items()},
             }
-            for kind, start, end, detail in spans
+            for (kind, start, end, detail), ev in zip(spans, evidence, strict=True)
         ],
     }
+
+
+def _finite_or_none(v: Any) -> Any:
+    """JSON-ready: non-finite floats become None, other values pass."""
+    if isinstance(v, float):
+        return float(f"{v:.6g}") if np.isfinite(v) else None
+    return v

@@ -34,6 +34,8 @@ class QaFacts:
     overrides: list[dict[str, Any]] = field(default_factory=list)
     """The override in force per overridden episode (`OverrideRecord.to_dict`)."""
     signal_plots: list[dict[str, Any]] = field(default_factory=list)
+    rigs: list[dict[str, Any]] = field(default_factory=list)
+    """What each rig of the night delivered (`teleop_lake.reports.rigs.rig_rows`)."""
 
 
 STAGES = ("pull", "decode", "process", "validate")
@@ -178,6 +180,7 @@ def build_validation_report(
             :MAX_LISTED
         ],
         "signal_plots": qa.signal_plots,
+        "rigs": qa.rigs,
         "failed_batches": summary["failed_batches"],
         "change_vs_previous": compare_with_previous(summary, previous),
     }
