@@ -146,7 +146,7 @@ def nightly_flow(
         "run %s: pulling %d centers from %s into %s", run_id, len(centers), network_url, lake_url
     )
     log.info(
-        "processing parameters: %s (hash %s)",
+        "processing parameters: %s (hash %s; each episode's param_hash adds its robot model's latency)",
         params_file or "built-in defaults",
         params.param_hash()[:12],
     )
