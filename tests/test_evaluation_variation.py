@@ -565,6 +565,7 @@ def night(new_truth: bool) -> NightEvidence:
             pl.Series("effort_field", ["joint_torque", "joint_torque"]),
             pl.Series("clock_mismatch_stream", ["hand_command", None]),
             pl.Series("eef_type", ["dexhand", "leju_claw"]),
+            pl.Series("control_latency_ms", [21.0, 19.0]),
         )
         found = pl.concat(
             [found, findings(("p1", "clock_domain_mismatch", "hand_command", "", 0, 10 * S))],
@@ -660,6 +661,7 @@ def test_score_night_on_a_new_network() -> None:
     assert r["frozen"]["recall_message"] == 1.0 and r["frozen"]["n_message"] == 1
     assert r["clock_offset_error_ms"]["by_status"]["resolved"]["n"] == 1
     assert r["clock_offset_error_ms"]["n_by_status"] == {"resolved": 1}
+    assert r["clock_offset_error_ms"]["by_episode"][0]["true_latency_ms"] == 21.0
     assert r["by_variant"]["claw"]["wrongly_quarantined"] == 1
     assert r["by_variant"]["velocity_unpopulated"]["published"] == 1
     # informational and clock findings flag no sample: only the limit's one cell is false

@@ -322,13 +322,21 @@ def load_night(
         KEYS, keep="first", maintain_order=True
     )
     # the estimate's reference: the evidence's own when it keeps one, else the grid start
-    t_ref = (
-        pl.coalesce(pl.col("t_ref_ns"), pl.col("start_ns"))
-        if "t_ref_ns" in resolved.columns
-        else pl.col("start_ns")
+    # (the clocks' ``t_ref_ns``, or the processed ``clock_reference_ns``)
+    has_ref = "clock_reference_ns" in processed.columns
+    refs = (["t_ref_ns"] if "t_ref_ns" in resolved.columns else []) + (
+        ["clock_reference_ns"] if has_ref else []
     )
+    t_ref = pl.coalesce(*refs, "start_ns") if refs else pl.col("start_ns")
     estimates = resolved.join(
-        processed.select(*KEYS, "start_ns", "end_ns"), on=KEYS, how="inner"
+        processed.select(
+            *KEYS,
+            "start_ns",
+            "end_ns",
+            *(["clock_reference_ns"] if has_ref else []),
+        ),
+        on=KEYS,
+        how="inner",
     ).select(
         *KEYS,
         "offset_ns",

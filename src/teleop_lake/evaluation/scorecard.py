@@ -249,6 +249,12 @@ def score_night(
     clocks = clock_errors(ev.clock_estimates, ev.truth_clocks)
     if "clock_status" in ev.processed.columns:
         clocks = clocks.join(ev.processed.select(*KEYS, "clock_status"), on=KEYS, how="left")
+    if "control_latency_ms" in ev.recordings.columns:  # the truth's, beside each episode
+        clocks = clocks.join(
+            ev.recordings.select(*KEYS, pl.col("control_latency_ms").alias("true_latency_ms")),
+            on=KEYS,
+            how="left",
+        )
 
     judged = int(ev.camera_counts["rows_judged"].sum()) if ev.camera_counts.height else 0
     matched = int(ev.camera_counts["rows_matched"].sum()) if ev.camera_counts.height else 0
