@@ -222,15 +222,18 @@ def message_texts(type_names: TypeNames, effort_field: EffortField) -> dict[str,
             "uint8[] left_hand_position   # 0 = open .. 100 = fist, one per finger\n"
             "uint8[] right_hand_position\n"
         ),
+        # As Leju's own lejuClawState.msg: lower-case constant names after the header (legal
+        # ROS, and a parser that wants upper-case constants reads them as fields).
         TYPE_CLAW_STATE: (
-            "int8 ERROR=-1\n"
-            "int8 UNKNOWN=0\n"
-            "int8 MOVING=1\n"
-            "int8 REACHED=2\n"
-            "int8 GRABBED=3\n"
-            "\n"
             f"{header} header\n"
-            "int8[] state      # one per claw: left, right\n"
+            "\n"
+            "int8 kError = -1                \n"
+            "int8 kUnknown = 0              \n"
+            "int8 kMoving = 1              \n"
+            "int8 kReached = 2            \n"
+            "int8 kGrabbed = 3         \n"
+            "\n"
+            "int8[] state # 0:; left; 1: right\n"
             f"{kuavo('endEffectorData')} data   # position 0 = open .. 100 = closed\n"
         ),
         TYPE_CLAW_COMMAND: (

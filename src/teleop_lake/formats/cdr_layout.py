@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 from rosbags.interfaces import Nodetype
-from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+from rosbags.typesys import Stores, get_typestore
 from rosbags.typesys.msg import normalize_msgtype
 from rosbags.typesys.store import Typestore
 
@@ -36,6 +36,7 @@ from teleop_lake.formats.ros1_layout import (
     bulk_decode,
     layout_fits,
     per_message_decode,
+    types_from_definition,
 )
 
 ENCAPSULATION_BYTES = 4
@@ -74,7 +75,7 @@ def cdr_typestore_for(msgtype: str, msgdef: str) -> Typestore:
     types: dict[str, Any] = {}
     if msgdef.strip():
         try:
-            types = dict(get_types_from_msg(msgdef, name))
+            types = types_from_definition(msgdef, name)
         except Exception as err:  # rosbags raises several types on bad definitions
             raise MessageDefinitionError(
                 f"cannot parse the definition of {msgtype!r}: {err}"

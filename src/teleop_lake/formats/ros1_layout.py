@@ -16,6 +16,7 @@ Field paths are dotted names as in the message definition, e.g.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -76,10 +77,27 @@ class FixedLayout:
     prefixes: tuple[tuple[int, int], ...]  # (offset, value) of every uint32 length prefix
 
 
+_CONSTANT_LINE = re.compile(r"^([ \t]*[A-Za-z][\w/]*[ \t]+)([A-Za-z]\w*)([ \t]*=)", re.MULTILINE)
+
+
+def constants_upper_case(msgdef: str) -> str:
+    """``msgdef`` with every constant's name in upper case (``int8 kError = -1`` -> ``int8
+    KERROR = -1``). ROS allows any constant name, and real definitions use lower case (Leju's
+    lejuClawState); the parser only takes upper-case names as constants and reads the others
+    as fields, which shifts every field after them. Constants occupy no bytes, so their names
+    do not matter for decoding."""
+    return _CONSTANT_LINE.sub(lambda m: m.group(1) + m.group(2).upper() + m.group(3), msgdef)
+
+
+def types_from_definition(msgdef: str, msgtype: str) -> dict[str, Any]:
+    """The types a connection's definition text declares (constants read as constants)."""
+    return dict(get_types_from_msg(constants_upper_case(msgdef), msgtype))
+
+
 @cache
 def _typestore_cached(msgtype: str, msgdef: str) -> Typestore:
     store = get_typestore(Stores.EMPTY)
-    store.register(get_types_from_msg(msgdef, msgtype))
+    store.register(types_from_definition(msgdef, msgtype))
     return store
 
 
