@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+from bag_reading import BagReader
 from independent_kuavo import kuavo
 from independent_kuavo.bag import MAGIC, BagWriter, encode_header
 from independent_kuavo.motion import load_robot_joints
@@ -43,6 +44,7 @@ from teleop_lake.formats import read_recording
 from teleop_lake.formats.ros1_layout import constants_upper_case
 from teleop_lake.network.identity import episode_id_for
 from teleop_lake.network.profiles import load_profile
+from teleop_lake.simulate.kuavo_types import LEJU_CLAW_STATE_MD5
 
 DATE = "2026-11-23"
 CAMERA = (32, 24)
@@ -129,6 +131,12 @@ def test_md5sums_are_computed_the_ros_way() -> None:
                 store.register(get_types_from_msg(reg.full_definition(name), name))
                 _, md5 = store.generate_msgdef(name.replace("/", "/msg/"))
                 assert reg.md5sum(name) == md5, (name, type_names, effort_field)
+    # the project's simulator embeds Leju's claw-state text with the md5 Leju publishes: the
+    # same this writer computes the ROS way
+    assert (
+        kuavo.registry_for("qualified", "joint_torque").md5sum(kuavo.TYPE_CLAW_STATE)
+        == LEJU_CLAW_STATE_MD5
+    )
     torque = kuavo.registry_for("qualified", "joint_torque").md5sum(kuavo.TYPE_SENSORS)
     current = kuavo.registry_for("qualified", "joint_current").md5sum(kuavo.TYPE_SENSORS)
     assert torque != current
@@ -400,19 +408,19 @@ def test_station_streams_are_stamped_on_the_station_clock(network: NetworkResult
 
 
 def _decode_all(bag: Path) -> tuple[dict[str, Any], dict[str, list[tuple[int, Any]]]]:
-    store = get_typestore(Stores.EMPTY)
     conns: dict[str, Any] = {}
     msgs: dict[str, list[tuple[int, Any]]] = {}
-    with Reader(bag) as reader:
+    with BagReader([bag]) as reader:
+        store = get_typestore(Stores.EMPTY)
         for c in reader.connections:
-            store.register(get_types_from_msg(constants_upper_case(c.msgdef.data), c.msgtype))
             conns[c.topic] = c
+            store.register(get_types_from_msg(constants_upper_case(c.msgdef.data), c.msgtype))
         for topic, conn in conns.items():
             _, md5 = store.generate_msgdef(conn.msgtype)
             if constants_upper_case(conn.msgdef.data) == conn.msgdef.data:
                 assert md5 == conn.digest, topic
         for c, t, raw in reader.messages():
-            msgs.setdefault(c.topic, []).append((t, store.deserialize_ros1(raw, c.msgtype)))
+            msgs.setdefault(c.topic, []).append((t, reader.deserialize(raw, c.msgtype)))
     return conns, msgs
 
 

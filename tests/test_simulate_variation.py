@@ -18,6 +18,7 @@ import h5py
 import numpy as np
 import polars as pl
 import pytest
+from bag_reading import BagReader
 from rosbags.highlevel import AnyReader
 
 from teleop_lake.network.profiles import CENTER_NAMES, CenterProfile, load_profile
@@ -391,7 +392,7 @@ def _bag_parts(out: Path, center: str, recording_id: str) -> list[Path]:
 @cache
 def _topics(out: Path, center: str, recording_id: str) -> dict[str, tuple[str, str]]:
     """Topic -> (message type, message definition) of a recording's bag (or its parts)."""
-    with AnyReader(_bag_parts(out, center, recording_id)) as reader:
+    with BagReader(_bag_parts(out, center, recording_id)) as reader:
         return {c.topic: (c.msgtype, c.msgdef.data) for c in reader.connections}
 
 
@@ -399,7 +400,7 @@ def _topics(out: Path, center: str, recording_id: str) -> dict[str, tuple[str, s
 def _read(out: Path, center: str, recording_id: str, topic: str) -> Topic:
     """One topic of a recording, decoded with the definitions embedded in the bag."""
     times, msgs = [], []
-    with AnyReader(_bag_parts(out, center, recording_id)) as reader:
+    with BagReader(_bag_parts(out, center, recording_id)) as reader:
         conns = [c for c in reader.connections if c.topic == topic]
         for conn, t_ns, data in reader.messages(conns):
             times.append(t_ns)
@@ -530,7 +531,7 @@ def test_a_kuavo_bag_writes_unpopulated_fields_as_zeros(tmp_path: Path) -> None:
         rig=rig,
     )
     (path,) = write_recording(tmp_path, "rec-0001", profile, KUAVO, ep, 0.2, "SN")
-    with AnyReader([path]) as reader:
+    with BagReader([path]) as reader:
         (conn,) = [c for c in reader.connections if c.topic == "/sensors_data_raw"]
         assert "float64[] joint_current\n" in conn.msgdef.data
         msgs = [reader.deserialize(d, conn.msgtype) for _, _, d in reader.messages([conn])]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from teleop_lake.alignment.envelope import estimate_by_envelope
+from teleop_lake.alignment.envelope import estimate_by_envelope, stamp_jitter_ms
 from teleop_lake.alignment.params import AlignmentParams
 from teleop_lake.canonical import SignalStream
 
@@ -93,7 +93,7 @@ def check_clock_domains(
         return float(np.median(values)) if values else None
 
     verdicts = []
-    tol = params.domain_causality_tolerance_ms
+    jitter = {s.name: stamp_jitter_ms(s.t_ns) for s in streams}
     for name, a in apparent.items():
         if a is None:
             continue
@@ -102,12 +102,17 @@ def check_clock_domains(
         t_own, t_other = _transit(own, a, x_ms)
         ref_own, ref_other = reference(own, name), reference(other, name)
         observed = own
+        # The envelope touches the message with the most negative stamp jitter of thousands:
+        # a stream's fastest transit reads that much early, and jittery stamps (a VR runtime's)
+        # read several ms early.
+        slack = params.domain_jitter_sigmas * jitter[name]
+        tol = params.domain_causality_tolerance_ms + slack
         if name != anchor:
             impossible_own = t_own < -tol and t_other >= -tol
             if ref_own is not None and ref_other is not None:
                 dev_own, dev_other = abs(t_own - ref_own), abs(t_other - ref_other)
                 unlike = (
-                    dev_own > params.domain_min_deviation_ms
+                    dev_own > params.domain_min_deviation_ms + slack
                     and dev_other + params.domain_margin_ms < dev_own
                     and t_other >= -tol
                 )

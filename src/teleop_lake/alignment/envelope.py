@@ -59,3 +59,13 @@ def estimate_by_envelope(
     offset_ns = params.envelope_min_transit_ms * 1e6 - intercept
     spread_ms = float(np.std(resid)) / 1e6
     return EnvelopeFit(round(offset_ns), float(drift_ppm), spread_ms, int(keep.sum()))
+
+
+def stamp_jitter_ms(t_ns: np.ndarray) -> float:
+    """Robust sigma (ms) of the stamp jitter of a stream sampled on a steady tick: white jitter
+    of sigma gives second differences of sigma * sqrt(6); the MAD ignores gaps."""
+    if len(t_ns) < 8:
+        return 0.0
+    second = np.diff(np.asarray(t_ns, dtype=np.int64), n=2).astype(np.float64)
+    mad = float(np.median(np.abs(second - np.median(second))))
+    return 1.4826 * mad / np.sqrt(6.0) / 1e6

@@ -16,10 +16,15 @@ Before the envelope, each stream's receive stamps are checked against the clock 
 declares (`teleop_lake.alignment.clock_domain`); a stream whose stamps are on the other clock
 is kept out of the envelope and put on the clock it is really on.
 
-Combining: where the intervals overlap, the estimate is the cross-correlation's value moved
-into the overlap, and the uncertainty reaches both ends of the overlap (``resolved``). Where
-they do not, the candidates contradict each other: the estimate is the cross-correlation if it
-is causal (else the envelope), and the uncertainty covers every candidate's interval
+Combining: where the intervals overlap, the true offset lies in the overlap, and the estimate
+is its middle, the uncertainty its half-width (``resolved``). The middle, not the
+cross-correlation's own value: with the latency anywhere in its spread and the fastest transit
+anywhere in its range, the middle is the median of what both allow; on uniform latencies of
++-5 ms it lowers the median error of the cross-correlation alone from 2.5 ms to 1.6-1.9 ms for
+fastest transits of 0.5-10 ms and 2.4 ms for 5-20 ms (computed over those ranges, not tuned on a
+network), with the true offset always inside. Where the intervals do not
+overlap, the candidates contradict each other: the estimate is the cross-correlation if it is
+causal (else the envelope), and the uncertainty covers every candidate's interval
 (``disagreement``; publishing then depends on the gates' clock policy).
 """
 
@@ -32,7 +37,7 @@ import numpy as np
 
 from teleop_lake.alignment.clock_domain import DomainVerdict, check_clock_domains
 from teleop_lake.alignment.clock_model import ClockCandidate, ClockEstimate
-from teleop_lake.alignment.envelope import estimate_by_envelope
+from teleop_lake.alignment.envelope import estimate_by_envelope, stamp_jitter_ms
 from teleop_lake.alignment.params import AlignmentParams
 from teleop_lake.alignment.xcorr import LagFit, estimate_by_xcorr
 from teleop_lake.canonical import SignalStream
@@ -147,7 +152,7 @@ def _combine(
         )
     low, high = max(x.low_ns, e.low_ns), min(x.high_ns, e.high_ns)
     if low <= high:
-        point = float(np.clip(x.offset_ns, low, high))
+        point = (low + high) / 2.0
         status, method, drift = "resolved", "xcorr+envelope", x.drift_ppm
     else:
         causal = x.high_ns >= e.low_ns  # the cross-correlation has nothing arrive before sent
@@ -206,16 +211,6 @@ def estimate_operator_clock(
         ]
     e = _envelope_candidate(on_operator, t_ref_ns, params)
     return _combine(x, e, fit, t_ref_ns, domains)
-
-
-def stamp_jitter_ms(t_ns: np.ndarray) -> float:
-    """Robust sigma (ms) of the stamp jitter of a stream sampled on a steady tick: white jitter
-    of sigma gives second differences of sigma * sqrt(6); the MAD ignores gaps."""
-    if len(t_ns) < 8:
-        return 0.0
-    second = np.diff(np.asarray(t_ns, dtype=np.int64), n=2).astype(np.float64)
-    mad = float(np.median(np.abs(second - np.median(second))))
-    return 1.4826 * mad / np.sqrt(6.0) / 1e6
 
 
 def _least_jittery(streams: list[SignalStream], params: AlignmentParams) -> list[SignalStream]:

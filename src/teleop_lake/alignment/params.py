@@ -29,17 +29,22 @@ class AlignmentParams:
     envelope_min_transit_ms: float = 0.0
     """Least possible transit of the fastest operator message to the recorder: nothing arrives
     before it is sent. This end of the envelope's interval is hard."""
-    envelope_max_min_transit_ms: float = 10.0
+    envelope_max_min_transit_ms: float = 25.0
     """Most the *fastest* of a recording's thousands of operator messages may take to reach the
-    recorder (typical ones take a few to tens of ms, KUAVO.md; the fastest of ~100 per second on
-    a station LAN, ~1 ms). This end of the envelope's interval is an assumption: a
-    cross-correlation beyond it is kept, with an uncertainty that covers both."""
+    recorder. Typical messages take a few to tens of ms (KUAVO.md); the fastest of a recording
+    takes less, but a station on a slow link has its floor there too (an independent Kuavo-format
+    writer draws station transits of 5-20 ms). This end of the envelope's interval is an
+    assumption, the other (nothing arrives before it is sent) is hard. A cross-correlation beyond
+    it is kept, with an uncertainty that covers both."""
     envelope_jitter_sigmas: float = 2.0
     """The envelope picks each bin's fastest message, i.e. also its most negative stamp jitter:
     this many sigmas of the stamp jitter widen its interval."""
     domain_causality_tolerance_ms: float = 2.0
     """A stream is on a clock only if no message arrives more than this before it was sent
     (stamp jitter; see `teleop_lake.alignment.clock_domain`)."""
+    domain_jitter_sigmas: float = 4.5
+    """The envelope of a stream reads early by up to this many sigmas of its stamp jitter (the
+    most negative of thousands of draws is ~3.5-4 sigmas): both tolerances above grow by it."""
     domain_min_deviation_ms: float = 8.0
     """A stream's fastest transit must differ from its siblings' by more than this on its
     declared clock before its stamps are taken for the other clock: streams sent alike differ

@@ -21,7 +21,11 @@ from rosbags.rosbag1 import Writer
 
 from teleop_lake.network.profiles import CenterProfile, StreamMapping
 from teleop_lake.robots import RobotModel
-from teleop_lake.simulate.kuavo_types import kuavo_typestore, normalized_msgtype
+from teleop_lake.simulate.kuavo_types import (
+    connection_definition,
+    kuavo_typestore,
+    normalized_msgtype,
+)
 from teleop_lake.simulate.streams import (
     CLAW_STATE_QUANTITIES,
     HEAD_POSE_CHANNELS,
@@ -325,7 +329,10 @@ def write_kuavo_bag(
     row_idx = np.concatenate([np.arange(len(p[2])) for p in plan])
     order = np.lexsort((row_idx, conn_idx, times))
     with Writer(Path(path)) as writer:
-        conns = [writer.add_connection(t, mt, typestore=b.store) for t, mt, _, _ in plan]
+        conns = []
+        for t, mt, _, _ in plan:
+            msgdef, md5sum = connection_definition(b.store, mt)
+            conns.append(writer.add_connection(t, mt, msgdef=msgdef, md5sum=md5sum))
         for k in order:
             c, r = int(conn_idx[k]), int(row_idx[k])
             writer.write(conns[c], int(times[k]), plan[c][3][r])

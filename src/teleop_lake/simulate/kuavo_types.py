@@ -57,6 +57,35 @@ KUAVO_MSG_DEFINITIONS: dict[str, str] = {
         "std_msgs/Header header\nint8[] state\nkuavo_msgs/endEffectorData data\n"
     ),
 }
+CLAW_STATE_MSGTYPE = "kuavo_msgs/msg/lejuClawState"
+LEJU_CLAW_STATE_TOP = (
+    "std_msgs/Header header\n"
+    "\n"
+    "int8 kError = -1                \n"
+    "int8 kUnknown = 0              \n"
+    "int8 kMoving = 1              \n"
+    "int8 kReached = 2            \n"
+    "int8 kGrabbed = 3         \n"
+    "\n"
+    "int8[] state # 0:; left; 1: right\n"
+    "kuavo_msgs/endEffectorData data\n"
+)
+"""Leju's own lejuClawState.msg text (kuavo-ros-opensource), as a real recorder embeds it: its
+state codes as lower-case constants. Constants occupy no bytes, so the type registered above
+serialises identically; the connection record carries this text and its md5."""
+LEJU_CLAW_STATE_MD5 = "71c0eb8f4803a00f5667de51a2f70aac"
+"""The md5sum Leju's generated kuavo_msgs code publishes for that definition."""
+
+
+def connection_definition(store: Typestore, msgtype: str) -> tuple[str, str]:
+    """(embedded definition, md5sum) of ``msgtype`` for a bag's connection record: what the
+    type store generates, except the claw state, which carries Leju's own text."""
+    text, md5 = store.generate_msgdef(msgtype)
+    if msgtype != CLAW_STATE_MSGTYPE:
+        return text, md5
+    separator = "\n" + "=" * 80 + "\n"
+    _, _, dependencies = text.partition(separator)
+    return LEJU_CLAW_STATE_TOP + separator + dependencies, LEJU_CLAW_STATE_MD5
 
 
 def normalized_msgtype(ros1_name: str) -> str:
