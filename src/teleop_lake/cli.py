@@ -42,6 +42,7 @@ console = Console(stderr=True)
 out = Console() if Console().is_terminal else Console(width=120)
 
 EXIT_PROBLEM = 1
+EXIT_USAGE = 2
 EXIT_CANNOT_RUN = 3
 DEMO_MARKER = ".teleop-lake-demo"
 
@@ -426,20 +427,37 @@ def bench_decode(
 
 @app.command()
 def evaluate(
-    network: Annotated[str, typer.Option(help="Simulated network root (holds _truth/).")],
-    lake: Annotated[str, typer.Option(help="Lake URL the night was processed into.")],
+    network: Annotated[
+        list[str],
+        typer.Option(help="Simulated network root (holds _truth/); repeat with --lake per pair."),
+    ],
+    lake: Annotated[
+        list[str], typer.Option(help="Lake URL the night was processed into (one per --network).")
+    ],
     out_file: Annotated[Path, typer.Option("--out", help="Write the JSON report here.")],
     run: Annotated[
         str | None, typer.Option("--run", help="Only this run id; default: every run.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Score a processed night against the simulator's ground truth (docs/EVALUATION.md)."""
-    from teleop_lake.evaluation.night import EvaluationInputError, evaluate_night
-    from teleop_lake.evaluation.scorecard import table_rows
+    """Score processed nights against their networks' ground truth (docs/EVALUATION.md).
 
+    One --network/--lake pair: that night's scores. Several pairs (in order): every network's
+    report plus the worst value of each score over them, printed next to its target."""
+    from teleop_lake.evaluation.night import EvaluationInputError, evaluate_many, evaluate_night
+    from teleop_lake.evaluation.scorecard import table_rows
+    from teleop_lake.evaluation.targets import merged_table_rows
+
+    if len(network) != len(lake):
+        _fail(
+            f"{len(network)} --network but {len(lake)} --lake: give one lake per network, "
+            "in the same order",
+            EXIT_USAGE,
+        )
+        return
+    pairs = list(zip(network, lake, strict=True))
     try:
-        report = evaluate_night(network, lake, run)
+        report = evaluate_night(*pairs[0], run) if len(pairs) == 1 else evaluate_many(pairs, run)
     except EvaluationInputError as exc:
         _fail(str(exc), EXIT_PROBLEM)
         return
@@ -448,11 +466,18 @@ def evaluate(
     if as_json:
         typer.echo(json.dumps(report, default=str))
         return
-    t = Table(title=f"evaluation of {', '.join(report['scope']['runs'])} against {network}")
-    for c in ("metric", "value", "target", ""):
-        t.add_column(c)
-    for row in table_rows(report):
-        t.add_row(*row)
+    if len(pairs) == 1:
+        t = Table(title=f"evaluation of {', '.join(report['scope']['runs'])} against {network[0]}")
+        for c in ("metric", "value", "target", ""):
+            t.add_column(c)
+        for row in table_rows(report):
+            t.add_row(*row)
+    else:
+        t = Table(title=f"worst over {len(pairs)} networks")
+        for c in ("metric", "worst", "target", "", "per network"):
+            t.add_column(c)
+        for merged_row in merged_table_rows(report):
+            t.add_row(*merged_row)
     out.print(t)
     out.print(f"report: {out_file}")
 
