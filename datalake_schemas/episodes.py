@@ -1,7 +1,9 @@
 """The episodes table: one row per published (or processed) episode, with its label.
 
 `EPISODE_FIELDS` documents every column once; the release's dataset card and
-the README table are generated from it.
+the README table are generated from it. Columns added in schema 1.2.0 (rig variant, channel
+counts, clock status and candidates) are null for episodes processed before it: a release
+still holds them, unchanged.
 """
 
 from __future__ import annotations
@@ -57,29 +59,30 @@ EPISODE_FIELDS: dict[str, tuple[type[pl.DataType] | pl.DataType, bool, str]] = {
     "n_frozen": (pl.Int64, False, "frozen segments flagged"),
     "n_limit_violations": (
         pl.Int64,
-        False,
+        True,
         "runs of readings past a joint limit by more than a few noise sigmas (kept, flagged)",
     ),
     "n_at_stop": (
         pl.Int64,
-        False,
+        True,
         "stretches of a joint resting at a mechanical stop (informational, never a fault)",
     ),
-    "end_effector": (pl.String, False, "hand (dexterous hands) or claw (two-finger claws)"),
+    "end_effector": (pl.String, True, "hand (dexterous hands) or claw (two-finger claws)"),
     "eef_type": (pl.String, True, "the end-effector type the recording's label file names"),
     "absent_streams": (
-        pl.List(pl.String),
-        False,
-        "optional streams the rig does not record (hand_state, head_pose)",
+        pl.String,
+        True,
+        "optional streams the rig does not record, comma-separated (hand_state, head_pose); "
+        "empty when it records them all",
     ),
     "n_unpopulated_channels": (
         pl.Int64,
-        False,
+        True,
         "channels constant for the whole recording (firmware left them unfilled): null in frames",
     ),
     "n_faulty_channels": (
         pl.Int64,
-        False,
+        True,
         "channels with a long frozen stretch or readings past their limits (see channels table)",
     ),
     "operator_clock_offset_ms": (
@@ -95,7 +98,7 @@ EPISODE_FIELDS: dict[str, tuple[type[pl.DataType] | pl.DataType, bool, str]] = {
     ),
     "clock_status": (
         pl.String,
-        False,
+        True,
         "reference (no operator stream), resolved, disagreement (candidates disagree; the "
         "uncertainty covers them all) or unresolved",
     ),
@@ -107,7 +110,7 @@ EPISODE_FIELDS: dict[str, tuple[type[pl.DataType] | pl.DataType, bool, str]] = {
     ),
     "n_clock_domain_mismatches": (
         pl.Int64,
-        False,
+        True,
         "streams whose stamps are on another clock than their center profile declares",
     ),
     **{

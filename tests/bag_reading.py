@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from rosbags.highlevel import AnyReader
 from rosbags.rosbag1 import Reader
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
@@ -51,3 +52,11 @@ class BagReader:
 
     def deserialize(self, data: bytes, msgtype: str) -> Any:
         return self._store.deserialize_ros1(data, msgtype)
+
+
+def open_recording(paths: Sequence[Path]) -> Any:
+    """A reader for one recording: `BagReader` over ROS 1 bag parts, rosbags' ``AnyReader``
+    for a rosbag2 folder (whose definitions are the standard messages)."""
+    if len(paths) == 1 and Path(paths[0]).is_dir():
+        return AnyReader([Path(paths[0])])
+    return BagReader(paths)

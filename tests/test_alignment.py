@@ -175,7 +175,7 @@ def test_envelope_alone_when_the_arms_do_not_move() -> None:
     # The envelope bounds the offset between "the fastest message arrived instantly" and "it
     # took envelope_max_min_transit_ms": the estimate is the middle, the uncertainty the rest.
     error_ms = abs(est.offset_ns - truth.offset_ns) / 1e6
-    assert error_ms <= est.uncertainty_ms <= 7.0, (error_ms, est.uncertainty_ms)
+    assert error_ms <= est.uncertainty_ms <= 14.0, (error_ms, est.uncertainty_ms)
     assert abs(est.drift_ppm - truth.drift_ppm) < 20.0
     none = estimate_operator_clock(
         still, rec.signals["joint_command"], [], 20.0, truth.t_ref_ns, AlignmentParams()

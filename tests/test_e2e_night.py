@@ -207,8 +207,8 @@ def test_release_notebook_runs(
 def test_a_params_file_splits_recordings_at_long_dropouts(
     tmp_path: Path, prefect_home: Path
 ) -> None:
-    """`--params` reaches the processing: with a 0.3 s dropout limit and the split policy, the
-    recording with a 0.4 s joint_state gap is published as pieces, counted once."""
+    """`--params` reaches the processing: with a 0.1 s dropout limit and the split policy, a
+    recording with a longer joint_state gap is published as pieces around it, counted once."""
     net, lake = tmp_path / "net", tmp_path / "lake"
     simulate_network(
         net,
@@ -229,7 +229,7 @@ def test_a_params_file_splits_recordings_at_long_dropouts(
 
     params = tmp_path / "split.toml"
     params.write_text(
-        "[cleaning]\nmax_dropout_s = 0.3\n\n[gates]\nlong_fault_policy = 'split'\nmin_piece_s = 1.0\n"
+        "[cleaning]\nmax_dropout_s = 0.1\n\n[gates]\nlong_fault_policy = 'split'\nmin_piece_s = 1.0\n"
     )
     proc = _cli(*base, "--params", str(params), "--json", env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -238,12 +238,24 @@ def test_a_params_file_splits_recordings_at_long_dropouts(
     release = open_release(str(lake))
     eps = release.episodes
     pieces = eps.filter(pl.col("split_from").is_not_null())
-    # the 0.4 s gap comes 0.9 s into a 5.3 s recording: the piece before it is under 1 s
-    assert pieces.select("recording_id", "piece_index", "n_frames").rows() == [
-        ("bj-st01-20261123-0001", 1, pieces["n_frames"][0])
-    ]
-    assert pieces["episode_id"][0] == f"{pieces['split_from'][0]}-p1"
-    assert 3.5 < pieces["duration_s"][0] < 4.5
+    # the truth's joint_state gaps over 0.1 s (and frozen stretches over the default 2 s) cut
+    # their recordings: no piece reaches into one
+    faults = pl.read_parquet(net / "_truth" / "faults.parquet")
+    span = pl.col("end_ns") - pl.col("start_ns")
+    long_gaps = faults.filter(
+        ((pl.col("kind") == "dropout") & (pl.col("stream") == "joint_state") & (span > 100_000_000))
+        | ((pl.col("kind") == "frozen") & (span > 2_000_000_000))
+    )
+    assert long_gaps.height >= 1, "the network must hold a joint_state gap over 0.1 s"
+    assert pieces.height >= 1
+    for piece in pieces.iter_rows(named=True):
+        assert piece["episode_id"] == f"{piece['split_from']}-p{piece['piece_index']}"
+        assert piece["duration_s"] >= 1.0  # min_piece_s
+        start = int(piece["start_time_utc"].timestamp() * 1e9)
+        end = start + int(piece["duration_s"] * 1e9)
+        gaps = long_gaps.filter(pl.col("recording_id") == piece["recording_id"])
+        assert gaps.height >= 1
+        assert not gaps.filter((pl.col("start_ns") < end) & (pl.col("end_ns") > start)).height
     assert summary["totals"]["published"] == eps["recording_id"].n_unique() == 2
     piece_id = pieces["episode_id"][0]
     frames = release.scan_frames().filter(pl.col("episode_id") == piece_id).collect()

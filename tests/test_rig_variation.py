@@ -132,7 +132,7 @@ def test_a_rig_without_hand_state_publishes_and_says_so() -> None:
     meta = replace(rec.meta, extra={"absent_optional_streams": ["hand_state"]})
     ep = _process(replace(rec, signals=signals, meta=meta))
     assert ep.publishable
-    assert ep.summary["absent_streams"] == ["hand_state"]
+    assert ep.summary["absent_streams"] == "hand_state"
     absent = ep.channels.filter(pl.col("status") == "absent")
     assert set(absent["stream"]) == {"hand_state"} and absent.height == len(ROBOT.hand_joints)
     assert ep.label.outcome in ("success", "unknown")  # the operator's mark, no grasp evidence

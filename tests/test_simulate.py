@@ -20,7 +20,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-from rosbags.highlevel import AnyReader, AnyReaderError
+from bag_reading import open_recording
+from rosbags.highlevel import AnyReaderError
+from rosbags.rosbag1 import ReaderError
 
 from teleop_lake.network.identity import episode_id_for
 from teleop_lake.network.profiles import CENTER_NAMES, CenterProfile, load_profile
@@ -92,7 +94,7 @@ class Topic:
 def _read_bag(paths: tuple[Path, ...]) -> dict[str, Topic]:
     """Every topic of a recording (bag parts, rosbag2 folder), decoded with its own definitions."""
     out: dict[str, Topic] = {}
-    with AnyReader(list(paths)) as reader:
+    with open_recording(list(paths)) as reader:
         raw: dict[str, tuple[list[int], list[Any]]] = {}
         for conn, t_ns, data in reader.messages():
             times, msgs = raw.setdefault(conn.topic, ([], []))
@@ -282,7 +284,7 @@ def test_bags_read_with_embedded_kuavo_definitions_and_follow_each_profile(netwo
         center, rid = row["center"], row["recording_id"]
         profile = _recording_profile(row)
         path = _bag_path(network, center, rid)
-        with AnyReader(list(path)) as reader:
+        with open_recording(list(path)) as reader:
             conns = {c.topic: c for c in reader.connections}
         expected = {m.topic for name, m in profile.streams.items() if name != row["missing_stream"]}
         expected |= set(profile.cameras.values()) | {"/teleop/event"}
@@ -358,7 +360,7 @@ def test_truncated_bags_do_not_read_and_keep_their_true_size(network: Path) -> N
     assert truncated.height >= 1
     for row in truncated.iter_rows(named=True):
         path = _bag_path(network, row["center"], row["recording_id"])
-        with pytest.raises(AnyReaderError), AnyReader(list(path)) as reader:
+        with pytest.raises((AnyReaderError, ReaderError)), open_recording(list(path)) as reader:
             sum(1 for _ in reader.messages())
 
 

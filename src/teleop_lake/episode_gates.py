@@ -117,7 +117,9 @@ def recording_variant(recording: Recording) -> dict[str, Any]:
     return {
         "end_effector": str(extra.get("end_effector", "hand")),
         "eef_type": extra.get("eef_type"),
-        "absent_streams": sorted(str(s) for s in extra.get("absent_optional_streams", [])),
+        "absent_streams": ",".join(
+            sorted(str(s) for s in extra.get("absent_optional_streams", []))
+        ),
     }
 
 

@@ -141,7 +141,7 @@ def episode_row(
         "n_at_stop": int(s["n_at_stop"]),
         "end_effector": s["end_effector"],
         "eef_type": s["eef_type"],
-        "absent_streams": list(s["absent_streams"]),
+        "absent_streams": s["absent_streams"],
         **channel_counts(ep.channels),
         "operator_clock_offset_ms": _opt_float(s.get("operator_clock_offset_ms")),
         "operator_clock_drift_ppm": _opt_float(s.get("operator_clock_drift_ppm")),

@@ -55,8 +55,8 @@ def rig_rows(processed: pl.DataFrame, channels: pl.DataFrame) -> list[dict[str, 
         )
         absent: Counter[str] = Counter()
         if "absent_streams" in eps.columns:
-            for streams in eps["absent_streams"].to_list():
-                absent.update(streams or [])
+            for streams in eps["absent_streams"].drop_nulls().to_list():
+                absent.update(s for s in str(streams).split(",") if s)
         mismatches = (
             int(eps["n_clock_domain_mismatches"].fill_null(0).sum())
             if "n_clock_domain_mismatches" in eps.columns
