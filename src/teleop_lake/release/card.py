@@ -43,6 +43,13 @@ def render_dataset_card(manifest: dict[str, Any]) -> str:
         "",
         "Every file of the release is listed in `manifest.json` with its size and sha256.",
         "",
+        "Beside the frames, each segment holds `findings.parquet` (every problem cleaning found, "
+        "with its evidence: `rule`, `value`, `expected`, `residual_sigma`, `noise_floor`, "
+        "`n_samples`) and `channels.parquet` (every channel of every episode: `measured`, "
+        "`unpopulated` (never filled by the robot's firmware; null in the frames), `faulty` or "
+        "`absent`, and whether the robot model requires it). Robots with claws have "
+        "`gripper_closure` columns where robots with hands have `hand_closure`.",
+        "",
         "## Episode columns",
         "",
         "| column | type | description |",
