@@ -449,3 +449,21 @@ def test_camera_ticks_survive_a_jittered_pair_and_a_long_gap() -> None:
     assert "100 frame(s) missing" in drops[0].detail
     assert np.max(np.abs(check.t_capture_ns - true_t)) < 2e6
     assert check.period_ns == pytest.approx(period, rel=1e-4)
+
+
+def test_a_level_step_with_a_transition_sample_is_no_spike() -> None:
+    # a joint leaving its stop: velocity 0, one sample on the way, then 0.6 rad/s
+    rng = np.random.default_rng(21)
+    n = 2_000
+    t = T0 + np.arange(n, dtype=np.int64) * 2_000_000
+    v = np.where(np.arange(n) < 1_000, 0.0, 0.6)
+    v[1_000] = 0.06
+    v[1_001] = 0.55
+    v = v + rng.normal(0.0, 2.6e-3, n)
+    ch = ("velocity_rad_s.a",)
+    assert not detect_spikes("js", t, v[:, None], ch, PARAMS).findings
+    # the same samples out and back on a flat channel are a spike
+    spiky = rng.normal(0.0, 2.6e-3, n)
+    spiky[1_000:1_002] += 0.3
+    found = detect_spikes("js", t, spiky[:, None], ch, PARAMS).findings
+    assert [(f.kind, f.evidence.n_samples) for f in found] == [("spike", 2)]

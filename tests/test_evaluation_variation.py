@@ -213,8 +213,8 @@ def test_clock_domain_mismatch_recall_and_precision() -> None:
         {
             "center": [BJ] * 4,
             "recording_id": ["m1", "m2", "m4", "m5"],  # m3: no operator clock known
-            "offset_ns": [500 * MS, 5 * MS, 300 * MS, -8 * MS],
-            "drift_ppm": [0.0, 0.0, 0.0, -500.0],  # m5: -8 - 2.5 ms at the midpoint
+            "offset_ns": [500 * MS, 5 * MS, 300 * MS, -28 * MS],
+            "drift_ppm": [0.0, 0.0, 0.0, -500.0],  # m5: -28 - 2.5 ms at the midpoint
             "reference_ns": [0] * 4,
         }
     )
@@ -229,7 +229,7 @@ def test_clock_domain_mismatch_recall_and_precision() -> None:
     assert (s["n"], s["n_found"], s["n_ineligible"]) == (2, 1, 2)
     assert s["recall"] == 0.5 and s["precision"] == pytest.approx(1 / 3)
     assert [m["recording_id"] for m in s["missed"]] == ["m5"]
-    assert s["missed"][0]["true_offset_ms"] == pytest.approx(-10.5)
+    assert s["missed"][0]["true_offset_ms"] == pytest.approx(-30.5)
     old = clock_mismatch_score(recordings.drop("clock_mismatch_stream"), clocks, found)
     assert old["available"] is False and old["recall"] is None
 

@@ -191,3 +191,25 @@ def test_no_mismatch_when_every_stream_is_on_its_declared_clock() -> None:
         ep = _process(rec)
         assert _findings(ep, "clock_domain_mismatch").height == 0, seed
         assert ep.summary["clock_status"] == "resolved"
+
+
+def test_arm_targets_stamped_on_the_robot_clock_are_found_and_the_station_clock_kept() -> None:
+    rng = np.random.default_rng(15)
+    offset_ns = 1_150_000_000
+    rec, truth = make_recording(rng, 30.0, offset_ns, -30.0, cameras=False)
+    arm = rec.signals["arm_target"]
+    send_ns = truth.t_ref_ns + np.rint(
+        (arm.t_ns - truth.t_ref_ns - offset_ns) / (1 + truth.drift_ppm * 1e-6)
+    ).astype(np.int64)
+    ep = _process(with_signal(rec, replace(arm, t_ns=send_ns)))
+    mismatch = _findings(ep, "clock_domain_mismatch")
+    assert mismatch["stream"].to_list() == ["arm_target"]
+    # the station clock from the other station streams' receive stamps, honestly wide
+    error_ms = abs(ep.summary["operator_clock_offset_ms"] - offset_ns / 1e6)
+    assert error_ms <= ep.summary["clock_uncertainty_ms"] <= 20.0
+    assert ep.publishable, ep.gate_reasons
+    # the arm targets stay where they were sent: the robot command follows them 20 ms later
+    frames = ep.frames
+    arm_col, cmd_col = "action.arm_target_rad.l_arm_pitch", "action.target_rad.l_arm_pitch"
+    lag = frames[cmd_col].to_numpy()[2:] - frames[arm_col].to_numpy()[1:-1]
+    assert np.nanmedian(np.abs(lag)) < 0.01

@@ -133,3 +133,57 @@ def check_clock_domains(
             )
         )
     return verdicts
+
+
+def anchor_on_robot_clock(
+    streams: Sequence[SignalStream],
+    anchor: SignalStream,
+    anchor_offset_ns: float,
+    anchor_uncertainty_ms: float,
+    t_ref_ns: int,
+    params: AlignmentParams,
+) -> DomainVerdict | None:
+    """A verdict when the anchor itself (the arm targets) is stamped on the robot clock.
+
+    Its cross-correlation then measures the robot clock: an offset of zero within its
+    uncertainty. That alone is also what a well synchronised station gives, so it takes the
+    other operator-declared streams to tell: when every one of them sits further from the robot
+    clock than any transit explains, they agree with each other, and the anchor's own receive
+    stamps fit the robot clock, the anchor is the stream on the wrong clock. None otherwise."""
+    if abs(anchor_offset_ns) / 1e6 > anchor_uncertainty_ms:
+        return None
+    own = apparent_offset_ms(anchor, t_ref_ns, params)
+    others = [s for s in streams if s.clock == "operator" and s.name != anchor.name]
+    apparent = [(s, apparent_offset_ms(s, t_ref_ns, params)) for s in others]
+    known = [(s, a) for s, a in apparent if a is not None]
+    if own is None or not known:
+        return None
+    t_max = params.envelope_max_min_transit_ms
+
+    def robot_like(s: SignalStream, a: float) -> bool:
+        tol = params.domain_causality_tolerance_ms + params.domain_jitter_sigmas * stamp_jitter_ms(
+            s.t_ns
+        )
+        return -tol <= -a <= t_max + tol
+
+    if not robot_like(anchor, own) or any(robot_like(s, a) for s, a in known):
+        return None
+    values = [a for _, a in known]
+    if max(values) - min(values) > t_max + params.domain_margin_ms:
+        return None  # the other streams do not agree on one station clock either
+    station = float(np.median(values))
+    robot_transits = [
+        -a
+        for s in streams
+        if s.clock == "robot" and (a := apparent_offset_ms(s, t_ref_ns, params)) is not None
+    ]
+    return DomainVerdict(
+        stream=anchor.name,
+        declared="operator",
+        observed="robot",
+        apparent_offset_ms=own,
+        transit_as_declared_ms=station - own,
+        transit_as_other_ms=-own,
+        reference_declared_ms=0.0,
+        reference_other_ms=float(np.median(robot_transits)) if robot_transits else np.nan,
+    )

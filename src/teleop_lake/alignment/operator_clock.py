@@ -35,7 +35,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from teleop_lake.alignment.clock_domain import DomainVerdict, check_clock_domains
+from teleop_lake.alignment.clock_domain import (
+    DomainVerdict,
+    anchor_on_robot_clock,
+    check_clock_domains,
+)
 from teleop_lake.alignment.clock_model import ClockCandidate, ClockEstimate
 from teleop_lake.alignment.envelope import estimate_by_envelope, stamp_jitter_ms
 from teleop_lake.alignment.params import AlignmentParams
@@ -197,18 +201,34 @@ def estimate_operator_clock(
     lat = latency if isinstance(latency, Latency) else Latency(float(latency))
     x, fit = _xcorr_candidate(arm_target, joint_command, lat, t_ref_ns, params)
     declared_op = [s for s in operator_streams if s.clock == "operator"]
+    every = [*declared_op, *robot_streams]
     domains: tuple[DomainVerdict, ...] = ()
     on_operator = declared_op
     if x is not None and arm_target is not None:
-        domains = tuple(
-            check_clock_domains(
-                [*declared_op, *robot_streams], x.offset_ns, arm_target.name, t_ref_ns, params
-            )
+        anchor = anchor_on_robot_clock(
+            every, arm_target, x.offset_ns, x.uncertainty_ms, t_ref_ns, params
         )
+        if anchor is not None:
+            # The arm targets are stamped on the robot clock: their cross-correlation measured
+            # the robot clock, not the station's. The station clock comes from the other
+            # streams' receive stamps alone; their own domains are judged against it.
+            others = [s for s in every if s.name != arm_target.name]
+            station = _envelope_candidate(
+                [s for s in others if s.clock == "operator"], t_ref_ns, params
+            )
+            checked = (
+                check_clock_domains(others, station.offset_ns, "", t_ref_ns, params)
+                if station is not None
+                else []
+            )
+            domains = (anchor, *checked)
+            x, fit = None, None
+        else:
+            domains = tuple(
+                check_clock_domains(every, x.offset_ns, arm_target.name, t_ref_ns, params)
+            )
         observed = {d.stream: d.observed for d in domains}
-        on_operator = [
-            s for s in (*declared_op, *robot_streams) if observed.get(s.name, s.clock) == "operator"
-        ]
+        on_operator = [s for s in every if observed.get(s.name, s.clock) == "operator"]
     e = _envelope_candidate(on_operator, t_ref_ns, params)
     return _combine(x, e, fit, t_ref_ns, domains)
 

@@ -49,6 +49,13 @@ KINK_SLOPE_SIGMA = 3.0
 """Least difference between the slopes (per sample) of the trends either side of a candidate,
 in sample noise sigmas, for it to be a kink. Two 3-point slopes differ by one sigma of noise,
 so smooth motion passes this 0.3% of the time, and a small spike on it stays a spike."""
+STEP_LEVEL_SIGMA = 10.0
+"""Least difference, in sample noise sigmas, between the levels the trends either side of a
+candidate reach inside it for the candidate to be a step between them (a level change: a joint
+leaving its mechanical stop jumps in velocity from 0 to its speed within a sample or two)."""
+STEP_FIT_SIGMA = 3.0
+"""A step's transition samples lie between the two levels, and go from one to the other without
+turning back, within this many noise sigmas; a spike leaves the band between them."""
 KINK_BEND_SHARE = 0.25
 """A change of velocity takes time: the samples while it happens sit off both straight trends
 by a share of the change (up to a quarter of it in one sample, measured on an exoskeleton
@@ -210,7 +217,8 @@ def _is_a_kink(y: np.ndarray, first: int, last: int, sigma: float) -> bool:
     trend after them: a sudden change of velocity (the operator stops, a contact), which no
     single straight line fits but which is no spike. ``sigma`` is the sample noise.
 
-    The two trends must differ in slope by more than ``KINK_SLOPE_SIGMA`` sigmas (on smooth
+    A level change between the trends is no spike either (`_is_a_step`). Otherwise the two
+    trends must differ in slope by more than ``KINK_SLOPE_SIGMA`` sigmas (on smooth
     motion they agree, and a sample off both is a spike however small). Then the run is a kink
     when its samples follow the left trend up to some split and the right one after it, or,
     where the trends are curved (tremor on an exoskeleton), when the two trend lines cross
@@ -222,6 +230,8 @@ def _is_a_kink(y: np.ndarray, first: int, last: int, sigma: float) -> bool:
     k = np.arange(NEIGHBOURS, dtype=np.float64)
     left = np.polyfit(k, y[first - NEIGHBOURS : first], 1)
     right = np.polyfit(k, y[last + 1 : last + 1 + NEIGHBOURS], 1)
+    if _is_a_step(y, first, last, left, right, sigma):
+        return True
     bend = abs(left[0] - right[0])
     if bend <= KINK_SLOPE_SIGMA * sigma:
         return False
@@ -242,6 +252,34 @@ def _is_a_kink(y: np.ndarray, first: int, last: int, sigma: float) -> bool:
     high = np.maximum(on_left, on_right)[inside] + tolerance
     between = (y[run][inside] >= low) & (y[run][inside] <= high)
     return bool(cross and between.all())
+
+
+def _is_a_step(
+    y: np.ndarray,
+    first: int,
+    last: int,
+    left: np.ndarray,
+    right: np.ndarray,
+    sigma: float,
+) -> bool:
+    """True when samples ``first..last`` are the transition of a level change: the trends either
+    side (lines over ``NEIGHBOURS`` samples, ``left``/``right``) reach levels at least
+    ``STEP_LEVEL_SIGMA`` noise sigmas apart inside the run, and the run's samples go from the
+    one to the other monotonically, between them (``STEP_FIT_SIGMA``). A step has no way back,
+    so it is no spike, whatever the slopes either side."""
+    run = np.arange(first, last + 1)
+    on_left = np.polyval(left, run - (first - NEIGHBOURS))
+    on_right = np.polyval(right, run - (last + 1))
+    if np.min(np.abs(on_left - on_right)) <= STEP_LEVEL_SIGMA * sigma:
+        return False
+    tol = STEP_FIT_SIGMA * sigma
+    path = np.concatenate([[y[first - 1]], y[run], [y[last + 1]]])
+    direction = np.sign(on_right[0] - on_left[0])
+    monotone = np.all(direction * np.diff(path) >= -tol)
+    low = np.minimum(on_left, on_right) - tol
+    high = np.maximum(on_left, on_right) + tol
+    between = (y[run] >= low) & (y[run] <= high)
+    return bool(monotone and between.all())
 
 
 def _leaves_a_stuck_run(
