@@ -53,9 +53,10 @@ STEP_LEVEL_SIGMA = 10.0
 """Least difference, in sample noise sigmas, between the levels the trends either side of a
 candidate reach inside it for the candidate to be a step between them (a level change: a joint
 leaving its mechanical stop jumps in velocity from 0 to its speed within a sample or two)."""
-STEP_FIT_SIGMA = 3.0
+STEP_FIT_SIGMA = KINK_FIT_SIGMA
 """A step's transition samples lie between the two levels, and go from one to the other without
-turning back, within this many noise sigmas; a spike leaves the band between them."""
+turning back, within this many noise sigmas (a 3-point line extrapolated one or two samples
+carries 1.5-2.2 sigma of noise, as for kinks); a spike leaves the band between them."""
 KINK_BEND_SHARE = 0.25
 """A change of velocity takes time: the samples while it happens sit off both straight trends
 by a share of the change (up to a quarter of it in one sample, measured on an exoskeleton
@@ -337,7 +338,9 @@ def detect_spikes(
     (`teleop_lake.cleaning.limits.judge_limits`): a limit never makes a spike."""
     x = np.array(values, dtype=np.float64, copy=True)
     floors = np.array([params.scale_floor(c) for c in channels])
-    nonfinite = ~np.isfinite(x)
+    # A channel with no finite value at all was not delivered (a format without torque): it is
+    # absent, not one long spike.
+    nonfinite = ~np.isfinite(x) & np.isfinite(x).any(axis=0)
     if nonfinite.any():
         _interpolate_masked(t_ns, x, nonfinite)
     second = (
