@@ -60,6 +60,11 @@ class CleaningParams:
 
     dropout_min_periods: float = 3.0
     """A timestamp gap of at least this many nominal periods is a dropout (task contract)."""
+    dropout_jitter_sigmas: float = 5.0
+    """... and a gap must also exceed one period plus this many sigmas of the difference of two
+    stamps' jitter: a step that long happens by jitter once in ~3 million. It matters only where
+    the jitter is a third of a period or more (a VR runtime at 100 Hz with 4 ms); a message
+    missing there is still found, three missing always."""
     interpolated_min_periods: float = 1.5
     """A grid value bracketed by samples further apart than this is flagged interpolated."""
     max_repair_gap_s: float = 0.1

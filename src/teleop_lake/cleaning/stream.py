@@ -15,7 +15,10 @@ from teleop_lake.cleaning.params import CleaningParams
 from teleop_lake.cleaning.spikes import detect_spikes
 from teleop_lake.cleaning.swaps import (
     SWAP_MIN_JITTER_SHARE,
+    WINDOW,
+    detect_scrambled_windows,
     detect_swapped_rows,
+    reorder_windows,
     stamp_jitter_share,
     unswap_rows,
 )
@@ -62,12 +65,11 @@ def clean_signal_stream(
     t = ordered.t_ns
     values = stream.values[ordered.kept]
     floors = np.array([params.scale_floor(ch) for ch in stream.channels])
-    swapped = (
-        detect_swapped_rows(values, floors)
-        if len(stream.channels) > 1 and stamp_jitter_share(t) > SWAP_MIN_JITTER_SHARE
-        else np.zeros(0, dtype=np.int64)
-    )
+    jittery = len(stream.channels) > 1 and stamp_jitter_share(t) > SWAP_MIN_JITTER_SHARE
+    swapped = detect_swapped_rows(values, floors) if jittery else np.zeros(0, dtype=np.int64)
     values = unswap_rows(values, swapped)
+    scrambled = detect_scrambled_windows(values, floors) if jittery else []
+    values = reorder_windows(values, scrambled)
     swap_findings = tuple(
         Finding(
             stream.name,
@@ -80,6 +82,18 @@ def clean_signal_stream(
             "exchanged); values put back in time order",
         )
         for i in swapped
+    ) + tuple(
+        Finding(
+            stream.name,
+            "",
+            "out_of_order",
+            int(t[start]),
+            int(t[start + WINDOW - 1]),
+            True,
+            f"{WINDOW} messages in scrambled order (every channel off the trend, back on it in "
+            f"order {'-'.join(str(int(k)) for k in order)}); values put back in time order",
+        )
+        for start, order in scrambled
     )
     spikes = detect_spikes(stream.name, t, values, stream.channels, params, lower, upper)
     gaps = detect_dropouts(t, params)
