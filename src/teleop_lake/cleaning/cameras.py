@@ -21,7 +21,11 @@ import numpy as np
 from teleop_lake.canonical import CameraStream
 from teleop_lake.cleaning.findings import Finding, runs_of
 from teleop_lake.cleaning.params import CleaningParams
-from teleop_lake.cleaning.timestamps import nominal_period_ns, order_and_deduplicate
+from teleop_lake.cleaning.timestamps import (
+    nominal_period_ns,
+    order_and_deduplicate,
+    stamp_jitter_ns,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,8 +77,12 @@ def check_camera_stream(camera: CameraStream, params: CleaningParams) -> CameraC
         # stamp's jitter against half a period.
         missing_after = np.diff(fit.ticks).astype(np.int64) - 1
     elif np.isfinite(period) and period > 0:
+        # No tick fitted (jitter too large for it): a step must also outgrow what two stamps'
+        # jitter stretches it to, as for signal dropouts.
+        jitter_step = params.dropout_jitter_sigmas * np.sqrt(2.0) * stamp_jitter_ns(t)
+        threshold = max(params.camera_drop_min_periods * period, period + jitter_step)
         missing_after = np.where(
-            np.diff(t) > params.camera_drop_min_periods * period,
+            np.diff(t) > threshold,
             np.maximum(1, np.rint(np.diff(t) / period).astype(np.int64) - 1),
             0,
         )
