@@ -122,22 +122,21 @@ def detect_frozen(
     if len(judged) == 0:
         return FrozenResult(mask, ())
     x = values[:, judged]
-    repeats = np.abs(np.diff(x, axis=0)) <= params.frozen_tolerance
+    step = np.abs(np.diff(x, axis=0))
+    repeats = step <= params.frozen_tolerance
     period_ns = float(np.median(np.diff(t_ns)))
     long_run = max(int(params.frozen_min_s * 1e9 / max(period_ns, 1.0)), 2)
     rates = repeat_rates(repeats, long_run)
-    finite = np.isfinite(x)
     if noise is None:
         noise = sample_noise_sigma(values, np.full(m, 1e-12))
     sigma = noise[judged]
-    step = np.abs(np.diff(x, axis=0))
-    resolution = np.where(step > params.frozen_tolerance, step, np.inf).min(axis=0)
+    resolution = np.where(repeats, np.inf, step).min(axis=0)
     info = _Channels(
         log_p=np.log10(rates.share),
         noise_usable=(rates.held_share <= HELD_SHARE_MAX)
         & (resolution < params.frozen_resolution_share * sigma),
-        low=np.where(finite, x, np.inf).min(axis=0),
-        high=np.where(finite, x, -np.inf).max(axis=0),
+        low=np.nanmin(x, axis=0) if np.isnan(x).any() else x.min(axis=0),
+        high=np.nanmax(x, axis=0) if np.isnan(x).any() else x.max(axis=0),
     )
 
     def verdict(j: int, a: int, b: int) -> tuple[str, str, float | None] | None:
@@ -188,7 +187,9 @@ def detect_frozen(
             )
         )
 
-    col, first, last = runs_of(repeats)
+    active = np.flatnonzero(repeats.any(axis=0))  # channels with any repeat at all
+    col, first, last = runs_of(repeats[:, active])
+    col = active[col]
     span_ns = t_ns[last + 1] - t_ns[first]
     for j, a, b_diff in zip(
         col[span_ns >= params.frozen_min_s * 1e9],

@@ -38,8 +38,9 @@ def second_difference_scale(d: np.ndarray, stride: int, floors: np.ndarray) -> n
     MAD, and every threshold of that channel with it, down by a quarter (noise passes as 6
     sigma spikes at ~4.5 true sigmas). When they are most of it the channel is flat or
     quantised; its median is zero as before and its floor is the scale."""
-    second = np.diff(d, axis=0)[::stride]
-    held = ((d[:-1] == 0) & (d[1:] == 0))[::stride]
+    before, after = d[:-1][::stride], d[1:][::stride]  # only the rows the estimate uses
+    second = after - before
+    held = (before == 0) & (after == 0)
     scale = robust_scale(second, 1, floors)
     share = held.mean(axis=0) if len(held) else np.zeros(d.shape[1])
     for c in np.flatnonzero((share > 0) & (share < HELD_MAJORITY)):
@@ -66,10 +67,12 @@ def unpopulated_channels(values: np.ndarray) -> np.ndarray:
     x = np.asarray(values, dtype=np.float64)
     if len(x) < 2:
         return np.zeros(x.shape[1] if x.ndim == 2 else 0, dtype=bool)
-    finite = np.isfinite(x)
-    low = np.where(finite, x, np.inf).min(axis=0)
-    high = np.where(finite, x, -np.inf).max(axis=0)
-    return ~finite.any(axis=0) | (high == low)
+    out = x.min(axis=0) == x.max(axis=0)  # NaN where a channel has a non-finite value
+    odd = np.flatnonzero(~np.isfinite(x.sum(axis=0)))
+    for c in odd:  # rare: judged on the finite values alone
+        finite = x[np.isfinite(x[:, c]), c]
+        out[c] = len(finite) == 0 or finite.min() == finite.max()
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,17 +90,24 @@ class RepeatRates:
 def repeat_rates(repeats: np.ndarray, long_run: int) -> RepeatRates:
     """Repeat rates of a (differences x channels) boolean ``repeats`` mask."""
     n, m = repeats.shape
+    share = np.full(m, 1.0 / (n + 2.0))  # a channel that never repeats
+    held_share = np.zeros(m)
     if n == 0:
-        return RepeatRates(np.full(m, 0.5), np.zeros(m))
-    padded = np.zeros((n + 2, m), dtype=np.int8)
-    padded[1:-1] = repeats
+        return RepeatRates(np.full(m, 0.5), held_share)
+    active = np.flatnonzero(repeats.any(axis=0))  # live float channels never repeat: skipped
+    if len(active) == 0:
+        return RepeatRates(share, held_share)
+    sub = repeats[:, active]
+    padded = np.zeros((n + 2, len(active)), dtype=np.int8)
+    padded[1:-1] = sub
     edges = np.diff(padded, axis=0)
-    in_long = np.zeros(repeats.shape, dtype=bool)
+    in_long = np.zeros(sub.shape, dtype=bool)
     start_ch, start_i = np.nonzero(edges.T == 1)
     _, stop_i = np.nonzero(edges.T == -1)
     long = stop_i - start_i >= long_run
     for c, a, b in zip(start_ch[long], start_i[long], stop_i[long], strict=True):
         in_long[a:b, c] = True
     outside = (~in_long).sum(axis=0)
-    share = ((repeats & ~in_long).sum(axis=0) + 1.0) / (outside + 2.0)
-    return RepeatRates(share=share, held_share=in_long.mean(axis=0))
+    share[active] = ((sub & ~in_long).sum(axis=0) + 1.0) / (outside + 2.0)
+    held_share[active] = in_long.mean(axis=0)
+    return RepeatRates(share=share, held_share=held_share)

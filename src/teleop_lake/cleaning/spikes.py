@@ -104,11 +104,12 @@ def hampel_spikes(
     floors: np.ndarray,
     params: CleaningParams,
     second_scale: np.ndarray | None = None,
+    d: np.ndarray | None = None,
 ) -> np.ndarray:
     """Boolean (samples x channels): step in + step back out within ``max_spike_samples``,
     confirmed against the trend line (see the module docstring). ``second_scale``: the
-    channels' robust sigma of second differences when the caller has it
-    (`noise.second_difference_scale`)."""
+    channels' robust sigma of second differences, and ``d`` the first differences (float32),
+    when the caller has them."""
     n, _ = x.shape
     mask = np.zeros(x.shape, dtype=bool)
     if params.max_spike_samples > MAX_RUN:
@@ -123,7 +124,8 @@ def hampel_spikes(
     # stamp jitter is the sender's, so dividing by the stamped interval would turn stamp jitter
     # into velocity noise (at 90 Hz with 1 ms jitter, +-13% of the velocity) and fast motion
     # into false spikes. Steps across a gap are no spike evidence (the gap is its own finding).
-    d = np.diff(x, axis=0).astype(np.float32)
+    if d is None:
+        d = np.diff(x, axis=0).astype(np.float32)
     across_gap = dt > params.interpolated_min_periods * period
     e = d - rolling_median5(_without_gap_steps(d, across_gap))
     e[across_gap] = 0.0
@@ -343,13 +345,12 @@ def detect_spikes(
     nonfinite = ~np.isfinite(x) & np.isfinite(x).any(axis=0)
     if nonfinite.any():
         _interpolate_masked(t_ns, x, nonfinite)
+    d = np.diff(x, axis=0).astype(np.float32)
     second = (
-        second_difference_scale(np.diff(x, axis=0), params.scale_stride, floors)
-        if len(x) >= 4
-        else floors.copy()
+        second_difference_scale(d, params.scale_stride, floors) if len(x) >= 4 else floors.copy()
     )
     sigma = np.maximum(second / SECOND_DIFFERENCE_GAIN, floors)
-    spike = hampel_spikes(t_ns, x, floors, params, second) | nonfinite
+    spike = hampel_spikes(t_ns, x, floors, params, second, d) | nonfinite
     # Candidate runs longer than a spike are level changes, not spikes: leave them alone.
     findings: list[Finding] = []
     if spike.any():
