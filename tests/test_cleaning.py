@@ -467,3 +467,20 @@ def test_a_level_step_with_a_transition_sample_is_no_spike() -> None:
     spiky[1_000:1_002] += 0.3
     found = detect_spikes("js", t, spiky[:, None], ch, PARAMS).findings
     assert [(f.kind, f.evidence.n_samples) for f in found] == [("spike", 2)]
+
+
+def test_velocity_and_effort_spikes_count_only_with_their_position() -> None:
+    rng = np.random.default_rng(22)
+    n = 3_000
+    t = T0 + np.arange(n, dtype=np.int64) * 2_000_000
+    pos = 0.2 * np.sin(np.arange(n) / 300.0) + rng.normal(0.0, 2e-4, n)
+    vel = rng.normal(0.0, 3e-3, n)
+    vel[1_000:1_002] += 0.1  # a transient of the velocity alone: physics (a stop, a contact)
+    vel[2_000] += 0.1  # the same where the position glitched too: a sensor glitch
+    pos[2_000] += 0.01
+    ch = ("position_rad.a", "velocity_rad_s.a")
+    found = detect_spikes("js", t, np.column_stack([pos, vel]), ch, PARAMS).findings
+    assert sorted((f.channel, f.start_ns) for f in found) == [
+        ("position_rad.a", int(t[2_000])),
+        ("velocity_rad_s.a", int(t[2_000])),
+    ]

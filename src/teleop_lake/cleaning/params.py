@@ -47,6 +47,11 @@ class CleaningParams:
     docs/EVALUATION.md, Limits."""
     max_spike_samples: int = 3
     """Longest run of consecutive bad samples still repaired as one spike (half the window)."""
+    derived_spikes_need_position: bool = True
+    """A spike on a joint's velocity or effort counts only where the joint's position glitched
+    too (`teleop_lake.cleaning.spikes`): those channels jump for a sample or two by physics
+    (stops, contacts). On an independent writer's bags the velocity and torque transients at
+    its stops were 3 of 15 spike findings, every one false."""
     scale_floors: tuple[tuple[str, float], ...] = DEFAULT_SCALE_FLOORS
     """Per channel-quantity floor of the robust scale (see DEFAULT_SCALE_FLOORS)."""
     scale_stride: int = 3

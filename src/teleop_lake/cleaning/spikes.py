@@ -326,6 +326,33 @@ def _off_the_line(
     return distance.max(axis=1)
 
 
+DERIVED_QUANTITIES = ("velocity_rad_s", "effort_nm")
+"""Joint-state quantities a robot derives or measures beside the position (KUAVO.md: joint_v,
+joint_torque or joint_current)."""
+
+
+def _with_position_glitch(spike: np.ndarray, channels: tuple[str, ...]) -> np.ndarray:
+    """``spike`` without the runs on a joint's velocity or effort that its position does not
+    share (within a sample). Velocity and torque show one- or two-sample transients by physics
+    (a joint striking its stop, a contact): a value test cannot tell those from a glitch, while
+    a glitch of the joint's sensor reaches its position too. Channels without a position beside
+    them are left as they are."""
+    position = {
+        c.partition(".")[2]: i for i, c in enumerate(channels) if c.startswith("position_rad.")
+    }
+    out = spike.copy()
+    for i, channel in enumerate(channels):
+        quantity, _, joint = channel.partition(".")
+        p = position.get(joint)
+        if quantity not in DERIVED_QUANTITIES or p is None or not spike[:, i].any():
+            continue
+        _, first, last = runs_of(spike[:, i])
+        for a, b in zip(first, last, strict=True):
+            if not spike[max(a - 1, 0) : b + 2, p].any():
+                out[a : b + 1, i] = False
+    return out
+
+
 def detect_spikes(
     stream: str,
     t_ns: np.ndarray,
@@ -350,7 +377,10 @@ def detect_spikes(
         second_difference_scale(d, params.scale_stride, floors) if len(x) >= 4 else floors.copy()
     )
     sigma = np.maximum(second / SECOND_DIFFERENCE_GAIN, floors)
-    spike = hampel_spikes(t_ns, x, floors, params, second, d) | nonfinite
+    spike = hampel_spikes(t_ns, x, floors, params, second, d)
+    if params.derived_spikes_need_position:
+        spike = _with_position_glitch(spike, channels)
+    spike |= nonfinite
     # Candidate runs longer than a spike are level changes, not spikes: leave them alone.
     findings: list[Finding] = []
     if spike.any():
