@@ -47,6 +47,8 @@ from teleop_lake.robots import RobotModel
 if TYPE_CHECKING:
     from teleop_lake.processing import ProcessingParams
 
+COMMAND_STREAMS = (STREAM_JOINT_COMMAND, STREAM_ARM_TARGET, STREAM_HAND_COMMAND)
+"""Streams of commands (what the robot was told), not of measurements."""
 HEAD_POSITION = ("position_m.x", "position_m.y", "position_m.z")
 HEAD_ORIENTATION = ("orientation.qx", "orientation.qy", "orientation.qz", "orientation.qw")
 
@@ -96,7 +98,11 @@ def check_recording(recording: Recording, robot: RobotModel, params: ProcessingP
 def clean_streams(
     recording: Recording, robot: RobotModel, cp: CleaningParams
 ) -> dict[str, CleanedStream]:
-    """Every signal stream cleaned on its own clock (order, duplicates, spikes, limits, gaps)."""
+    """Every signal stream cleaned on its own clock (order, duplicates, spikes, limits, gaps).
+
+    A command channel that holds one value for the whole recording (the idle hand's fingers
+    told to stay open) is a command, not a field left unfilled: only sensor streams can have
+    unpopulated channels."""
     cleaned: dict[str, CleanedStream] = {}
     for name, stream in recording.signals.items():
         lower, upper = (
@@ -104,7 +110,10 @@ def clean_streams(
             if name in (STREAM_JOINT_STATE, STREAM_HAND_STATE, STREAM_HAND_COMMAND)
             else (None, None)
         )
-        cleaned[name] = clean_signal_stream(stream, cp, lower, upper)
+        c = clean_signal_stream(stream, cp, lower, upper)
+        if name in COMMAND_STREAMS:
+            c = replace(c, unpopulated=np.zeros_like(c.unpopulated))
+        cleaned[name] = c
     return cleaned
 
 
