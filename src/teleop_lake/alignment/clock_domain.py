@@ -26,7 +26,6 @@ from teleop_lake.alignment.envelope import estimate_by_envelope, stamp_jitter_ms
 from teleop_lake.alignment.params import AlignmentParams
 from teleop_lake.canonical import SignalStream
 
-
 ENVELOPE_MESSAGES = 10_000
 """At most this many messages of a stream enter its domain envelope (every n-th): at 500 Hz
 over a minute that is still ~170 per one-second bin."""
