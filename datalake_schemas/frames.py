@@ -14,7 +14,10 @@ Columns (units in the names):
 - actions ``action.target_rad.<joint>`` (robot command), ``action.arm_target_rad.<arm
   joint>`` (the exoskeleton's command, on the robot clock), ``action.hand_closure.<hand joint>``
   or ``action.gripper_closure.<claw>``;
-- ``camera.<name>.frame_index``: the nearest frame of that camera (-1: none);
+- ``camera.<name>.frame_index``: the nearest frame of that camera (-1: none): its number in
+  the camera stream as delivered, a row of the segment's ``cameras/<name>.parquet`` (the JPEG
+  bytes as recorded); ``camera.<name>.offset_ms``: that frame's capture instant minus the row's
+  time (null where none);
 - per-row quality flags ``flag.*`` and ``alignment_residual_ms``.
 """
 
@@ -83,6 +86,9 @@ def frames_schema() -> pa.DataFrameSchema:
             ),
             r"^camera\..+\.frame_index$": pa.Column(
                 pl.Int32, pa.Check.ge(-1), regex=True, required=False
+            ),
+            r"^camera\..+\.offset_ms$": pa.Column(
+                pl.Float32, nullable=True, regex=True, required=False
             ),
             **{name: pa.Column(pl.Boolean, nullable=False) for name in FRAME_FLAG_COLUMNS},
             "alignment_residual_ms": pa.Column(pl.Float32, nullable=True),

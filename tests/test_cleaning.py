@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from synthetic_teleop import tiny_jpegs
 
 from teleop_lake.canonical import CameraStream, SignalStream
 from teleop_lake.cleaning import (
@@ -291,7 +292,7 @@ def test_hand_frozen_versus_blocked_grasp() -> None:
 def test_camera_drops_and_repeats() -> None:
     n = 90
     t = T0 + np.rint(np.arange(n) * 1e9 / 30).astype(np.int64)
-    frames = [f"f{i}".encode() for i in range(n)]
+    frames = list(tiny_jpegs(n))
     frames[40] = frames[39]
     frames[41] = frames[39]
     keep = [i for i in range(n) if i not in (60, 61)]
@@ -388,7 +389,7 @@ def test_camera_capture_tick_is_recovered_from_jittered_stamps() -> None:
     k = k[(k < 600) | (k >= 640)]  # 40 frames dropped
     true_t = T0 + np.rint(12.3e6 + k * period * (1 + 50e-6)).astype(np.int64)  # +50 ppm clock
     stamps = true_t + rng.normal(0, 3e6, len(k)).astype(np.int64)
-    frames = tuple(bytes([i % 251, i // 251]) for i in range(len(k)))
+    frames = tiny_jpegs(len(k))
     check = check_camera_stream(CameraStream("camera_head", "robot", stamps, frames), PARAMS)
     assert np.max(np.abs(check.t_capture_ns - true_t)) < 0.5e6  # stamps: ~10 ms off
     assert np.all(np.diff(check.t_capture_ns) > 0)
@@ -442,7 +443,7 @@ def test_camera_ticks_survive_a_jittered_pair_and_a_long_gap() -> None:
     i = int(np.searchsorted(k, 600))
     stamps[i] = true_t[i] - 9_500_000  # 17.6 ms after the frame before ...
     stamps[i + 1] = true_t[i + 1] + 9_000_000  # ... then 51.8 ms: over 1.5 periods
-    frames = tuple(bytes([j % 251, j // 251]) for j in range(len(k)))
+    frames = tiny_jpegs(len(k))
     check = check_camera_stream(CameraStream("camera_left", "robot", stamps, frames), PARAMS)
     drops = [f for f in check.findings if f.kind == "frame_drop"]
     assert [(f.start_ns, f.end_ns) for f in drops] == [(stamps[299], stamps[300])]
@@ -484,3 +485,34 @@ def test_velocity_and_effort_spikes_count_only_with_their_position() -> None:
         ("position_rad.a", int(t[2_000])),
         ("velocity_rad_s.a", int(t[2_000])),
     ]
+
+
+def _jpeg(level: int, w: int = 64, h: int = 48) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.full((h, w, 3), level, dtype=np.uint8)).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+def test_corrupt_and_black_frames_are_findings_not_crashes() -> None:
+    n = 300  # 10 s at 30 Hz
+    t = T0 + np.rint(np.arange(n) * 1e9 / 30).astype(np.int64)
+    frames = [_jpeg(100 + i % 50) for i in range(n)]
+    frames[40] = frames[40][: len(frames[40]) // 2]  # cut in transfer
+    frames[41] = b"\x00" * 200  # not a JPEG at all
+    for i in range(120, 211):  # a covered lens for 3 s
+        frames[i] = _jpeg(2)
+    check = check_camera_stream(CameraStream("camera_head", "robot", t, tuple(frames)), PARAMS)
+    by_kind: dict[str, list] = {}
+    for f in check.findings:
+        by_kind.setdefault(f.kind, []).append(f)
+    assert [f.start_ns for f in by_kind["frame_corrupt"]] == [t[40], t[41]]
+    assert "end-of-image" in by_kind["frame_corrupt"][0].detail
+    assert 40 not in check.frame_index and 41 not in check.frame_index
+    (black,) = by_kind["frame_black"]
+    assert t[120] <= black.start_ns and black.end_ns <= t[210]
+    assert black.end_ns - black.start_ns >= 2_000_000_000  # sampled once a second
+    assert (check.width, check.height) == (64, 48)

@@ -6,14 +6,15 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 import zarr
+from synthetic_teleop import tiny_jpegs
 
 from datalake_schemas import EPISODE_FIELDS
 from teleop_lake.lake.storage import Store
+from teleop_lake.release.cameras import CAMERA_TABLE_SCHEMA
 from teleop_lake.release.publish import publish_release
-from teleop_lake.release.reader import open_release
+from teleop_lake.release.reader import decode_frame, open_release
 from teleop_lake.release.segment import write_segment
 from teleop_lake.release.verify import verify_release
 
@@ -87,8 +88,23 @@ def _segment(
     findings = pl.DataFrame(
         {"episode_id": [], "kind": []}, schema={"episode_id": pl.String, "kind": pl.String}
     )
-    images = {"camera_head": np.zeros((frames.height, 4, 6, 3), dtype=np.uint8)}
-    write_segment(lake, seg, frames, episodes, findings, images)
+    jpegs = tiny_jpegs(frames.height)
+    cameras = {
+        "camera_head": pl.DataFrame(
+            {
+                "episode_id": frames["episode_id"],
+                "frame_index": frames["frame_index"],
+                "t_ns": frames["t_ns"],
+                "stamp_ns": frames["t_ns"],
+                "width": [16] * frames.height,
+                "height": [12] * frames.height,
+                "encoding": ["jpeg"] * frames.height,
+                "data": list(jpegs),
+            },
+            schema=CAMERA_TABLE_SCHEMA,
+        )
+    }
+    write_segment(lake, seg, frames, episodes, findings, cameras)
     return seg
 
 
@@ -134,7 +150,12 @@ def test_release_snapshot_by_reference(tmp_path: Path) -> None:
     assert list(g["meta/episode_ends"][:]) == [4, 6]
     assert g["data/obs.position_rad"].shape == (6, 2)
     assert g["data/obs.position_rad"].attrs["channels"] == ["l_knee", "r_knee"]
-    assert g["data/camera_head"].shape == (6, 4, 6, 3)
+    assert "data/camera_head" not in g  # frames stay JPEG, in the camera tables
+    assert "camera_head" in g.attrs["cameras"]
+    # the camera frames of an episode, as recorded, with their numbers
+    head = rel.camera_frames("ep-b", "camera_head")
+    assert head["frame_index"].to_list() == [0, 1, 2, 3]
+    assert decode_frame(head["data"][0]).shape == (12, 16, 3)
 
 
 def test_a_recording_republished_as_pieces_replaces_its_whole_episode(tmp_path: Path) -> None:

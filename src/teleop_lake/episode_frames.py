@@ -24,7 +24,7 @@ from teleop_lake.canonical import (
     STREAM_JOINT_STATE,
     Recording,
 )
-from teleop_lake.cleaning import check_camera_stream
+from teleop_lake.cleaning import CameraCheck, CleaningParams, check_camera_stream
 from teleop_lake.episode_stages import HEAD_ORIENTATION, HEAD_POSITION, OnRobotClock
 from teleop_lake.rejection import Reason, RecordingRejected
 from teleop_lake.robots import RobotModel
@@ -42,18 +42,35 @@ REQUIRED_FOR_DROPOUT_FLAG = (
 """Streams whose gaps flag the grid rows inside them as ``flag.dropout``."""
 
 
+def check_cameras(
+    recording: Recording, clock: ClockEstimate, cp: CleaningParams
+) -> dict[str, CameraCheck]:
+    """Every camera on the robot clock, checked (`teleop_lake.cleaning.cameras`): its usable
+    frames, their capture instants, and its findings. A camera on an operator clock that could
+    not be estimated is left out. Nothing here decodes a frame."""
+    checks: dict[str, CameraCheck] = {}
+    for name, camera in sorted(recording.cameras.items()):
+        if camera.clock == "operator":
+            if not clock.resolved:
+                continue
+            camera = stream_to_robot_clock(camera, clock)
+        checks[name] = check_camera_stream(camera, cp)
+    return checks
+
+
 def build_frames(
     recording: Recording,
     aligned: OnRobotClock,
     frozen: dict[str, np.ndarray],
+    cameras: dict[str, CameraCheck],
     clock: ClockEstimate,
     robot: RobotModel,
     params: ProcessingParams,
     episode_id: str,
 ) -> pl.DataFrame:
-    """The training grid: every stream on the robot clock resampled onto it, cameras matched
-    to their nearest frame, flags following the values; unpopulated channels null. Camera
-    findings are added to ``aligned.findings``."""
+    """The training grid: every stream on the robot clock resampled onto it, each camera's
+    nearest frame (its number and its offset from the row), flags following the values;
+    unpopulated channels null."""
     cp = params.cleaning
     js = aligned.streams[STREAM_JOINT_STATE].stream
     t_grid = grid_times(int(js.t_ns[0]), int(js.t_ns[-1]), params.grid_rate_hz)
@@ -135,13 +152,7 @@ def build_frames(
         method="previous",
     )
 
-    for name, camera in sorted(recording.cameras.items()):
-        if camera.clock == "operator":
-            if not clock.resolved:
-                continue
-            camera = stream_to_robot_clock(camera, clock)
-        check = check_camera_stream(camera, cp)
-        aligned.findings.extend(check.findings)
+    for name, check in sorted(cameras.items()):
         if np.isfinite(check.period_ns):
             cols.add_camera(
                 name,

@@ -20,6 +20,7 @@ from teleop_lake.alignment import AlignmentParams, ClockEstimate
 from teleop_lake.alignment.clock_model import clocks_frame
 from teleop_lake.canonical import STREAM_HAND_STATE, Recording
 from teleop_lake.cleaning import (
+    CameraCheck,
     CleanedStream,
     CleaningParams,
     Finding,
@@ -27,7 +28,7 @@ from teleop_lake.cleaning import (
     findings_frame,
 )
 from teleop_lake.cleaning.quality import LONG_FAULT_CODES, ClockState
-from teleop_lake.episode_frames import build_frames
+from teleop_lake.episode_frames import build_frames, check_cameras
 from teleop_lake.episode_gates import assess, gates_publishing, long_fault_spans, piece_rows
 from teleop_lake.episode_stages import (
     check_recording,
@@ -83,6 +84,9 @@ class ProcessedEpisode:
     channels: pl.DataFrame = field(default_factory=pl.DataFrame)
     """Status of every channel (`teleop_lake.cleaning.channels.CHANNELS_SCHEMA`)."""
     clock: ClockEstimate | None = None
+    cameras: dict[str, CameraCheck] = field(default_factory=dict)
+    """Each camera's usable frames on the robot clock (numbers and capture instants, no bytes):
+    what the release's camera tables hold for this episode's span."""
 
     def to_publish(self) -> tuple[ProcessedEpisode, ...]:
         """The episodes that go into a release: the whole, or its publishable pieces."""
@@ -118,7 +122,9 @@ def process_recording(
     aligned = to_robot_clock(cleaned, clock)
     frozen = detect_frozen_streams(aligned, params.cleaning)
     channels = judge_channels(recording, aligned, robot, params.cleaning)
-    frames = build_frames(recording, aligned, frozen, clock, robot, params, episode_id)
+    cameras = check_cameras(recording, clock, params.cleaning)
+    aligned.findings.extend(f for c in cameras.values() for f in c.findings)
+    frames = build_frames(recording, aligned, frozen, cameras, clock, robot, params, episode_id)
     return _finish(
         recording,
         robot,
@@ -130,6 +136,7 @@ def process_recording(
         clock,
         cleaned,
         channels,
+        cameras,
     )
 
 
@@ -144,6 +151,7 @@ def _finish(
     clock: ClockEstimate,
     cleaned: dict[str, CleanedStream],
     channels: pl.DataFrame,
+    cameras: dict[str, CameraCheck],
 ) -> ProcessedEpisode:
     """Gate and label (the last stages)."""
     t = frames["t_ns"]
@@ -181,6 +189,7 @@ def _finish(
         gate_reasons=tuple(reasons),
         channels=channels,
         clock=clock,
+        cameras=cameras,
     )
     codes = {r.code for r in reasons}
     if params.gates.long_fault_policy != "split" or not codes or not codes <= LONG_FAULT_CODES:

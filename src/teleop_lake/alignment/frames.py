@@ -122,9 +122,17 @@ class FrameColumns:
         max_distance_periods: float,
     ) -> None:
         nearest = nearest_index(t_ns, self.t_grid, max_distance_periods * period_ns)
-        self.ints[f"camera.{name}.frame_index"] = np.where(
-            nearest >= 0, frame_index[np.clip(nearest, 0, None)], -1
-        ).astype(np.int32)
+        found = nearest >= 0
+        at = np.clip(nearest, 0, None)
+        self.ints[f"camera.{name}.frame_index"] = np.where(found, frame_index[at], -1).astype(
+            np.int32
+        )
+        # how far the frame's capture instant is from the row: a loader that wants the frame
+        # exactly at the row can interpolate or pick the neighbour
+        offset_ms = (t_ns[at] - self.t_grid).astype(np.float64) / 1e6
+        self.floats[f"camera.{name}.offset_ms"] = np.where(found, offset_ms, np.nan).astype(
+            np.float32
+        )
 
 
 def frames_frame(

@@ -1,6 +1,7 @@
 """Camera checks: frame order, duplicate stamps, dropped frames (stamp gaps) and repeated frames
-(identical encoded bytes in consecutive frames: a stale image re-sent); and the frames' capture
-instants on the camera's steady tick.
+(identical encoded bytes in consecutive frames: a stale image re-sent); corrupt and black frames
+from the frames' own headers and a sample decoded at an eighth of its scale (no frame is fully
+decoded); and the frames' capture instants on the camera's steady tick.
 
 A camera exposes on its own steady tick; its stamps carry the driver's jitter (~1 ms, more on a
 busy USB bus). Matching grid rows to frames by jittered stamps picks the second-nearest frame
@@ -14,12 +15,15 @@ count ticks or do not sit on one line; the stamps are used then.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
 from teleop_lake.canonical import CameraStream
-from teleop_lake.cleaning.findings import Finding, runs_of
+from teleop_lake.cleaning.findings import Evidence, Finding, runs_of
+from teleop_lake.cleaning.jpeg import EOI, SOI, jpeg_info
 from teleop_lake.cleaning.params import CleaningParams
 from teleop_lake.cleaning.timestamps import (
     nominal_period_ns,
@@ -44,6 +48,109 @@ class CameraCheck:
     findings: tuple[Finding, ...]
     t_capture_ns: np.ndarray
     """Capture instants on the fitted steady tick (the stamps when no tick could be fitted)."""
+    width: int = 0
+    height: int = 0
+    """Frame size from the frames' own headers (0: unknown, a format other than JPEG)."""
+
+
+def _frame_facts(
+    camera: CameraStream, t: np.ndarray, kept: np.ndarray, params: CleaningParams
+) -> tuple[np.ndarray, list[Finding], int, int]:
+    """(usable mask over ``kept``, findings, width, height) from the frames themselves, without
+    a full decode: every JPEG must start and end with its markers (a frame cut in transfer
+    does not); about ``pixel_check_hz`` frames a second have their headers read (size) and are
+    decoded at an eighth of their scale (libjpeg's DCT scaling) to find black frames. A frame
+    that does not decode is corrupt: a finding, never a crash."""
+    n = len(kept)
+    usable = np.ones(n, dtype=bool)
+    findings: list[Finding] = []
+    if camera.encoding != "jpeg" or n == 0:
+        return usable, findings, 0, 0
+    frames = camera.frames
+    problems: dict[int, str] = {}
+    for k, i in enumerate(kept.tolist()):
+        data = frames[i]
+        if data[:2] != SOI or EOI not in data[-16:]:
+            problems[k] = jpeg_info(data).problem or "unreadable frame"
+    period = nominal_period_ns(t) if n > 1 else float("nan")
+    step = max(1, round(1e9 / params.pixel_check_hz / period)) if np.isfinite(period) else 1
+    width = height = 0
+    black: list[int] = []
+    for k in range(0, n, step):
+        if k in problems:
+            continue
+        info = jpeg_info(frames[kept[k]])
+        if info.problem is not None:
+            problems[k] = info.problem
+            continue
+        if width == 0:
+            width, height = info.width, info.height
+        elif (info.width, info.height) != (width, height):
+            problems[k] = f"frame size {info.width}x{info.height}, the camera's is {width}x{height}"
+            continue
+        mean = _thumbnail_mean(frames[kept[k]])
+        if mean is None:
+            problems[k] = "the frame does not decode"
+        elif mean < params.black_frame_level:
+            black.append(k)
+    for k, why in sorted(problems.items()):
+        usable[k] = False
+        findings.append(
+            Finding(
+                camera.name,
+                "",
+                "frame_corrupt",
+                int(t[k]),
+                int(t[k]),
+                False,
+                f"frame {int(kept[k])}: {why}; left out of the frames",
+                Evidence(rule="camera.jpeg_markers", n_samples=1),
+            )
+        )
+    if black:
+        for a, b in _runs(black, step):
+            findings.append(
+                Finding(
+                    camera.name,
+                    "",
+                    "frame_black",
+                    int(t[a]),
+                    int(t[b]),
+                    False,
+                    f"frames {int(kept[a])}..{int(kept[b])} are black (mean level under "
+                    f"{params.black_frame_level:g} of 255, checked every {step} frame(s)): a "
+                    "covered lens or a camera that lost its image",
+                    Evidence(
+                        rule="camera.thumbnail_level",
+                        expected=params.black_frame_level,
+                        n_samples=b - a + 1,
+                    ),
+                )
+            )
+    return usable, findings, width, height
+
+
+def _runs(indices: list[int], step: int) -> list[tuple[int, int]]:
+    """Consecutive sampled indices (``step`` apart) merged into (first, last) runs."""
+    runs: list[tuple[int, int]] = []
+    for k in indices:
+        if runs and k - runs[-1][1] <= step:
+            runs[-1] = (runs[-1][0], k)
+        else:
+            runs.append((k, k))
+    return runs
+
+
+def _thumbnail_mean(data: bytes) -> float | None:
+    """Mean grey level of the frame decoded at an eighth of its scale; None if it will not
+    decode."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.draft("L", (max(img.width // 8, 1), max(img.height // 8, 1)))
+            small = np.asarray(img.convert("L"), dtype=np.float32)
+    except (OSError, ValueError, SyntaxError):
+        return None
+    return float(small.mean()) if small.size else None
 
 
 def check_camera_stream(camera: CameraStream, params: CleaningParams) -> CameraCheck:
@@ -102,14 +209,19 @@ def check_camera_stream(camera: CameraStream, params: CleaningParams) -> CameraC
                 f"frame(s) missing at {1e9 / period:.1f} Hz)",
             )
         )
+    usable, frame_findings, width, height = _frame_facts(camera, t, kept, params)
+    findings.extend(frame_findings)
+    capture = t if fit is None else fit.t_ns
     return CameraCheck(
         name=camera.name,
-        t_ns=t,
-        frame_index=kept.astype(np.int64),
-        repeat=repeat,
+        t_ns=t[usable],
+        frame_index=kept[usable].astype(np.int64),
+        repeat=repeat[usable],
         period_ns=period,
         findings=tuple(findings),
-        t_capture_ns=t if fit is None else fit.t_ns,
+        t_capture_ns=capture[usable],
+        width=width,
+        height=height,
     )
 
 

@@ -30,6 +30,8 @@ FINDING_KINDS = (
     "limit_violation",
     "frame_drop",
     "frame_repeat",
+    "frame_corrupt",
+    "frame_black",
     "at_stop",
     "clock_domain_mismatch",
 )

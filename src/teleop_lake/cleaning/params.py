@@ -119,6 +119,12 @@ class CleaningParams:
 
     camera_drop_min_periods: float = 1.5
     """A camera stamp gap beyond this many nominal frame periods means frames were dropped."""
+    pixel_check_hz: float = 1.0
+    """Frames a second per camera whose headers are read and whose pixels are looked at (at an
+    eighth of their scale, ~0.3 ms at 640x480) for black frames and size changes; every frame's
+    start and end markers are checked. A covered lens lasts seconds, not one frame."""
+    black_frame_level: float = 8.0
+    """A frame whose mean grey level (0..255) is under this is black."""
     tick_min_frames: int = 10
     """Fewer camera frames than this are too few to fit their capture tick."""
     tick_max_step_jitter: float = 0.25

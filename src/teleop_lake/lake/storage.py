@@ -110,7 +110,7 @@ class Store:
             h.update(chunk)
         return h.hexdigest()
 
-    def write_bytes(self, rel: str, data: bytes, *, exclusive: bool = False) -> None:
+    def write_bytes(self, rel: str, data: bytes | memoryview, *, exclusive: bool = False) -> None:
         """Write ``data`` atomically (temp name, then rename).
 
         With ``exclusive`` the write fails with `AlreadyExistsError` if the file
@@ -146,10 +146,25 @@ class Store:
         text = json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=str)
         self.write_text(rel, text + "\n", exclusive=exclusive)
 
-    def write_parquet(self, rel: str, df: pl.DataFrame) -> None:
+    def write_parquet(
+        self,
+        rel: str,
+        df: pl.DataFrame,
+        compression: str = "zstd",
+        row_group_size: int | None = None,
+    ) -> tuple[int, str]:
+        """Write ``df`` as Parquet; returns (size, sha256) of the bytes written, so a caller
+        that records them need not read the file back."""
         buf = io.BytesIO()
-        df.write_parquet(buf, compression="zstd", statistics=True)
-        self.write_bytes(rel, buf.getvalue())
+        df.write_parquet(
+            buf,
+            compression=compression,  # type: ignore[arg-type]
+            statistics=True,
+            row_group_size=row_group_size,
+        )
+        data = buf.getbuffer()
+        self.write_bytes(rel, data)
+        return len(data), hashlib.sha256(data).hexdigest()
 
     def read_parquet(self, rel: str) -> pl.DataFrame:
         return pl.read_parquet(io.BytesIO(self.read_bytes(rel)))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import io
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,7 +18,6 @@ from typing import Any
 import numpy as np
 import pandera.errors
 import polars as pl
-from PIL import Image
 
 from datalake_schemas import EPISODE_FIELDS, episodes_schema, frames_schema
 from teleop_lake import __version__
@@ -34,8 +32,10 @@ from teleop_lake.lake.quarantine import quarantine
 from teleop_lake.lake.storage import Store
 from teleop_lake.network.profiles import load_profile
 from teleop_lake.network.pull import BronzeRecording
+from teleop_lake.pipeline.stage_clock import timed
 from teleop_lake.processing import ProcessedEpisode, ProcessingParams, process_recording
 from teleop_lake.rejection import Reason, RecordingRejected
+from teleop_lake.release.cameras import camera_rows
 from teleop_lake.release.segment import write_segment
 from teleop_lake.robots import load_robot_model
 from teleop_lake.standardize import standardize_recording
@@ -195,35 +195,15 @@ def _opt_float(v: Any) -> float | None:
     return None if np.isnan(f) else f
 
 
-def camera_images(recording: Recording, frames: pl.DataFrame) -> dict[str, np.ndarray]:
-    """The nearest decoded frame of each camera for every grid row (zeros where none)."""
-    out: dict[str, np.ndarray] = {}
-    for name, cam in recording.cameras.items():
-        col = f"camera.{name}.frame_index"
-        if col not in frames.columns or cam.n_samples == 0:
-            continue
-        idx = frames[col].to_numpy()
-        decoded: dict[int, np.ndarray] = {}
-        first = np.asarray(Image.open(io.BytesIO(cam.frames[int(idx.max())])).convert("RGB"))
-        stack = np.zeros((len(idx), *first.shape), dtype=np.uint8)
-        for row, i in enumerate(idx):
-            i = int(i)
-            if i < 0:
-                continue
-            if i not in decoded:
-                img = np.asarray(Image.open(io.BytesIO(cam.frames[i])).convert("RGB"))
-                if img.shape != first.shape:
-                    raise RecordingRejected(
-                        Reason(
-                            "corrupt_file",
-                            f"camera frames change size ({img.shape} vs {first.shape})",
-                            stream=name,
-                        )
-                    )
-                decoded[i] = img
-            stack[row] = decoded[i]
-        out[name] = stack
-    return out
+def camera_tables(recording: Recording, ep: ProcessedEpisode) -> dict[str, pl.DataFrame]:
+    """The frames of each camera over the episode's span, as recorded (no decode)."""
+    t = ep.frames["t_ns"]
+    start, end = int(t[0]), int(t[-1])
+    return {
+        name: camera_rows(ep.episode_id, recording.cameras[name], check, start, end)
+        for name, check in ep.cameras.items()
+        if name in recording.cameras
+    }
 
 
 def _map_schema_failures(
@@ -271,7 +251,7 @@ def process_batch(
     catalog = load_task_catalog()
     result = BatchResult(batch_id=batch_id)
     outcomes: list[Outcome] = []
-    kept: list[tuple[BronzeRecording, Recording, ProcessedEpisode, dict[str, np.ndarray]]] = []
+    kept: list[tuple[BronzeRecording, Recording, ProcessedEpisode, dict[str, pl.DataFrame]]] = []
     evidence: list[tuple[BronzeRecording, ProcessedEpisode]] = []
 
     def refuse(rec: BronzeRecording, stage: str, reasons: tuple[Reason, ...]) -> None:
@@ -283,22 +263,24 @@ def process_batch(
         try:
             profile = load_profile(rec.center)
             robot = load_robot_model(profile.robot_model)
-            with local_files(lake, rec) as paths:
+            with timed("decode"), local_files(lake, rec) as paths:
                 recording = read_recording(
                     rec.raw_format, paths, recording_meta(rec, robot.name), profile
                 )
-            recording = standardize_recording(recording, profile, robot)
+                recording = standardize_recording(recording, profile, robot)
             stage = "process"
             task = catalog.get(recording.meta.task_code)
-            ep = process_recording(recording, robot, task, rec.episode_id, params)
+            with timed("clean, align, label"):
+                ep = process_recording(recording, robot, task, rec.episode_id, params)
             evidence.append((rec, ep))
             if not ep.to_publish():
                 refuse(rec, stage, ep.refusal())
                 continue
-            kept += [
-                (rec, recording, piece, camera_images(recording, piece.frames))
-                for piece in ep.to_publish()
-            ]
+            with timed("camera tables"):
+                kept += [
+                    (rec, recording, piece, camera_tables(recording, piece))
+                    for piece in ep.to_publish()
+                ]
         except RecordingRejected as exc:
             refuse(rec, stage, exc.reasons)
         except TRANSIENT_ERRORS as exc:
@@ -324,7 +306,8 @@ def process_batch(
     if kept:
         frames_all = pl.concat([k[2].frames for k in kept], how="diagonal_relaxed")
         try:
-            frames_schema().validate(frames_all, lazy=True)
+            with timed("validate"):
+                frames_schema().validate(frames_all, lazy=True)
         except pandera.errors.SchemaErrors as err:
             bad = _map_schema_failures(err, frames_all)
             refused: set[str] = set()  # a recording with a failing piece is refused whole
@@ -379,16 +362,18 @@ def process_batch(
             [k[2].channels.with_columns(pl.lit(k[2].episode_id).alias("episode_id")) for k in kept],
             how="diagonal_relaxed",
         )
-        images = _stack_images([k[3] for k in kept])
-        write_segment(lake, segment_id, frames_all, episodes, findings, images, channels)
+        cameras = _stack_cameras([k[3] for k in kept])
+        with timed("write segment"):
+            write_segment(lake, segment_id, frames_all, episodes, findings, cameras, channels)
         result.segment_id = segment_id
         result.episodes = rows
         published = {k[0].content_key: k[0] for k in kept}
         for rec in published.values():
             outcomes.append(Outcome.of(rec, run_id, "process", "published"))
-    if evidence:
-        write_evidence(lake, run_id, batch_id, evidence)
-    write_outcomes(lake, run_id, batch_id, outcomes)
+    with timed("write evidence"):
+        if evidence:
+            write_evidence(lake, run_id, batch_id, evidence)
+        write_outcomes(lake, run_id, batch_id, outcomes)
     result.outcomes = [o.row() for o in outcomes]
     return result
 
@@ -446,16 +431,7 @@ def write_evidence(
     )
 
 
-def _stack_images(per_episode: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Concatenate each camera's frames over episodes; a camera missing anywhere is left out."""
-    if not per_episode:
-        return {}
-    names = set(per_episode[0])
-    for d in per_episode[1:]:
-        names &= set(d)
-    out = {}
-    for name in sorted(names):
-        shapes = {d[name].shape[1:] for d in per_episode}
-        if len(shapes) == 1:
-            out[name] = np.concatenate([d[name] for d in per_episode])
-    return out
+def _stack_cameras(per_episode: list[dict[str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:
+    """Each camera's rows over the batch's episodes."""
+    names = sorted({name for d in per_episode for name in d})
+    return {name: pl.concat([d[name] for d in per_episode if name in d]) for name in names}

@@ -6,6 +6,8 @@ from teleop_lake.release.reader import open_release
 rel = open_release("./lake")                  # the latest release
 rel.episodes.filter(pl.col("outcome") == "success")
 frames = rel.scan_frames().collect()          # only this release's episode versions
+head = rel.camera_frames("bei-...", "camera_head")   # JPEG bytes as recorded, + stamps
+pixels = decode_frame(head["data"][0])        # (height, width, 3) uint8
 ```
 """
 
@@ -19,8 +21,11 @@ import polars as pl
 from datalake_schemas import SCHEMA_VERSION
 from teleop_lake.lake import layout
 from teleop_lake.lake.storage import Store
+from teleop_lake.release.cameras import CAMERA_TABLE_SCHEMA, camera_table_path, decode_frame
 from teleop_lake.release.publish import latest_release_id
 from teleop_lake.release.verify import ReleaseNotFoundError
+
+__all__ = ["IncompatibleReleaseError", "Release", "decode_frame", "open_release"]
 
 
 class IncompatibleReleaseError(RuntimeError):
@@ -50,6 +55,24 @@ class Release:
             pl.concat(scans, how="diagonal_relaxed")
             .join(keys, on=["episode_id", "segment_id"], how="semi", maintain_order="left")
             .drop("segment_id")
+        )
+
+    def camera_frames(self, episode_id: str, camera: str) -> pl.DataFrame:
+        """One episode's frames of one camera (`teleop_lake.release.cameras`), in capture order:
+        what ``camera.<camera>.frame_index`` of its frame rows points at. Reads only the row
+        groups that hold the episode."""
+        row = self.episodes.filter(pl.col("episode_id") == episode_id)
+        if row.is_empty():
+            raise KeyError(f"episode {episode_id!r} is not in release {self.release_id}")
+        seg = layout.segment_dir(str(row["segment_id"][0]))
+        rel = f"{seg}/{camera_table_path(camera)}"
+        if not self.lake.exists(rel):
+            return pl.DataFrame(schema=CAMERA_TABLE_SCHEMA)
+        return (
+            pl.scan_parquet(self.lake.uri(rel))
+            .filter(pl.col("episode_id") == episode_id)
+            .sort("t_ns")
+            .collect()
         )
 
 

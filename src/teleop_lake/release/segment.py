@@ -3,7 +3,9 @@
 A segment folder holds ``frames.parquet`` (the aligned grid), ``episodes.parquet``
 (one row per episode with its row offset), ``findings.parquet`` (what cleaning
 flagged, with its evidence), ``channels.parquet`` (every channel's status per episode:
-measured, unpopulated, faulty or absent), ``replay.zarr`` (a replay buffer: ``data/<family>`` arrays of shape
+measured, unpopulated, faulty or absent), ``cameras/<camera>.parquet`` (the frames the rig
+recorded, its JPEG bytes passed through: `teleop_lake.release.cameras`), ``replay.zarr``
+(a replay buffer: ``data/<family>`` arrays of shape
 (steps, channels) + ``meta/episode_ends``) and ``segment.json`` listing every file
 with size and sha256. Releases copy those file entries into their manifest
 instead of hashing segments again, so publishing costs in proportion to the
@@ -12,7 +14,6 @@ new data.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 
@@ -20,14 +21,18 @@ import numpy as np
 import polars as pl
 import zarr
 from zarr.codecs import BloscCodec
+from zarr.core.array_spec import ArrayConfigParams
 
 from teleop_lake.lake import layout
 from teleop_lake.lake.storage import Store
+from teleop_lake.release.cameras import ROW_GROUP_FRAMES, camera_table_path
 
 SEGMENT_MANIFEST_NAME = "segment.json"
 REPLAY_NAME = "replay.zarr"
+# Every chunk is written as it is: checking each for emptiness first cost more than the write
+# (a background thread, 40% of its samples, in a profiled night), and an empty chunk is rare.
+_NO_EMPTY_CHECK: ArrayConfigParams = {"write_empty_chunks": True}
 ROW_CHUNK = 16_384
-IMAGE_CHUNK_FRAMES = 100
 _SIGNAL_COMPRESSOR = BloscCodec(cname="lz4", clevel=5, shuffle="bitshuffle")
 
 # Column families of the frames table that become one replay-buffer array each.
@@ -53,9 +58,13 @@ def write_replay_buffer(
     rel: str,
     frames: pl.DataFrame,
     episode_ids: list[str],
-    images: Mapping[str, np.ndarray],
+    cameras: list[str],
 ) -> None:
-    """Write a replay-buffer Zarr store: ``data/*`` (steps first) and ``meta/episode_ends``."""
+    """Write a replay-buffer Zarr store: ``data/*`` (steps first) and ``meta/episode_ends``.
+
+    Camera frames are not in it: they stay the rig's JPEG bytes in the segment's camera tables
+    (`teleop_lake.release.cameras`), which ``data/camera.<name>.frame_index`` points into; a
+    buffer of decoded images is an export made on demand."""
     group = zarr.open_group(_zarr_url(lake, rel), mode="w-")
     n = frames.height
     ends = (
@@ -65,10 +74,12 @@ def write_replay_buffer(
         .to_numpy()
         .astype(np.int64)
     )
-    group.create_array("meta/episode_ends", data=ends)
+    group.create_array("meta/episode_ends", data=ends, config=_NO_EMPTY_CHECK)
     group.attrs["episode_ids"] = episode_ids
     group.attrs["layout"] = "replay_buffer: data/<key>[step, ...], meta/episode_ends[episode]"
-    t = group.create_array("data/t_ns", shape=(n,), chunks=(ROW_CHUNK,), dtype="int64")
+    t = group.create_array(
+        "data/t_ns", shape=(n,), chunks=(ROW_CHUNK,), dtype="int64", config=_NO_EMPTY_CHECK
+    )
     t[:] = frames["t_ns"].to_numpy()
     for family, cols in column_families(frames.columns).items():
         arr = frames.select(cols).to_numpy().astype(np.float32, copy=False)
@@ -79,6 +90,7 @@ def write_replay_buffer(
             dtype="float32",
             compressors=_SIGNAL_COMPRESSOR,
             fill_value=np.nan,
+            config=_NO_EMPTY_CHECK,
         )
         z[:] = arr
         z.attrs["channels"] = [c[len(family) + 1 :] for c in cols]
@@ -86,30 +98,43 @@ def write_replay_buffer(
     if flag_cols:
         flags = frames.select(flag_cols).to_numpy().astype(bool)
         z = group.create_array(
-            "data/flags", shape=flags.shape, chunks=(ROW_CHUNK, flags.shape[1]), dtype="bool"
+            "data/flags",
+            shape=flags.shape,
+            chunks=(ROW_CHUNK, flags.shape[1]),
+            dtype="bool",
+            config=_NO_EMPTY_CHECK,
         )
         z[:] = flags
         z.attrs["channels"] = [c[len("flag.") :] for c in flag_cols]
-    for name, stack in images.items():
-        z = group.create_array(
-            f"data/{name}",
-            shape=stack.shape,
-            chunks=(IMAGE_CHUNK_FRAMES, *stack.shape[1:]),
-            dtype="uint8",
-            compressors=_SIGNAL_COMPRESSOR,
-        )
-        z[:] = stack
-        z.attrs["layout"] = "HWC RGB, the nearest camera frame to each grid tick"
+    for name in cameras:
+        col = f"camera.{name}.frame_index"
+        if col in frames.columns:
+            z = group.create_array(
+                f"data/{col}",
+                shape=(n,),
+                chunks=(ROW_CHUNK,),
+                dtype="int32",
+                fill_value=-1,
+                config=_NO_EMPTY_CHECK,
+            )
+            z[:] = frames[col].to_numpy()
+    group.attrs["cameras"] = {
+        name: f"../{camera_table_path(name)} (rows: episode_id, frame_index)" for name in cameras
+    }
 
 
-def describe_files(lake: Store, seg_rel: str) -> list[dict[str, object]]:
-    """Every file below a segment, with size and sha256 (paths relative to the lake)."""
-    entries = []
+def describe_files(
+    lake: Store, seg_rel: str, known: Mapping[str, tuple[int, str]] | None = None
+) -> list[dict[str, object]]:
+    """Every file below a segment, with size and sha256 (paths relative to the lake). Files in
+    ``known`` (hashed as they were written) are not read again."""
+    known = known or {}
+    entries: list[dict[str, object]] = []
     for rel in lake.walk_files(seg_rel):
         if rel.endswith(SEGMENT_MANIFEST_NAME) and rel.count("/") == seg_rel.count("/") + 1:
             continue
-        data = lake.read_bytes(rel)
-        entries.append({"path": rel, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+        size, digest = known[rel] if rel in known else (lake.size(rel), lake.sha256(rel))
+        entries.append({"path": rel, "size": size, "sha256": digest})
     return entries
 
 
@@ -119,7 +144,7 @@ def write_segment(
     frames: pl.DataFrame,
     episodes: pl.DataFrame,
     findings: pl.DataFrame,
-    images: Mapping[str, np.ndarray],
+    cameras: Mapping[str, pl.DataFrame],
     channels: pl.DataFrame | None = None,
 ) -> dict[str, object]:
     """Write one segment (fails if it exists: segments are immutable). Returns its manifest."""
@@ -127,19 +152,26 @@ def write_segment(
     if lake.exists(f"{seg}/{SEGMENT_MANIFEST_NAME}"):
         raise FileExistsError(f"segment {segment_id} already exists; segments are written once")
     lake.remove_tree(seg)  # leftovers of a crashed attempt of the same batch
-    lake.write_parquet(f"{seg}/frames.parquet", frames)
-    lake.write_parquet(f"{seg}/episodes.parquet", episodes)
-    lake.write_parquet(f"{seg}/findings.parquet", findings)
+    tables = {"frames": frames, "episodes": episodes, "findings": findings}
     if channels is not None:
-        lake.write_parquet(f"{seg}/channels.parquet", channels)
+        tables["channels"] = channels
+    written = {
+        f"{seg}/{name}.parquet": lake.write_parquet(f"{seg}/{name}.parquet", table)
+        for name, table in tables.items()
+    }
+    for name, table in sorted(cameras.items()):
+        rel = f"{seg}/{camera_table_path(name)}"
+        written[rel] = lake.write_parquet(
+            rel, table, compression="uncompressed", row_group_size=ROW_GROUP_FRAMES
+        )
     write_replay_buffer(
-        lake, f"{seg}/{REPLAY_NAME}", frames, episodes["episode_id"].to_list(), images
+        lake, f"{seg}/{REPLAY_NAME}", frames, episodes["episode_id"].to_list(), sorted(cameras)
     )
     manifest = {
         "segment_id": segment_id,
         "n_episodes": episodes.height,
         "n_frames": frames.height,
-        "files": describe_files(lake, seg),
+        "files": describe_files(lake, seg, written),
     }
     lake.write_json(f"{seg}/{SEGMENT_MANIFEST_NAME}", manifest, exclusive=True)
     return manifest

@@ -1,0 +1,37 @@
+"""Where a night's CPU goes: process CPU seconds and wall seconds per stage, in this process.
+
+`timed` wraps a stage (``with timed("decode"): ...``); `totals` reads what this process spent
+per stage since `reset`. It costs two clock reads per stage entry, so the night keeps it on.
+Process CPU counts every thread of the process, so the split is exact where stages run one
+at a time in a process (a night's plain stages, a Dask worker with one thread), as
+`teleop-lake bench night` runs them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_cpu: dict[str, float] = {}
+_wall: dict[str, float] = {}
+
+
+@contextmanager
+def timed(stage: str) -> Iterator[None]:
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    try:
+        yield
+    finally:
+        _cpu[stage] = _cpu.get(stage, 0.0) + time.process_time() - cpu0
+        _wall[stage] = _wall.get(stage, 0.0) + time.perf_counter() - wall0
+
+
+def totals() -> dict[str, dict[str, float]]:
+    """``{stage: {"cpu_s": ..., "wall_s": ...}}`` since the last `reset`."""
+    return {s: {"cpu_s": _cpu[s], "wall_s": _wall[s]} for s in _cpu}
+
+
+def reset() -> None:
+    _cpu.clear()
+    _wall.clear()
