@@ -13,11 +13,13 @@ import datetime as dt
 import hashlib
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
+from synthetic_teleop import SMALL_CAMERA
 
 from teleop_lake.pipeline.process import process_batch
 from teleop_lake.pipeline.pull import drop_superseded, plan_batches, pull_stage, retry_stage
@@ -34,12 +36,14 @@ EVIL_TASK = '<script>alert("task")</script>'
 _BUILT: dict[str, Path] = {}
 
 
-def run_night(net: Path, lake: Path, run_id: str, now: dt.datetime) -> dict[str, Any]:
+def run_night(
+    net: Path, lake: Path, run_id: str, now: dt.datetime, centers: Sequence[str] = CENTERS
+) -> dict[str, Any]:
     """One night through the plain stages (no Prefect): the run summary with report paths."""
     lake_url, net_url = str(lake), str(net)
-    pulls = [pull_stage(net_url, lake_url, c, run_id, DATE, now) for c in CENTERS]
+    pulls = [pull_stage(net_url, lake_url, c, run_id, DATE, now) for c in centers]
     new = [r for p in pulls for r in p["new"]]
-    retried = retry_stage(lake_url, CENTERS, {r["content_key"] for r in new})
+    retried = retry_stage(lake_url, list(centers), {r["content_key"] for r in new})
     to_process, superseded = drop_superseded(lake_url, run_id, new + retried, now)
     done = [
         process_batch(lake_url, run_id, f"b{i:03d}", b, ProcessingParams(), now).to_dict()
@@ -51,7 +55,7 @@ def run_night(net: Path, lake: Path, run_id: str, now: dt.datetime) -> dict[str,
         date=DATE,
         network_url=net_url,
         lake_url=lake_url,
-        centers=CENTERS,
+        centers=list(centers),
         pulls=pulls,
         retried=retried,
         superseded=superseded,
@@ -119,6 +123,7 @@ def _build(root: Path) -> Path:
         date=DATE,
         profile="stress",
         duration_scale=0.4,
+        camera_size=SMALL_CAMERA,
         centers=CENTERS,
     )
     _flip_a_mark(net, skip=_relabel_task(net))

@@ -8,9 +8,11 @@ tests on the returned arrays.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from PIL import Image
 
 from teleop_lake.canonical import (
     CameraStream,
@@ -200,7 +202,7 @@ def make_recording(
         f = int(duration_s * 30) + 1
         t_cam = t_ref + np.rint(np.arange(f) * 1e9 / 30).astype(np.int64) + 1_000_000
         for name in ("camera_head", "camera_left"):
-            frames = tuple(f"{name}-{i}".encode() for i in range(f))
+            frames = tiny_jpegs(f, seed=hash(name) % 1000)
             camera_streams[name] = CameraStream(name, "robot", t_cam, frames)
     all_events = [
         Event(t_ref, "robot", "recording_start"),
@@ -224,6 +226,23 @@ def make_recording(
     return recording, Truth(offset_ns, drift_ppm, t_ref, latency_ns)
 
 
+def tiny_jpegs(n: int, seed: int = 0) -> tuple[bytes, ...]:
+    """``n`` distinct, real 16x12 JPEG frames (a grey level and a moving dot)."""
+    out = []
+    for i in range(n):
+        img = np.full((12, 16), 60 + (seed + i) % 120, dtype=np.uint8)
+        img[(i // 16) % 12, i % 16] = 250
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, format="JPEG", quality=90)
+        out.append(buf.getvalue())
+    return tuple(out)
+
+
 def with_signal(recording: Recording, stream: SignalStream) -> Recording:
     """The recording with one signal stream replaced (or added)."""
     return replace(recording, signals={**recording.signals, stream.name: stream})
+
+
+# Simulated networks for tests that do not look at pixels: 64x48 frames render ~70x faster
+# than the profiles' 640x480 (the rigs' size). The real size is exercised by its own tests.
+SMALL_CAMERA = (64, 48)

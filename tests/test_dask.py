@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from synthetic_teleop import SMALL_CAMERA
 
 from teleop_lake.simulate import simulate_network
 
@@ -26,6 +27,7 @@ def test_night_on_a_dask_cluster(tmp_path: Path, prefect_home: Path) -> None:
         seed=8,
         date=DATE,
         duration_scale=0.3,
+        camera_size=SMALL_CAMERA,
         centers=["beijing", "zhengzhou"],
     )
     with LocalCluster(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from synthetic_teleop import SMALL_CAMERA
 
 from teleop_lake.release.reader import open_release
 from teleop_lake.simulate import simulate_network
@@ -56,7 +57,9 @@ def _break_two_recordings(net: Path) -> tuple[str, str]:
 
 def test_night_end_to_end(tmp_path: Path, prefect_home: Path) -> None:
     net, lake = tmp_path / "net", tmp_path / "lake"
-    simulate_network(net, episodes_per_center=2, seed=11, date=DATE, duration_scale=0.4)
+    simulate_network(
+        net, episodes_per_center=2, seed=11, date=DATE, duration_scale=0.4, camera_size=SMALL_CAMERA
+    )
     transit_id, trunc_id = _break_two_recordings(net)
     env = {**os.environ, "PREFECT_HOME": str(prefect_home), "TELEOP_LAKE_HOME": str(tmp_path)}
 
@@ -122,7 +125,14 @@ def test_night_end_to_end(tmp_path: Path, prefect_home: Path) -> None:
     assert s2["release"]["release_id"] is None
 
     # a new day with new recordings: a new release referencing the old segments too
-    simulate_network(net, episodes_per_center=1, seed=12, date="2026-11-24", duration_scale=0.4)
+    simulate_network(
+        net,
+        episodes_per_center=1,
+        seed=12,
+        date="2026-11-24",
+        duration_scale=0.4,
+        camera_size=SMALL_CAMERA,
+    )
     third = _cli(
         "nightly",
         "--network",
@@ -174,6 +184,7 @@ def test_release_notebook_runs(
         seed=5,
         date=DATE,
         duration_scale=0.3,
+        camera_size=SMALL_CAMERA,
         centers=["beijing", "zhengzhou"],
     )
     env = {**os.environ, "PREFECT_HOME": str(prefect_home)}
@@ -218,6 +229,7 @@ def test_a_params_file_splits_recordings_at_long_dropouts(
         profile="stress",
         centers=["beijing"],
         duration_scale=0.5,
+        camera_size=SMALL_CAMERA,
     )
     env = {**os.environ, "PREFECT_HOME": str(prefect_home), "TELEOP_LAKE_HOME": str(tmp_path)}
     bad = tmp_path / "bad.toml"

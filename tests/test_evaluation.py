@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from synthetic_teleop import SMALL_CAMERA
 
 from teleop_lake.evaluation.camera_truth import (
     frame_match_counts,
@@ -281,7 +282,14 @@ def test_small_night_meets_targets_loosely(tmp_path: Path) -> None:
     from teleop_lake.simulate import simulate_network
 
     net, lake = tmp_path / "net", tmp_path / "lake"
-    simulate_network(net, episodes_per_center=2, seed=7, date="2026-11-23", duration_scale=0.4)
+    simulate_network(
+        net,
+        episodes_per_center=2,
+        seed=7,
+        date="2026-11-23",
+        duration_scale=0.4,
+        camera_size=SMALL_CAMERA,
+    )
     now = dt.datetime(2026, 11, 24, 2, 0, tzinfo=dt.UTC)
     run_id = "20261124T020000Z-test"
     new = []

@@ -19,6 +19,7 @@ import h5py
 import numpy as np
 import polars as pl
 import pytest
+from synthetic_teleop import SMALL_CAMERA
 
 from datalake_schemas.frames import frames_schema
 from teleop_lake.canonical import Recording, RecordingMeta
@@ -157,6 +158,7 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Path:
         profile="stress",
         centers=["hefei", "suzhou"],
         duration_scale=0.3,
+        camera_size=SMALL_CAMERA,
     )
     return out
 

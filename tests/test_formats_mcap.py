@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from mcap.writer import Writer as McapWriter
+from synthetic_teleop import SMALL_CAMERA
 from typer.testing import CliRunner
 
 from teleop_lake.canonical import RecordingMeta
@@ -55,6 +56,7 @@ def jinan(tmp_path_factory: pytest.TempPathFactory) -> Path:
         profile="clean",
         centers=["jinan"],
         duration_scale=0.3,
+        camera_size=SMALL_CAMERA,
     )
     return out
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from synthetic_teleop import SMALL_CAMERA
 
 from teleop_lake.canonical import RecordingMeta
 from teleop_lake.formats import read_recording
@@ -28,6 +29,7 @@ def zhengzhou(tmp_path_factory: pytest.TempPathFactory) -> Path:
         profile="clean",
         centers=["zhengzhou"],
         duration_scale=0.3,
+        camera_size=SMALL_CAMERA,
     )
     return out
 

@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from synthetic_teleop import SMALL_CAMERA
 
 from teleop_lake.simulate import simulate_network
 
@@ -68,7 +69,13 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float) -> 
 def test_scheduled_deployment_runs_a_night(tmp_path: Path) -> None:
     net, lake = tmp_path / "net", tmp_path / "lake"
     simulate_network(
-        net, episodes_per_center=1, seed=4, date=DATE, duration_scale=0.3, centers=["beijing"]
+        net,
+        episodes_per_center=1,
+        seed=4,
+        date=DATE,
+        duration_scale=0.3,
+        camera_size=SMALL_CAMERA,
+        centers=["beijing"],
     )
     port = _free_port()
     api = f"http://127.0.0.1:{port}/api"

@@ -23,6 +23,7 @@ import pytest
 from bag_reading import open_recording
 from rosbags.highlevel import AnyReaderError
 from rosbags.rosbag1 import ReaderError
+from synthetic_teleop import SMALL_CAMERA
 
 from teleop_lake.network.identity import episode_id_for
 from teleop_lake.network.profiles import CENTER_NAMES, CenterProfile, load_profile
@@ -61,7 +62,13 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("network")
     t0 = time.perf_counter()
     summary = simulate_network(
-        out, episodes_per_center=2, seed=SEED, date=DATE, profile="stress", duration_scale=0.3
+        out,
+        episodes_per_center=2,
+        seed=SEED,
+        date=DATE,
+        profile="stress",
+        duration_scale=0.3,
+        camera_size=SMALL_CAMERA,
     )
     print(f"5 centers x 2 episodes at duration_scale 0.3: {time.perf_counter() - t0:.1f} s")
     assert summary.recordings_per_center == dict.fromkeys(CENTER_NAMES, 2)
@@ -173,6 +180,7 @@ def test_same_arguments_give_byte_identical_drops_and_centers_are_independent(
         profile="stress",
         centers=["jinan"],
         duration_scale=0.3,
+        camera_size=SMALL_CAMERA,
     )
     ours = sorted(p.relative_to(tmp_path / "jinan") for p in (tmp_path / "jinan").rglob("*.*"))
     theirs = sorted(p.relative_to(network / "jinan") for p in (network / "jinan").rglob("*.*"))
@@ -189,6 +197,7 @@ def test_another_seed_gives_other_recordings(tmp_path: Path) -> None:
         date=DATE,
         centers=["hefei"],
         duration_scale=0.3,
+        camera_size=SMALL_CAMERA,
     )
     b = simulate_network(
         tmp_path / "b",
@@ -197,6 +206,7 @@ def test_another_seed_gives_other_recordings(tmp_path: Path) -> None:
         date=DATE,
         centers=["hefei"],
         duration_scale=0.3,
+        camera_size=SMALL_CAMERA,
     )
     ma = (Path(a.out_dir) / "hefei" / DATE / "_manifest.jsonl").read_bytes()
     mb = (Path(b.out_dir) / "hefei" / DATE / "_manifest.jsonl").read_bytes()
@@ -762,6 +772,7 @@ def test_another_date_adds_folders_and_merges_the_truth(tmp_path: Path) -> None:
         "seed": 3,
         "centers": ["suzhou"],
         "duration_scale": 0.3,
+        "camera_size": SMALL_CAMERA,
     }
     simulate_network(tmp_path, date="2026-11-23", **kw)
     simulate_network(tmp_path, date="2026-11-24", **kw)
@@ -783,6 +794,7 @@ def test_clean_profile_has_no_faults(tmp_path: Path) -> None:
         profile="clean",
         centers=["beijing"],
         duration_scale=0.3,
+        camera_size=SMALL_CAMERA,
     )
     assert _truth(tmp_path, "faults").height == 0
     rec = _truth(tmp_path, "recordings")

@@ -20,6 +20,7 @@ import polars as pl
 import pytest
 from bag_reading import BagReader
 from rosbags.highlevel import AnyReader
+from synthetic_teleop import SMALL_CAMERA
 
 from teleop_lake.network.profiles import CENTER_NAMES, CenterProfile, load_profile
 from teleop_lake.robots import load_robot_model
@@ -354,6 +355,7 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Path:
         profile="stress",
         centers=CENTERS,
         duration_scale=0.2,
+        camera_size=SMALL_CAMERA,
     )
     return out
 

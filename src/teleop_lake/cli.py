@@ -117,13 +117,28 @@ def simulate(
             help="Spike sizes in noise sigmas, uniform in [LOW, HIGH] (profiles: 20:100).",
         ),
     ] = None,
+    camera: Annotated[
+        str | None,
+        typer.Option(
+            metavar="WxH",
+            help="Camera frame size in pixels (profiles: 640x480, as the rigs record). "
+            "Smaller frames simulate faster when pixels do not matter.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Write a simulated collection network: one drop per center plus the ground truth."""
     from teleop_lake.simulate import simulate_network
+    from teleop_lake.simulate.params import parse_camera_size, simulation_profile
 
     _check_date(date)
     sizes = _spike_sigma(spike_sigma) if spike_sigma is not None else None
+    camera_size = None
+    if camera is not None:
+        try:
+            camera_size = parse_camera_size(camera)
+        except ValueError as exc:
+            _fail(f"--camera: {exc}", EXIT_USAGE)
     with console.status(f"simulating {episodes_per_center} recordings per center..."):
         summary = simulate_network(
             out_dir,
@@ -133,6 +148,7 @@ def simulate(
             profile=profile,
             duration_scale=duration_scale,
             spike_sigma=sizes,
+            camera_size=camera_size,
         )
     info = {
         "out_dir": str(out_dir),
@@ -140,6 +156,7 @@ def simulate(
         "seed": seed,
         "profile": profile,
         "spike_sigma": list(sizes) if sizes else None,
+        "camera": "x".join(map(str, camera_size or simulation_profile(profile).cameras.size_px)),
         "recordings_per_center": summary.recordings_per_center,
         "files_written": summary.files_written,
         "bytes_written": summary.bytes_written,
@@ -302,6 +319,14 @@ def demo(
             "incomplete recording, so the quarantine shows."
         ),
     ] = 3,
+    duration_scale: Annotated[
+        float,
+        typer.Option(
+            min=0.05,
+            help="Multiply episode durations: the demo records short episodes at the rigs' "
+            "real camera size (640x480, 30 Hz) to stay quick.",
+        ),
+    ] = 0.3,
 ) -> None:
     """Simulate a small network and run one night on it with embedded defaults."""
     from teleop_lake.simulate import simulate_network
@@ -319,7 +344,11 @@ def demo(
     network = out_dir / "network"
     with console.status("simulating the collection network..."):
         sim = simulate_network(
-            network, episodes_per_center=episodes_per_center, seed=seed, date=date
+            network,
+            episodes_per_center=episodes_per_center,
+            seed=seed,
+            date=date,
+            duration_scale=duration_scale,
         )
     out.print(
         f"simulated {sum(sim.recordings_per_center.values())} recordings "
@@ -510,6 +539,51 @@ def bench_clean(
         f"(target <= {CLEAN_BUDGET_CORE_S}); process_recording incl. labeling and scoring: "
         f"{res['process_recording_core_s_per_60s']:.4f}"
     )
+
+
+@bench_app.command("cameras")
+def bench_cameras(
+    frames: Annotated[int, typer.Option(min=64, help="Frames to store (30 Hz: 240 = 8 s).")] = 240,
+    size: Annotated[str, typer.Option(metavar="WxH", help="Frame size.")] = "640x480",
+    repeats: Annotated[int, typer.Option(min=1, help="Timed repetitions (best of).")] = 3,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Size and read speed of a release's camera layout against decoded-pixel Zarr arrays.
+
+    Renders the frames with the simulator, stores them each way in a temporary folder and
+    reads them back as pixels: all in order, 32 at random, and (JPEG only) at 1/8 scale.
+    """
+    from teleop_lake.evaluation.camera_layouts import measure_layouts
+    from teleop_lake.simulate.params import parse_camera_size
+
+    try:
+        size_px = parse_camera_size(size)
+    except ValueError as exc:
+        _fail(f"--size: {exc}", EXIT_USAGE)
+    with console.status(f"storing and reading {frames} frames of {size} three ways..."):
+        res = measure_layouts(n_frames=frames, size=size_px, repeats=repeats)
+    if as_json:
+        typer.echo(json.dumps(res))
+        return
+    t = Table(
+        title=f"{res['frames']} frames {res['size']}, JPEG {res['jpeg_kb_per_frame']:.1f} kB/frame"
+        " (CPU ms per frame, best of repeats)"
+    )
+    cols = ("layout", "MB", "x JPEG", "write", "read all", "read random", "read 1/8 scale")
+    for c in cols:
+        t.add_column(c)
+    for r in res["layouts"]:
+        eighth = r["read_all_eighth_scale_s_per_frame"]
+        t.add_row(
+            r["layout"],
+            f"{r['bytes'] / 1e6:.1f}",
+            f"{r['bytes_vs_jpeg']:.2f}",
+            f"{r['write_s_per_frame'] * 1e3:.2f}",
+            f"{r['read_all_s_per_frame'] * 1e3:.2f}",
+            f"{r['read_random_s_per_frame'] * 1e3:.2f}",
+            "-" if eighth is None else f"{eighth * 1e3:.2f}",
+        )
+    out.print(t)
 
 
 @bench_app.command("spikes")

@@ -1,9 +1,15 @@
-"""Tiny synthetic camera frames (64x48 RGB JPEG) drawn from the robot's arm and hand state.
+"""Synthetic camera frames (RGB JPEG, 640x480 by default) drawn from the robot's arm and hand state.
 
-Each frame shows a block per hand whose place follows two arm angles and whose size
-shrinks as the hand closes, on a camera-specific background, plus per-frame sensor noise:
-consecutive genuine frames always differ, so a repeated frame is visible. IO-free: frames
-are returned as bytes.
+Each frame shows a block per hand whose place follows two arm angles and whose size shrinks
+as the hand closes, on a camera-specific scene (a lit backdrop, a table edge, a few objects,
+a fine surface texture), plus per-frame sensor noise: consecutive genuine frames always differ,
+so a repeated frame is visible. The size, the JPEG quality and the noise come from
+`params.CameraParams`; at the defaults a 640x480 frame is 40-80 kB, the size of the Kuavo
+rigs' head and wrist camera JPEGs. IO-free: frames are returned as bytes.
+
+The sensor noise of a frame is a window of one noise field drawn per camera and episode,
+at a random offset that differs from the previous frame's: drawing fresh noise for 300,000
+pixels a frame would cost more than the JPEG encoding does.
 """
 
 from __future__ import annotations
@@ -13,57 +19,112 @@ import io
 import numpy as np
 from PIL import Image
 
+from teleop_lake.simulate.params import CameraParams
 from teleop_lake.simulate.streams import CAMERA_CHANNELS
 
-WIDTH_PX, HEIGHT_PX = 64, 48
-JPEG_QUALITY = 80
-SENSOR_NOISE_LEVELS = 6  # per-pixel uniform noise amplitude (grey levels)
+# Pixels of slack around the frame in the noise field: the noise window moves by up to this.
+NOISE_MARGIN_PX = 16
 BACKGROUND_RGB = {
     "camera_head": (90, 110, 130),
     "camera_left": (120, 100, 80),
     "camera_right": (80, 120, 95),
 }
+TABLE_RGB = (150, 135, 115)
+OBJECT_RGB = ((200, 60, 50), (60, 160, 80), (70, 90, 200))
 HAND_RGB = {"left": (230, 200, 60), "right": (60, 200, 230)}
+# Reference frame size the scene's geometry is laid out in; everything scales from it.
+_REF_W, _REF_H = 64.0, 48.0
 
 
-def _background(camera: str) -> np.ndarray:
+def _scene(camera: str, width: int, height: int, texture_levels: int) -> np.ndarray:
+    """The static scene of ``camera``: a lit backdrop, a table, three objects (int16 HxWx3)."""
     base = np.array(BACKGROUND_RGB.get(camera, (100, 100, 100)), dtype=np.int16)
-    ramp = np.linspace(-25, 25, HEIGHT_PX, dtype=np.int16)[:, None, None]
-    return np.broadcast_to(base + ramp, (HEIGHT_PX, WIDTH_PX, 3)).copy()
+    ramp = np.linspace(-25, 25, height, dtype=np.int16)[:, None, None]
+    img = np.broadcast_to(base + ramp, (height, width, 3)).copy()
+    table_top = int(height * 0.72)
+    img[table_top:] = TABLE_RGB
+    # Wood-like grain on the table and a soft shade on the backdrop: texture a real scene has
+    # and that JPEG pays for (a flat synthetic image compresses far better than a camera's).
+    yy, xx = np.mgrid[0:height, 0:width]
+    grain = (6 * np.sin(xx / (width / 37.0) + 3 * np.sin(yy / (height / 5.0)))).astype(np.int16)
+    img[table_top:] += grain[table_top:, :, None]
+    shade = (8 * np.cos(xx / (width / 3.0)) * np.cos(yy / (height / 2.0))).astype(np.int16)
+    img[:table_top] += shade[:table_top, :, None]
+    seed = sum(camera.encode())
+    for k, rgb in enumerate(OBJECT_RGB):
+        cx = width * (0.2 + 0.3 * k + 0.05 * ((seed >> k) & 1))
+        half_w, half_h = width * 0.05, height * 0.08
+        y1 = table_top
+        img[int(y1 - 2 * half_h) : y1, int(cx - half_w) : int(cx + half_w)] = rgb
+    # Fine surface texture, fixed per camera (the same every episode, as a room is).
+    texture = np.random.default_rng(seed).integers(
+        -texture_levels, texture_levels + 1, size=img.shape, dtype=np.int16
+    )
+    return img + texture
 
 
-def _block(img: np.ndarray, cx: float, cy: float, half: float, rgb: tuple[int, int, int]) -> None:
-    x0, x1 = int(np.clip(cx - half, 0, WIDTH_PX - 1)), int(np.clip(cx + half, 1, WIDTH_PX))
-    y0, y1 = int(np.clip(cy - half, 0, HEIGHT_PX - 1)), int(np.clip(cy + half, 1, HEIGHT_PX))
+def _block(img: np.ndarray, cx: float, cy: float, half_x: float, half_y: float, rgb: tuple) -> None:
+    height, width = img.shape[:2]
+    x0, x1 = int(np.clip(cx - half_x, 0, width - 1)), int(np.clip(cx + half_x, 1, width))
+    y0, y1 = int(np.clip(cy - half_y, 0, height - 1)), int(np.clip(cy + half_y, 1, height))
     img[y0:y1, x0:x1] = rgb
 
 
-def render_frames(camera: str, state: np.ndarray, rng: np.random.Generator) -> list[bytes]:
+def _offsets(n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` per-frame noise draws (dy, dx, flicker): the noise window's offset and a global
+    level flicker of -1..1. Drawn without replacement from the 3 x 33 x 33 combinations, so
+    no two frames of a stream share their noise within 3,267 frames (109 s at 30 Hz): a still
+    scene never gives two identical images, as a real sensor never does."""
+    span = 2 * NOISE_MARGIN_PX + 1
+    combos = 3 * span * span
+    draws = np.concatenate([rng.permutation(combos) for _ in range(-(-n // combos))])[:n]
+    flicker, flat = np.divmod(draws, span * span)
+    return np.stack([flat // span, flat % span, flicker - 1], axis=1)
+
+
+def render_frames(
+    camera: str,
+    state: np.ndarray,
+    rng: np.random.Generator,
+    params: CameraParams | None = None,
+) -> list[bytes]:
     """One JPEG per row of ``state`` (columns in `CAMERA_CHANNELS` order)."""
+    params = params or CameraParams()
+    width, height = params.size_px
     col = {c: i for i, c in enumerate(CAMERA_CHANNELS)}
-    background = _background(camera)
+    scene = _scene(camera, width, height, params.scene_texture_levels)
+    amp = params.sensor_noise_levels
+    noise = rng.integers(
+        -amp,
+        amp + 1,
+        size=(height + 2 * NOISE_MARGIN_PX, width + 2 * NOISE_MARGIN_PX, 3),
+        dtype=np.int16,
+    )
+    offsets = _offsets(len(state), rng)
+    sx, sy = width / _REF_W, height / _REF_H
     sides = {"camera_head": ("left", "right"), "camera_left": ("left",), "camera_right": ("right",)}
     frames: list[bytes] = []
-    for row in state:
-        img = background.copy()
+    img = np.empty_like(scene)
+    for row, (dy, dx, flicker) in zip(state, offsets, strict=True):
+        np.add(scene, noise[dy : dy + height, dx : dx + width], out=img)
+        img += flicker
         for side in sides.get(camera, ("left", "right")):
             pitch = row[col[f"arm_pitch_rad.{side}"]]
             yaw = row[col[f"arm_yaw_rad.{side}"]]
             closure = row[col[f"closure.{side}"]]
-            base_x = (
-                WIDTH_PX * (0.3 if side == "left" else 0.7)
-                if camera == "camera_head"
-                else WIDTH_PX / 2
+            base_x = (_REF_W * (0.3 if side == "left" else 0.7)) if camera == "camera_head" else 32
+            half = 9.0 - 5.0 * closure
+            _block(
+                img,
+                sx * (base_x + 12.0 * yaw),
+                sy * (_REF_H * 0.6 + 10.0 * pitch),
+                sx * half,
+                sy * half,
+                HAND_RGB[side],
             )
-            cx = base_x + 12.0 * yaw
-            cy = HEIGHT_PX * 0.6 + 10.0 * pitch
-            _block(img, cx, cy, 9.0 - 5.0 * closure, HAND_RGB[side])
-        img += rng.integers(
-            -SENSOR_NOISE_LEVELS, SENSOR_NOISE_LEVELS + 1, size=img.shape, dtype=np.int16
-        )
         buf = io.BytesIO()
         Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(
-            buf, format="JPEG", quality=JPEG_QUALITY
+            buf, format="JPEG", quality=params.jpeg_quality
         )
         frames.append(buf.getvalue())
     return frames

@@ -177,7 +177,7 @@ def simulate_episode(
         arm_joints=robot.arm_joint_names,
     )
     frames = {
-        cam: render_frames(cam, streams[cam].values, camera_rng)
+        cam: render_frames(cam, streams[cam].values, camera_rng, sim.cameras)
         for cam in CAMERA_STREAMS
         if cam in streams
     }

@@ -279,13 +279,15 @@ def simulate_network(
     centers: Sequence[str] = CENTER_NAMES,
     duration_scale: float = 1.0,
     spike_sigma: tuple[float, float] | None = None,
+    camera_size: tuple[int, int] | None = None,
 ) -> SimulationSummary:
     """Write one date of every center's drop under ``out_dir`` and merge the ground truth.
 
     Each center follows its own profile (topics, joint order, units, clocks). Calling again
     with another ``date`` adds that date's folders next to the earlier ones; the same
     arguments always give byte-identical files. ``spike_sigma`` overrides the profile's spike
-    sizes (multiples of the position noise sigma).
+    sizes (multiples of the position noise sigma), ``camera_size`` the profile's camera
+    frame size (width, height in pixels; the profiles record 640x480).
     """
     if episodes_per_center < 0 or duration_scale <= 0:
         raise ValueError("episodes_per_center must be >= 0 and duration_scale > 0")
@@ -293,6 +295,8 @@ def simulate_network(
     sim = simulation_profile(profile)
     if spike_sigma is not None:
         sim = replace(sim, faults=replace(sim.faults, spike_sigma=spike_sigma))
+    if camera_size is not None:
+        sim = replace(sim, cameras=replace(sim.cameras, size_px=camera_size))
     out = Path(out_dir)
     counts: dict[str, int] = {}
     files = n_bytes = 0

@@ -295,6 +295,38 @@ class StopRestParams:
     stretch_max_fraction: float = 0.5
 
 
+@dataclass(frozen=True)
+class CameraParams:
+    """The rigs' cameras: JPEG frames of this size and quality, with this sensor noise.
+
+    Kuavo rigs record their head and two wrist cameras at 640x480 (KUAVO.md), JPEG at
+    quality 80-90 from the camera drivers; a frame of an indoor scene is 40-80 kB. The
+    rate is the robot's (`MotionParams.camera_rate_hz`). Tests that do not look at pixels
+    use a smaller size (``simulate --camera 64x48``) to stay quick; the profiles record at
+    the real size.
+    """
+
+    size_px: tuple[int, int] = (640, 480)  # width, height
+    jpeg_quality: int = 85
+    # Per-pixel uniform sensor noise amplitude (grey levels): consecutive frames differ.
+    sensor_noise_levels: int = 3
+    # Amplitude of the scene's fixed fine texture (grey levels). A flat synthetic scene
+    # compresses 3-4x better than a camera's; +-16 brings a 640x480 frame at quality 85 to
+    # ~58 kB, inside the 40-80 kB of the rigs' frames.
+    scene_texture_levels: int = 16
+
+
+def parse_camera_size(text: str) -> tuple[int, int]:
+    """``"640x480"`` -> (640, 480); a clear error for anything else."""
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"camera size {text!r} is not WIDTHxHEIGHT, e.g. 640x480") from None
+    if not (16 <= width <= 8192 and 16 <= height <= 8192):
+        raise ValueError(f"camera size {text!r}: width and height must be 16-8192 pixels")
+    return width, height
+
+
 REST_KINDS = ("whole", "start", "stretch")
 NO_STOP_RESTS = StopRestParams(joints_per_recording=(0, 0))
 
@@ -320,6 +352,7 @@ class SimulationProfile:
     rigs: RigVariation = field(default_factory=RigVariation)
     spread: ParameterSpread | None = field(default_factory=ParameterSpread)
     stop_rests: StopRestParams = field(default_factory=StopRestParams)
+    cameras: CameraParams = field(default_factory=CameraParams)
 
     def clock_range_for(self, center: str) -> ClockRange:
         if center in self.unsynchronised_centers:

@@ -1,0 +1,110 @@
+"""Cameras at the rigs' real size: a Kuavo bag with three 640x480 JPEG cameras at 30 Hz goes
+through a night and its frames reach the release byte for byte, as the rig recorded them.
+
+One short recording (duration_scale 0.2, ~4 s) keeps this quick; the size is the real one.
+The bag is read back with rosbags, not with our reader, to compare against.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from qa_lake import DATE, run_night
+from rosbags.highlevel import AnyReader
+
+from teleop_lake.cleaning.jpeg import jpeg_info
+from teleop_lake.release.reader import decode_frame, open_release
+from teleop_lake.simulate import simulate_network
+
+CAMERAS = ("camera_head", "camera_left", "camera_right")
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("real-size")
+    net, lake = root / "net", root / "lake"
+    simulate_network(
+        net,
+        episodes_per_center=1,
+        seed=21,
+        date=DATE,
+        profile="clean",
+        centers=["beijing"],
+        duration_scale=0.2,
+    )
+    now = dt.datetime(2026, 11, 24, 2, tzinfo=dt.UTC)
+    summary = run_night(net, lake, "20261124T020000Z-real", now, centers=["beijing"])
+    assert summary["release"]["n_episodes"] == 1, summary
+    return net, lake
+
+
+def _bag_frames(net: Path) -> dict[str, list[bytes]]:
+    """Every CompressedImage payload in the delivered bag, per topic."""
+    (bag,) = (net / "beijing" / DATE).rglob("*.bag")
+    out: dict[str, list[bytes]] = {}
+    with AnyReader([bag]) as reader:
+        conns = [c for c in reader.connections if c.msgtype.endswith("CompressedImage")]
+        for conn, _t, raw in reader.messages(connections=conns):
+            msg = reader.deserialize(raw, conn.msgtype)
+            out.setdefault(conn.topic, []).append(bytes(msg.data))
+    return out
+
+
+def test_the_rig_records_three_real_size_jpeg_cameras(night: tuple[Path, Path]) -> None:
+    frames = _bag_frames(night[0])
+    assert len(frames) == 3
+    for topic, payloads in frames.items():
+        assert len(payloads) > 90, topic  # ~4 s at 30 Hz
+        sizes = [len(p) for p in payloads]
+        # an indoor scene at quality 85: tens of kB a frame, like the rigs' (not a flat image)
+        assert 20_000 < float(np.median(sizes)) < 120_000, (topic, np.median(sizes))
+        info = jpeg_info(payloads[0])
+        assert (info.width, info.height) == (640, 480), topic
+        assert len({hashlib.sha256(p).digest() for p in payloads[:30]}) == 30  # sensor noise
+
+
+def test_frames_reach_the_release_as_recorded_and_the_grid_points_at_them(
+    night: tuple[Path, Path],
+) -> None:
+    net, lake = night
+    delivered = {hashlib.sha256(p).digest() for ps in _bag_frames(net).values() for p in ps}
+    delivered_bytes = sum(len(p) for ps in _bag_frames(net).values() for p in ps)
+    rel = open_release(str(lake))
+    episode_id = str(rel.episodes["episode_id"][0])
+    grid = rel.scan_frames().collect()
+    stored = 0
+    for camera in CAMERAS:
+        table = rel.camera_frames(episode_id, camera)
+        assert table.height > 90, camera
+        # passed through: every frame is one the rig recorded, byte for byte, none twice
+        hashes = [hashlib.sha256(b).digest() for b in table["data"]]
+        assert set(hashes) <= delivered and len(set(hashes)) == table.height, camera
+        assert set(table["width"]) == {640} and set(table["height"]) == {480}
+        assert table["t_ns"].is_sorted() and table["frame_index"].n_unique() == table.height
+        assert decode_frame(table["data"][0]).shape == (480, 640, 3)
+        # every grid row's frame number is a row of the camera table, within a frame period
+        index = grid[f"camera.{camera}.frame_index"]
+        pointed = set(index.filter(index >= 0).to_list())
+        assert pointed and pointed <= set(table["frame_index"].to_list()), camera
+        offsets = grid[f"camera.{camera}.offset_ms"].drop_nulls()
+        assert offsets.abs().max() <= 1000 / 30 / 2 + 1, camera
+        stored += sum(len(b) for b in table["data"])
+    # no re-encode, no decoded pixels: the release's camera files are the frames' own size
+    files = sum(p.stat().st_size for p in (lake / "segments").rglob("cameras/*.parquet"))
+    assert stored <= delivered_bytes and files <= 1.1 * stored, (files, stored, delivered_bytes)
+    replay = sum(p.stat().st_size for p in (lake / "segments").rglob("replay.zarr/**/*"))
+    assert replay < 0.05 * files  # the replay buffer holds frame numbers, not pixels
+
+
+def test_a_frame_reads_back_as_the_same_picture_polars_only(night: tuple[Path, Path]) -> None:
+    """A partner without our package: polars reads the table, Pillow decodes the bytes."""
+    _, lake = night
+    (path,) = list((lake / "segments").rglob("cameras/camera_head.parquet"))
+    table = pl.read_parquet(path, columns=["frame_index", "t_ns", "data"])
+    pixels = decode_frame(table["data"][len(table) // 2])
+    assert pixels.dtype == np.uint8 and 10 < float(pixels.mean()) < 245  # a scene, not black
