@@ -108,3 +108,20 @@ def test_a_frame_reads_back_as_the_same_picture_polars_only(night: tuple[Path, P
     table = pl.read_parquet(path, columns=["frame_index", "t_ns", "data"])
     pixels = decode_frame(table["data"][len(table) // 2])
     assert pixels.dtype == np.uint8 and 10 < float(pixels.mean()) < 245  # a scene, not black
+
+
+def test_the_bag_reader_leaves_frames_in_the_file(night: tuple[Path, Path]) -> None:
+    """A recording's frames are located, not copied: memory does not grow with its length."""
+    from teleop_lake.canonical import RecordingMeta
+    from teleop_lake.formats import read_recording
+    from teleop_lake.formats.frame_files import FileFrames
+    from teleop_lake.network.profiles import load_profile
+
+    net = night[0]
+    (bag,) = (net / "beijing" / DATE).rglob("*.bag")
+    meta = RecordingMeta("beijing", "r", "ros1-bag", "kuavo_4pro", "pack_parcel")
+    recording = read_recording("ros1-bag", [bag], meta, load_profile("beijing"))
+    by_topic = _bag_frames(net)
+    for camera in recording.cameras.values():
+        assert isinstance(camera.frames, FileFrames), camera.name
+        assert list(camera.frames) == by_topic[camera.source], camera.name

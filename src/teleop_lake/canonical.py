@@ -17,8 +17,9 @@ Canonical stream names (``STREAM_*`` constants) and channel names of the form
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -76,12 +77,16 @@ class SignalStream:
 
 @dataclass(frozen=True, eq=False)
 class CameraStream:
-    """Encoded camera frames with their stamps (``frames[i]`` taken at ``t_ns[i]``)."""
+    """Encoded camera frames with their stamps (``frames[i]`` taken at ``t_ns[i]``).
+
+    ``frames`` is a sequence of the encoded bytes: a tuple, or (for formats whose frames lie
+    uncompressed in the file, ROS 1 bags) a `FrameSource` that reads a frame from the file
+    only when it is indexed, so a recording's frames never all sit in memory at once."""
 
     name: str
     clock: ClockName
     t_ns: np.ndarray
-    frames: tuple[bytes, ...]
+    frames: Sequence[bytes]
     encoding: str = "jpeg"
     t_received_ns: np.ndarray | None = None
     source: str = ""
@@ -89,6 +94,64 @@ class CameraStream:
     @property
     def n_samples(self) -> int:
         return len(self.t_ns)
+
+
+class FrameSource(Protocol):
+    """Frames read on demand: a frame's bytes, its length and its first and last bytes
+    without reading the rest (JPEG markers sit at both ends)."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, i: int) -> bytes: ...
+    def lengths(self) -> np.ndarray: ...
+    def ends(self, i: int, head: int, tail: int) -> tuple[bytes, bytes]: ...
+
+
+def frame_lengths(frames: Sequence[bytes]) -> np.ndarray:
+    """Each frame's length in bytes, without reading a file-backed frame."""
+    lengths = getattr(frames, "lengths", None)
+    if lengths is not None:
+        return np.asarray(lengths(), dtype=np.int64)
+    return np.fromiter((len(f) for f in frames), dtype=np.int64, count=len(frames))
+
+
+def frame_ends(frames: Sequence[bytes], i: int, head: int, tail: int) -> tuple[bytes, bytes]:
+    """The first ``head`` and last ``tail`` bytes of frame ``i``."""
+    ends = getattr(frames, "ends", None)
+    if ends is not None:
+        first, last = ends(i, head, tail)
+        return bytes(first), bytes(last)
+    data = frames[i]
+    return bytes(data[:head]), bytes(data[-tail:])
+
+
+class ChainedFrames(Sequence[bytes]):
+    """Several frame sequences read as one (the parts of a split recording), lazily."""
+
+    def __init__(self, parts: Sequence[Sequence[bytes]]) -> None:
+        self._parts = list(parts)
+        self._starts = np.cumsum([0] + [len(p) for p in self._parts])
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def _locate(self, i: int) -> tuple[Sequence[bytes], int]:
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        k = int(np.searchsorted(self._starts, i, side="right")) - 1
+        return self._parts[k], i - int(self._starts[k])
+
+    def __getitem__(self, i: int) -> bytes:  # type: ignore[override]
+        part, j = self._locate(int(i))
+        return part[j]
+
+    def lengths(self) -> np.ndarray:
+        return np.concatenate([frame_lengths(p) for p in self._parts] or [np.zeros(0, np.int64)])
+
+    def ends(self, i: int, head: int, tail: int) -> tuple[bytes, bytes]:
+        part, j = self._locate(int(i))
+        return frame_ends(part, j, head, tail)
 
 
 @dataclass(frozen=True)

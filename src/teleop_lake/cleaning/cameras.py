@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from teleop_lake.canonical import CameraStream
+from teleop_lake.canonical import CameraStream, frame_ends, frame_lengths
 from teleop_lake.cleaning.findings import Evidence, Finding, runs_of
 from teleop_lake.cleaning.jpeg import EOI, SOI, jpeg_info
 from teleop_lake.cleaning.params import CleaningParams
@@ -69,9 +69,9 @@ def _frame_facts(
     frames = camera.frames
     problems: dict[int, str] = {}
     for k, i in enumerate(kept.tolist()):
-        data = frames[i]
-        if data[:2] != SOI or EOI not in data[-16:]:
-            problems[k] = jpeg_info(data).problem or "unreadable frame"
+        head, tail = frame_ends(frames, i, 2, 16)
+        if head != SOI or EOI not in tail:
+            problems[k] = jpeg_info(frames[i]).problem or "unreadable frame"
     period = nominal_period_ns(t) if n > 1 else float("nan")
     step = max(1, round(1e9 / params.pixel_check_hz / period)) if np.isfinite(period) else 1
     width = height = 0
@@ -160,7 +160,10 @@ def check_camera_stream(camera: CameraStream, params: CleaningParams) -> CameraC
     findings = list(ordered.findings)
     repeat = np.zeros(len(kept), dtype=bool)
     frames = camera.frames
-    for i in range(1, len(kept)):
+    # Only frames of equal length can repeat; with sensor noise a JPEG's length changes with
+    # every frame, so almost no frame is read here.
+    lengths = frame_lengths(frames)[kept] if len(kept) else np.zeros(0, dtype=np.int64)
+    for i in np.flatnonzero(lengths[1:] == lengths[:-1]) + 1:
         repeat[i] = frames[kept[i]] == frames[kept[i - 1]]
     if repeat.any():
         _, first, last = runs_of(repeat)

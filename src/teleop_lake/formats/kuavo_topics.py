@@ -18,6 +18,7 @@ import numpy as np
 from rosbags.typesys.msg import normalize_msgtype
 
 from teleop_lake.canonical import EVENT_KINDS, CameraStream, Event, SignalStream
+from teleop_lake.formats.frame_files import FileFrames
 from teleop_lake.formats.ros1_bag import RawMessages
 from teleop_lake.formats.ros1_layout import (
     DecodedFields,
@@ -235,25 +236,51 @@ def check_stamps(stream: SignalStream | CameraStream, file: str) -> None:
 
 
 def decode_camera(raw: RawMessages, name: str) -> CameraStream:
-    """sensor_msgs/CompressedImage payloads: header stamp, format, encoded bytes."""
+    """sensor_msgs/CompressedImage payloads: header stamp, format, encoded bytes.
+
+    Where every payload lies uncompressed in the file, the frames stay there
+    (`FileFrames`: located now, read when used); otherwise they are copied out."""
     n = raw.n_messages
     t_ns = np.zeros(n, dtype=np.int64)
-    frames: list[bytes] = []
+    offsets = np.zeros(n, dtype=np.int64)
+    lengths = np.zeros(n, dtype=np.int64)
+    in_file = raw.path is not None and all(s.file_starts is not None for s in raw.segments)
+    copies: list[bytes] = []
     fmt = ""
-    for i, p in enumerate(raw.payloads()):
-        _, sec, nsec, flen = struct.unpack_from("<IIII", p, 0)
-        pos = 16 + flen
-        (fmt_len,) = struct.unpack_from("<I", p, pos)
-        fmt = bytes(p[pos + 4 : pos + 4 + fmt_len]).decode("ascii", "replace")
-        pos += 4 + fmt_len
-        (dlen,) = struct.unpack_from("<I", p, pos)
-        if pos + 4 + dlen != len(p):
-            raise struct.error(f"frame {i} length does not match its payload")
-        t_ns[i] = sec * 1_000_000_000 + nsec
-        frames.append(bytes(p[pos + 4 :]))
+    i = 0
+    for seg in raw.segments:
+        view = memoryview(seg.buffer.data)
+        kept = seg.lengths if seg.kept is None else seg.kept
+        for j, (start, length) in enumerate(
+            zip(seg.starts.tolist(), seg.lengths.tolist(), strict=True)
+        ):
+            p = view[start : start + int(kept[j])]
+            _, sec, nsec, flen = struct.unpack_from("<IIII", p, 0)
+            pos = 16 + flen
+            (fmt_len,) = struct.unpack_from("<I", p, pos)
+            fmt = bytes(p[pos + 4 : pos + 4 + fmt_len]).decode("ascii", "replace")
+            pos += 4 + fmt_len
+            (dlen,) = struct.unpack_from("<I", p, pos)
+            if pos + 4 + dlen != length:
+                raise struct.error(f"frame {i} length does not match its payload")
+            t_ns[i] = sec * 1_000_000_000 + nsec
+            if in_file and seg.file_starts is not None:
+                offsets[i] = int(seg.file_starts[j]) + pos + 4
+                lengths[i] = dlen
+            elif seg.kept is not None and seg.file_starts is not None and raw.path is not None:
+                # a bag mixing compressed and plain chunks: this frame was left in the file
+                with raw.path.open("rb") as f:
+                    f.seek(int(seg.file_starts[j]) + pos + 4)
+                    copies.append(f.read(dlen))
+            else:
+                copies.append(bytes(p[pos + 4 :]))
+            i += 1
+    frames: Sequence[bytes] = (
+        FileFrames(raw.path, offsets, lengths) if in_file and raw.path else tuple(copies)
+    )
     encoding = "png" if "png" in fmt.lower() else "jpeg"
     return CameraStream(
-        name, "robot", t_ns, tuple(frames), encoding, raw.t_record_ns.astype(np.int64), raw.topic
+        name, "robot", t_ns, frames, encoding, raw.t_record_ns.astype(np.int64), raw.topic
     )
 
 

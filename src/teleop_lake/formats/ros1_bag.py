@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bz2
 import mmap
+import os
 import struct
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import suppress
@@ -110,6 +111,7 @@ class RawMessages:
     connection: BagConnection
     t_record_ns: np.ndarray  # int64, bag record time (recorder clock)
     segments: tuple[PayloadSegment, ...]
+    path: Path | None = None  # the bag, where segments with a file offset lie
 
     @property
     def n_messages(self) -> int:
@@ -123,6 +125,8 @@ class RawMessages:
     def payloads(self) -> Iterator[memoryview]:
         """Each payload as a memoryview, in order (for per-message decoding)."""
         for seg in self.segments:
+            if seg.kept is not None:
+                raise ValueError(f"{self.topic}: payloads above 4 kB were left in the file")
             view = memoryview(seg.buffer.data)
             for start, length in zip(seg.starts.tolist(), seg.lengths.tolist(), strict=True):
                 yield view[start : start + length]
@@ -323,9 +327,9 @@ class Ros1Bag:
                     entries = chunk.index[cid]
                     topic = wanted[cid]
                     times[topic].append(_entry_times_ns(entries))
-                    segments[topic].append(
-                        locate_payloads(data, arr, entries["offset"].astype(np.int64))
-                    )
+                    seg = locate_payloads(data, arr, entries["offset"].astype(np.int64))
+                    in_file = chunk.data_pos if chunk.compression == "none" else None
+                    segments[topic].append(seg.compact(in_file))
         except Truncated:
             raise BagReadError(
                 "truncated_file", "a chunk ends before the messages its index lists", self.path
@@ -340,11 +344,19 @@ class Ros1Bag:
             if not topic_conns:
                 continue
             t = np.concatenate(times[topic]) if times[topic] else np.zeros(0, dtype=np.int64)
-            out[topic] = RawMessages(topic, topic_conns[0], t, tuple(segments[topic]))
+            out[topic] = RawMessages(topic, topic_conns[0], t, tuple(segments[topic]), self.path)
         return out
 
     def _chunk_data(self, chunk: _Chunk) -> memoryview:
-        raw = self._read(chunk.data_pos, chunk.data_len)
+        """The chunk's (decompressed) bytes, read into memory: the payloads located in it are
+        copied out (`PayloadSegment.compact`) and the chunk is dropped. Reading through the
+        memory map instead would map (and count in the RSS) nearly every page of the file,
+        since a page fault maps its neighbours too."""
+        if chunk.data_pos + chunk.data_len > len(self._buf):
+            raise Truncated
+        raw = memoryview(os.pread(self._file.fileno(), chunk.data_len, chunk.data_pos))
+        if len(raw) != chunk.data_len:
+            raise Truncated
         if chunk.compression == "none":
             return raw
         if chunk.compression == "bz2":

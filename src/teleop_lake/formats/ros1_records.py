@@ -23,6 +23,12 @@ OP_CHUNK_INFO = 0x06
 OP_CONNECTION = 0x07
 
 
+# Payloads above this size (camera frames) stay in an uncompressed bag: only their first
+# PAYLOAD_PREFIX bytes (the message header, the image format, the data length) are copied.
+LARGE_PAYLOAD = 4096
+PAYLOAD_PREFIX = 512
+
+
 class Truncated(Exception):
     """A read ran past the end of the buffer (the container maps it to truncated_file)."""
 
@@ -31,9 +37,42 @@ class Truncated(Exception):
 class PayloadSegment:
     """Payloads of one topic inside one chunk: ``buffer[starts[i] : starts[i] + lengths[i]]``."""
 
-    buffer: np.ndarray  # uint8, the chunk's (decompressed) data
+    buffer: np.ndarray  # uint8, the chunk's (decompressed) data, or the payloads copied out
     starts: np.ndarray  # int64
-    lengths: np.ndarray  # int64
+    lengths: np.ndarray  # int64, each payload's whole length
+    kept: np.ndarray | None = None
+    """Bytes of each payload in ``buffer`` when large payloads were left in the file (their
+    first bytes only, for the message header); None when every payload is whole."""
+    file_starts: np.ndarray | None = None
+    """Each payload's position in the file, when the chunk is stored uncompressed."""
+
+    def compact(self, file_offset: int | None) -> PayloadSegment:
+        """The payloads copied out of the chunk buffer, so the chunk can be dropped. With
+        ``file_offset`` (the chunk lies uncompressed in the file there), payloads above
+        `LARGE_PAYLOAD` bytes keep only their first `PAYLOAD_PREFIX` bytes and their file
+        positions: a camera frame is read from the file when it is used, not held."""
+        n = len(self.starts)
+        file_starts = None if file_offset is None else self.starts + file_offset
+        if n == 0:
+            return PayloadSegment(
+                self.buffer[:0].copy(), self.starts, self.lengths, None, file_starts
+            )
+        size = int(self.lengths[0])
+        if np.all(self.lengths == size) and size <= LARGE_PAYLOAD:
+            rows = windows(self.buffer, size)[self.starts] if size else np.zeros((n, 0), np.uint8)
+            starts = np.arange(n, dtype=np.int64) * size
+            return PayloadSegment(rows.ravel(), starts, self.lengths, None, file_starts)
+        keep = self.lengths
+        if file_offset is not None:
+            keep = np.where(keep > LARGE_PAYLOAD, np.minimum(keep, PAYLOAD_PREFIX), keep)
+        view = memoryview(self.buffer.data)
+        parts = [view[a : a + k] for a, k in zip(self.starts.tolist(), keep.tolist(), strict=True)]
+        buffer = np.frombuffer(b"".join(parts), dtype=np.uint8)
+        starts = np.concatenate([[0], np.cumsum(keep)[:-1]]).astype(np.int64)
+        truncated = bool(np.any(keep != self.lengths))
+        return PayloadSegment(
+            buffer, starts, self.lengths, keep if truncated else None, file_starts
+        )
 
 
 def parse_header(buf: bytes | memoryview) -> dict[str, bytes]:

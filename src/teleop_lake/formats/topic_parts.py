@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from teleop_lake.canonical import CAMERA_STREAMS, CameraStream, Event, SignalStream
+from teleop_lake.canonical import CAMERA_STREAMS, CameraStream, ChainedFrames, Event, SignalStream
 from teleop_lake.formats.kuavo_topics import MESSAGE_FIELDS, check_stamps, reject
 from teleop_lake.formats.ros1_bag import RawMessages
 from teleop_lake.formats.ros1_layout import numeric_rows
@@ -58,7 +58,7 @@ def concat_camera_parts(parts: list[CameraStream]) -> CameraStream:
     return dataclasses.replace(
         parts[0],
         t_ns=np.concatenate([p.t_ns for p in parts]),
-        frames=tuple(f for p in parts for f in p.frames),
+        frames=ChainedFrames([p.frames for p in parts]),
         t_received_ns=np.concatenate(recv) if len(recv) == len(parts) else None,
     )
 

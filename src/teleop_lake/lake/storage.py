@@ -7,17 +7,20 @@ crash never leaves a half-written file under a final name.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import fsspec
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
 CHUNK_BYTES = 8 * 1024 * 1024
@@ -166,6 +169,39 @@ class Store:
         self.write_bytes(rel, data)
         return len(data), hashlib.sha256(data).hexdigest()
 
+    def write_parquet_tables(
+        self,
+        rel: str,
+        tables: Iterable[pa.Table],
+        schema: pa.Schema,
+        *,
+        compression: str = "none",
+        row_group_size: int | None = None,
+        statistics: list[str] | bool = True,
+    ) -> tuple[int, str]:
+        """Write ``tables`` one after the other into one Parquet file, streaming: only one table
+        is in memory at a time. Atomic like `write_bytes` (a temporary name, renamed when
+        complete); returns (size, sha256) of what was written, hashed on the way out."""
+        full = self.full(rel)
+        fs = self.fs
+        parent = full.rsplit("/", 1)[0]
+        fs.makedirs(parent, exist_ok=True)
+        tmp = f"{parent}/.tmp-{uuid.uuid4().hex}"
+        try:
+            with fs.open(tmp, "wb") as f:
+                sink = _HashingSink(f)
+                with pq.ParquetWriter(
+                    sink, schema, compression=compression, write_statistics=statistics
+                ) as writer:
+                    for table in tables:
+                        writer.write_table(table, row_group_size=row_group_size)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                fs.rm(tmp)
+            raise
+        fs.mv(tmp, full)
+        return sink.size, sink.sha256.hexdigest()
+
     def read_parquet(self, rel: str) -> pl.DataFrame:
         return pl.read_parquet(io.BytesIO(self.read_bytes(rel)))
 
@@ -194,3 +230,28 @@ class Store:
         full = self.full(rel)
         if self.fs.exists(full):
             self.fs.rm(full, recursive=True)
+
+
+class _HashingSink(io.RawIOBase):
+    """A write-only file that hashes what passes through it to ``target``."""
+
+    def __init__(self, target: Any) -> None:
+        self._target = target
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self._target.write(view)
+        self.sha256.update(view)
+        self.size += view.nbytes
+        return view.nbytes
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self._target.flush()

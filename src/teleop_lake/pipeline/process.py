@@ -35,7 +35,7 @@ from teleop_lake.network.pull import BronzeRecording
 from teleop_lake.pipeline.stage_clock import timed
 from teleop_lake.processing import ProcessedEpisode, ProcessingParams, process_recording
 from teleop_lake.rejection import Reason, RecordingRejected
-from teleop_lake.release.cameras import camera_rows
+from teleop_lake.release.cameras import CameraRows
 from teleop_lake.release.segment import write_segment
 from teleop_lake.robots import load_robot_model
 from teleop_lake.standardize import standardize_recording
@@ -76,7 +76,9 @@ def local_files(lake: Store, rec: BronzeRecording) -> Iterator[list[Path]]:
         for f in rec.files:
             p = Path(tmp) / f
             p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_bytes(lake.read_bytes(f"{rec.bronze_dir}/{f}"))
+            with p.open("wb") as out:
+                for chunk in lake.iter_chunks(f"{rec.bronze_dir}/{f}"):
+                    out.write(chunk)
             paths.append(p)
         yield paths
 
@@ -99,7 +101,7 @@ def recording_meta(rec: BronzeRecording, robot_model: str) -> RecordingMeta:
 
 def episode_row(
     rec: BronzeRecording,
-    recording: Recording,
+    meta: RecordingMeta,
     ep: ProcessedEpisode,
     *,
     lake: Store,
@@ -109,7 +111,7 @@ def episode_row(
     row_start: int,
     params: ProcessingParams,
 ) -> dict[str, Any]:
-    s, lab, meta = ep.summary, ep.label, recording.meta
+    s, lab = ep.summary, ep.label
     return {
         "episode_id": ep.episode_id,
         "split_from": s.get("split_from"),
@@ -195,12 +197,13 @@ def _opt_float(v: Any) -> float | None:
     return None if np.isnan(f) else f
 
 
-def camera_tables(recording: Recording, ep: ProcessedEpisode) -> dict[str, pl.DataFrame]:
-    """The frames of each camera over the episode's span, as recorded (no decode)."""
+def camera_tables(recording: Recording, ep: ProcessedEpisode) -> dict[str, CameraRows]:
+    """The frames of each camera over the episode's span, as recorded (no decode), to be read
+    from the recording a batch at a time when the segment is written."""
     t = ep.frames["t_ns"]
     start, end = int(t[0]), int(t[-1])
     return {
-        name: camera_rows(ep.episode_id, recording.cameras[name], check, start, end)
+        name: CameraRows(ep.episode_id, recording.cameras[name], check, start, end)
         for name, check in ep.cameras.items()
         if name in recording.cameras
     }
@@ -251,7 +254,9 @@ def process_batch(
     catalog = load_task_catalog()
     result = BatchResult(batch_id=batch_id)
     outcomes: list[Outcome] = []
-    kept: list[tuple[BronzeRecording, Recording, ProcessedEpisode, dict[str, pl.DataFrame]]] = []
+    # Per published episode: its metadata and where its frames are (not the decoded recording,
+    # whose signals would stay in memory until the segment is written).
+    kept: list[tuple[BronzeRecording, RecordingMeta, ProcessedEpisode, dict[str, CameraRows]]] = []
     evidence: list[tuple[BronzeRecording, ProcessedEpisode]] = []
 
     def refuse(rec: BronzeRecording, stage: str, reasons: tuple[Reason, ...]) -> None:
@@ -278,7 +283,7 @@ def process_batch(
                 continue
             with timed("camera tables"):
                 kept += [
-                    (rec, recording, piece, camera_tables(recording, piece))
+                    (rec, recording.meta, piece, camera_tables(recording, piece))
                     for piece in ep.to_publish()
                 ]
         except RecordingRejected as exc:
@@ -335,11 +340,11 @@ def process_batch(
     if kept:
         segment_id = f"{run_id}-{batch_id}"
         rows, row_start = [], 0
-        for rec, recording, ep, _ in kept:
+        for rec, meta, ep, _ in kept:
             rows.append(
                 episode_row(
                     rec,
-                    recording,
+                    meta,
                     ep,
                     lake=lake,
                     key=key,
@@ -431,7 +436,7 @@ def write_evidence(
     )
 
 
-def _stack_cameras(per_episode: list[dict[str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:
-    """Each camera's rows over the batch's episodes."""
+def _stack_cameras(per_episode: list[dict[str, CameraRows]]) -> dict[str, list[CameraRows]]:
+    """Each camera's rows over the batch's episodes, in episode order."""
     names = sorted({name for d in per_episode for name in d})
-    return {name: pl.concat([d[name] for d in per_episode if name in d]) for name in names}
+    return {name: [d[name] for d in per_episode if name in d] for name in names}

@@ -19,9 +19,12 @@ JPEG-chunk array would need an image codec plugin installed to read at all; deco
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 from PIL import Image
 
 from teleop_lake.canonical import CameraStream
@@ -40,6 +43,7 @@ CAMERA_TABLE_SCHEMA: dict[str, pl.DataType] = {
     "encoding": pl.String(),
     "data": pl.Binary(),
 }
+CAMERA_ARROW_SCHEMA = pl.DataFrame(schema=CAMERA_TABLE_SCHEMA).to_arrow().schema
 
 
 def camera_table_path(camera: str) -> str:
@@ -47,28 +51,80 @@ def camera_table_path(camera: str) -> str:
     return f"{CAMERAS_DIR}/{camera}.parquet"
 
 
+# Frames per batch read from the recording and written: 4 row groups, ~4 MB at 640x480.
+BATCH_FRAMES = 4 * ROW_GROUP_FRAMES
+
+
+@dataclass(frozen=True)
+class CameraRows:
+    """One episode's rows of one camera, produced in batches: the frames are read from the
+    recording (`teleop_lake.canonical.CameraStream.frames`) a batch at a time as the table is
+    written, so a segment never holds an episode's frames in memory."""
+
+    episode_id: str
+    stream: CameraStream
+    check: CameraCheck
+    start_ns: int
+    end_ns: int
+
+    def _inside(self) -> np.ndarray:
+        """Kept frames in the span ``start_ns..end_ns`` (robot clock, grid ends widened by
+        half a frame period, so the frames its edge rows point at are in)."""
+        check = self.check
+        half = check.period_ns / 2.0 if np.isfinite(check.period_ns) else 0.0
+        t = check.t_capture_ns
+        return np.asarray((t >= self.start_ns - half) & (t <= self.end_ns + half))
+
+    def __len__(self) -> int:
+        return int(self._inside().sum())
+
+    def batches(self, size: int = BATCH_FRAMES) -> Iterator[pa.Table]:
+        inside = self._inside()
+        index = self.check.frame_index[inside]
+        t_capture = self.check.t_capture_ns[inside]
+        frames = self.stream.frames
+        for a in range(0, len(index), size):
+            rows = index[a : a + size]
+            n = len(rows)
+            yield pa.table(
+                {
+                    "episode_id": pa.array([self.episode_id] * n, pa.large_string()),
+                    "frame_index": pa.array(rows.astype(np.int32)),
+                    "t_ns": pa.array(t_capture[a : a + size].astype(np.int64)),
+                    "stamp_ns": pa.array(self.stream.t_ns[rows].astype(np.int64)),
+                    "width": pa.array(np.full(n, self.check.width, dtype=np.int32)),
+                    "height": pa.array(np.full(n, self.check.height, dtype=np.int32)),
+                    "encoding": pa.array([self.stream.encoding] * n, pa.large_string()),
+                    "data": pa.array([frames[i] for i in rows.tolist()], pa.large_binary()),
+                },
+                schema=CAMERA_ARROW_SCHEMA,
+            )
+
+
 def camera_rows(
     episode_id: str, stream: CameraStream, check: CameraCheck, start_ns: int, end_ns: int
 ) -> pl.DataFrame:
-    """The rows of one episode's span ``start_ns..end_ns`` (robot clock, grid ends widened by
-    half a frame period, so the frames its edge rows point at are in)."""
-    half = check.period_ns / 2.0 if np.isfinite(check.period_ns) else 0.0
-    inside = (check.t_capture_ns >= start_ns - half) & (check.t_capture_ns <= end_ns + half)
-    index = check.frame_index[inside]
-    n = len(index)
-    return pl.DataFrame(
-        {
-            "episode_id": [episode_id] * n,
-            "frame_index": index.astype(np.int32),
-            "t_ns": check.t_capture_ns[inside].astype(np.int64),
-            "stamp_ns": stream.t_ns[index].astype(np.int64),
-            "width": np.full(n, check.width, dtype=np.int32),
-            "height": np.full(n, check.height, dtype=np.int32),
-            "encoding": [stream.encoding] * n,
-            "data": [stream.frames[i] for i in index.tolist()],
-        },
-        schema=CAMERA_TABLE_SCHEMA,
-    )
+    """All rows of one episode's span at once (`CameraRows` in one table)."""
+    rows = CameraRows(episode_id, stream, check, start_ns, end_ns)
+    tables = list(rows.batches())
+    if not tables:
+        return pl.DataFrame(schema=CAMERA_TABLE_SCHEMA)
+    out = pl.from_arrow(pa.concat_tables(tables))
+    assert isinstance(out, pl.DataFrame)
+    return out
+
+
+CameraTable = pl.DataFrame | Sequence[CameraRows]
+"""A camera's rows for a segment: a table, or the episodes' `CameraRows` to stream."""
+
+
+def camera_table_batches(table: CameraTable) -> Iterator[pa.Table]:
+    """The rows of ``table`` as Arrow tables of the release's schema, a batch at a time."""
+    if isinstance(table, pl.DataFrame):
+        yield table.select(list(CAMERA_TABLE_SCHEMA)).to_arrow().cast(CAMERA_ARROW_SCHEMA)
+        return
+    for rows in table:
+        yield from rows.batches()
 
 
 def decode_frame(data: bytes) -> np.ndarray:

@@ -25,7 +25,13 @@ from zarr.core.array_spec import ArrayConfigParams
 
 from teleop_lake.lake import layout
 from teleop_lake.lake.storage import Store
-from teleop_lake.release.cameras import ROW_GROUP_FRAMES, camera_table_path
+from teleop_lake.release.cameras import (
+    CAMERA_ARROW_SCHEMA,
+    ROW_GROUP_FRAMES,
+    CameraTable,
+    camera_table_batches,
+    camera_table_path,
+)
 
 SEGMENT_MANIFEST_NAME = "segment.json"
 REPLAY_NAME = "replay.zarr"
@@ -144,10 +150,12 @@ def write_segment(
     frames: pl.DataFrame,
     episodes: pl.DataFrame,
     findings: pl.DataFrame,
-    cameras: Mapping[str, pl.DataFrame],
+    cameras: Mapping[str, CameraTable],
     channels: pl.DataFrame | None = None,
 ) -> dict[str, object]:
-    """Write one segment (fails if it exists: segments are immutable). Returns its manifest."""
+    """Write one segment (fails if it exists: segments are immutable). Returns its manifest.
+
+    Each camera's table is written streaming, a batch of frames at a time (`CameraRows`)."""
     seg = layout.segment_dir(segment_id)
     if lake.exists(f"{seg}/{SEGMENT_MANIFEST_NAME}"):
         raise FileExistsError(f"segment {segment_id} already exists; segments are written once")
@@ -159,10 +167,15 @@ def write_segment(
         f"{seg}/{name}.parquet": lake.write_parquet(f"{seg}/{name}.parquet", table)
         for name, table in tables.items()
     }
-    for name, table in sorted(cameras.items()):
+    for name, rows in sorted(cameras.items()):
         rel = f"{seg}/{camera_table_path(name)}"
-        written[rel] = lake.write_parquet(
-            rel, table, compression="uncompressed", row_group_size=ROW_GROUP_FRAMES
+        written[rel] = lake.write_parquet_tables(
+            rel,
+            camera_table_batches(rows),
+            CAMERA_ARROW_SCHEMA,
+            compression="none",
+            row_group_size=ROW_GROUP_FRAMES,
+            statistics=[c for c in CAMERA_ARROW_SCHEMA.names if c != "data"],
         )
     write_replay_buffer(
         lake, f"{seg}/{REPLAY_NAME}", frames, episodes["episode_id"].to_list(), sorted(cameras)
