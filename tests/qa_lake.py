@@ -21,12 +21,7 @@ import polars as pl
 import pytest
 from synthetic_teleop import SMALL_CAMERA
 
-from teleop_lake.pipeline.process import process_batch
-from teleop_lake.pipeline.pull import drop_superseded, plan_batches, pull_stage, retry_stage
-from teleop_lake.pipeline.report import report_stage
-from teleop_lake.pipeline.summary import summarize_night
-from teleop_lake.processing import ProcessingParams
-from teleop_lake.release.publish import publish_release
+from teleop_lake.pipeline.plain_night import run_plain_night
 from teleop_lake.simulate import simulate_network
 
 DATE = "2026-11-23"
@@ -40,33 +35,7 @@ def run_night(
     net: Path, lake: Path, run_id: str, now: dt.datetime, centers: Sequence[str] = CENTERS
 ) -> dict[str, Any]:
     """One night through the plain stages (no Prefect): the run summary with report paths."""
-    lake_url, net_url = str(lake), str(net)
-    pulls = [pull_stage(net_url, lake_url, c, run_id, DATE, now) for c in centers]
-    new = [r for p in pulls for r in p["new"]]
-    retried = retry_stage(lake_url, list(centers), {r["content_key"] for r in new})
-    to_process, superseded = drop_superseded(lake_url, run_id, new + retried, now)
-    done = [
-        process_batch(lake_url, run_id, f"b{i:03d}", b, ProcessingParams(), now).to_dict()
-        for i, b in enumerate(plan_batches(to_process, 6))
-    ]
-    publish = publish_release(lake_url, run_id, DATE, now).to_dict()
-    summary = summarize_night(
-        run_id=run_id,
-        date=DATE,
-        network_url=net_url,
-        lake_url=lake_url,
-        centers=list(centers),
-        pulls=pulls,
-        retried=retried,
-        superseded=superseded,
-        batches=done,
-        failed_batches=[],
-        publish=publish,
-        started_at=now,
-        finished_at=now,
-    )
-    summary["report_paths"] = report_stage(lake_url, summary)
-    return summary
+    return run_plain_night(str(net), str(lake), centers, DATE, run_id, now)
 
 
 def _relabel_task(net: Path) -> str:

@@ -586,6 +586,101 @@ def bench_cameras(
     out.print(t)
 
 
+@bench_app.command("night")
+def bench_night(
+    episodes: Annotated[int, typer.Option(min=1, help="Episodes of the small night (N).")] = 2,
+    scale: Annotated[int, typer.Option(min=2, help="The large night has scale x N.")] = 10,
+    duration_scale: Annotated[
+        float, typer.Option(help="Multiply episode durations (4.0: ~40-80 s episodes).")
+    ] = 4.0,
+    seed: Annotated[int, typer.Option(help="Simulation seed.")] = 1,
+    prefect: Annotated[
+        bool, typer.Option(help="Also run each night through the Prefect flow.")
+    ] = True,
+    workdir: Annotated[
+        Path | None, typer.Option(help="Where to simulate (default: the system temp folder).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A night of N and of 10 x N simulated Kuavo episodes at real camera size, against its
+    I/O floor measured in the same run: per-stage core-seconds, ratios, peak RSS, throughput.
+
+    Needs about 0.35 GB of disk per minute of recording, twice (drop and lake).
+    """
+    from teleop_lake.evaluation.night_bench import bench_night as run_bench
+
+    with console.status(f"simulating and running nights of {episodes} and {episodes * scale}..."):
+        res = run_bench(
+            episodes=episodes,
+            scale=scale,
+            seed=seed,
+            duration_scale=duration_scale,
+            prefect=prefect,
+            workdir=str(workdir) if workdir else None,
+        )
+    if as_json:
+        typer.echo(json.dumps(res))
+        return
+    runs = res["runs"]
+    t = Table(title=f"nights of {res['center']} episodes, cameras {res['camera']}")
+    rows = (
+        ("episodes / data s", lambda r: f"{r['episodes']} / {r['data_s']:.0f}"),
+        ("night CPU s / wall s", lambda r: f"{r['night_cpu_s']:.1f} / {r['night_wall_s']:.1f}"),
+        ("I/O floor CPU s / wall s", lambda r: f"{r['floor_cpu_s']:.1f} / {r['floor_wall_s']:.1f}"),
+        ("CPU vs floor", lambda r: f"{r['cpu_vs_floor']:.2f}x (target <= 3x)"),
+        ("core-s per 60 s episode", lambda r: f"{r['core_s_per_60s']:.2f}"),
+        ("episodes per core-s", lambda r: f"{r['episodes_per_core_s']:.3f}"),
+        ("peak RSS", lambda r: f"{r['peak_rss_bytes'] / 2**30:.2f} GiB"),
+        ("largest recording", lambda r: f"{r['largest_recording_bytes'] / 1e6:.0f} MB"),
+        (
+            "raw / release MB",
+            lambda r: f"{r['raw_bytes'] / 1e6:.0f} / {r['release_bytes'] / 1e6:.0f}",
+        ),
+        ("release cameras vs bag", lambda r: f"{r['camera_bytes_vs_bag']:.3f} (target <= 1.1)"),
+        (
+            "night vs copy bandwidth",
+            lambda r: (
+                f"{r['night_bytes_s'] / 1e6:.0f} / {r['copy_bandwidth_bytes_s'] / 1e6:.0f} "
+                f"MB/s = {r['night_bytes_s_vs_copy']:.2f} (target >= 0.8)"
+            ),
+        ),
+        (
+            "orchestration share",
+            lambda r: (
+                f"{r['orchestration_share']:.0%} of {r['prefect_cpu_s']:.1f} CPU s"
+                if "orchestration_share" in r
+                else "-"
+            ),
+        ),
+    )
+    t.add_column("")
+    for label in runs:
+        t.add_column(label)
+    for name, fmt in rows:
+        t.add_row(name, *(fmt(r) for r in runs.values()))
+    out.print(t)
+    big = list(runs.values())[-1]
+    st = Table(title=f"where the {list(runs)[-1]} night's CPU goes")
+    for c in ("stage", "CPU s", "wall s", "share of CPU"):
+        st.add_column(c)
+    for stage, v in sorted(big["stages"].items(), key=lambda kv: -kv[1]["cpu_s"]):
+        st.add_row(
+            stage,
+            f"{v['cpu_s']:.2f}",
+            f"{v['wall_s']:.2f}",
+            f"{v['cpu_s'] / big['night_cpu_s']:.0%}",
+        )
+    out.print(st)
+    nn = res["network_night"]
+    out.print(
+        f"peak RSS {list(runs)[-1]} / 1x: {res['rss_ratio']:.2f} (target <= 1.2)\n"
+        f"a network night of {nn['episodes']:,} one-minute episodes: {nn['cpu_hours']:.1f} CPU h "
+        f"= {nn['hours_on_one_machine']:.1f} h on one {2}-core machine (target <= 1 h); "
+        f"{nn['bytes'] / 1e12:.1f} TB delivered, {nn['copy_hours']:.1f} h to copy at this "
+        "machine's bandwidth"
+    )
+
+
 @bench_app.command("spikes")
 def bench_spikes(
     seed: Annotated[int, typer.Option(help="Random seed of the generated signals.")] = 1,
