@@ -15,7 +15,9 @@ REASON_CODES: dict[str, str] = {
     "checksum_mismatch": "a file's sha256 differs from the drop manifest",
     "size_mismatch": "a file's size differs from the drop manifest",
     "file_missing": "a file listed in the drop manifest is not in the drop",
-    "unsafe_path": "a manifest path is absolute, contains '..' or leaves the drop",
+    "unsafe_path": "a manifest path is absolute, contains '..' or leaves the drop, or names a "
+    "symbolic link, FIFO, device, socket or folder",
+    "file_too_large": "a file is larger than its center's per-file cap",
     "unknown_format": "the manifest names a format no adapter reads",
     "unknown_center": "the drop belongs to a center without a profile",
     "truncated_file": "a recording file ends early or its index is damaged",

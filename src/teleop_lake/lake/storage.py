@@ -211,18 +211,28 @@ class Store:
         The copy lands under a temporary name and is renamed into place only
         when complete; the caller decides what to do when the hash is wrong.
         """
-        full = self.full(dst_rel)
+        return self.write_chunks(dst_rel, src.iter_chunks(src_rel))
+
+    def write_chunks(self, rel: str, chunks: Iterable[bytes]) -> tuple[int, str]:
+        """Write ``chunks`` to ``rel``, hashing on the way; returns (size, sha256). Atomic like
+        `write_bytes`: a temporary name, renamed into place when complete."""
+        full = self.full(rel)
         fs = self.fs
         parent = full.rsplit("/", 1)[0]
         fs.makedirs(parent, exist_ok=True)
         tmp = f"{parent}/.tmp-{uuid.uuid4().hex}"
         h = hashlib.sha256()
         size = 0
-        with fs.open(tmp, "wb") as out:
-            for chunk in src.iter_chunks(src_rel):
-                h.update(chunk)
-                size += len(chunk)
-                out.write(chunk)
+        try:
+            with fs.open(tmp, "wb") as out:
+                for chunk in chunks:
+                    h.update(chunk)
+                    size += len(chunk)
+                    out.write(chunk)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                fs.rm(tmp)
+            raise
         fs.mv(tmp, full)
         return size, h.hexdigest()
 

@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from teleop_lake.lake.storage import Store
+from teleop_lake.network.boundary import UnsafeFileError, read_drop_text
 
 MANIFEST_NAME = "_manifest.jsonl"
+# A manifest line is ~1 kB: this is a million recordings in one date folder.
+MANIFEST_MAX_BYTES = 1 << 30
 DATE_FOLDER_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 KNOWN_FORMATS = ("ros1-bag", "ros2-mcap", "hdf5", "parquet-dir")
@@ -161,7 +164,15 @@ def read_drop_manifests(
         rel = f"{date}/{MANIFEST_NAME}"
         if not drop.exists(rel):
             continue  # uploads in progress: the manifest is written last
-        text = drop.read_text(rel)
+        try:
+            text = read_drop_text(drop, rel, MANIFEST_MAX_BYTES)
+        except (UnsafeFileError, UnicodeDecodeError) as exc:
+            problems.append(
+                ManifestProblem(
+                    center, date, 0, f"manifest not read: {exc}; nothing of it is pulled"
+                )
+            )
+            continue
         for i, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue

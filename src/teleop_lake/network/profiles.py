@@ -69,6 +69,9 @@ class CenterProfile:
     eef_types: dict[str, str] = field(default_factory=dict)
     default_end_effector: str = "hand"
     end_effector_streams: dict[str, dict[str, StreamMapping]] = field(default_factory=dict)
+    # ``[limits] max_file_gib``: a delivered file larger than this is refused unread (a
+    # 10-minute bag with three 1280x720 cameras is ~9 GiB).
+    max_file_gib: float = 64.0
 
     def end_effector_kind(self, eef_type: str) -> str:
         """The kind of end effector ``eef_type`` names; `UnknownEndEffectorError` if none."""
@@ -179,6 +182,7 @@ def _parse_profile(doc: dict[str, Any]) -> CenterProfile:
         streams=streams,
         cameras=dict(doc.get("cameras", {})),
         recorder=dict(doc.get("recorder", {})),
+        max_file_gib=float(doc.get("limits", {}).get("max_file_gib", 64.0)),
         **_parse_end_effectors(doc),
     )
 

@@ -19,6 +19,7 @@ import polars as pl
 from teleop_lake.formats import supported_formats
 from teleop_lake.lake import layout
 from teleop_lake.lake.storage import Store
+from teleop_lake.network.boundary import UnsafeFileError, open_drop_file, read_limited
 from teleop_lake.network.drop import (
     ManifestEntry,
     ManifestProblem,
@@ -108,8 +109,13 @@ def _manifest_fields(entry: ManifestEntry) -> dict[str, Any]:
     }
 
 
+def max_file_bytes(profile: CenterProfile) -> int:
+    """The largest file the center may deliver (profile ``[limits] max_file_gib``)."""
+    return int(profile.max_file_gib * 2**30)
+
+
 def _pull_one(
-    entry: ManifestEntry, drop: Store, lake: Store, content_key: str
+    entry: ManifestEntry, drop: Store, lake: Store, content_key: str, profile: CenterProfile
 ) -> tuple[BronzeRecording | None, tuple[Reason, ...], int]:
     """Copy and verify one recording. Returns (bronze record or None, reasons, bytes copied)."""
     reasons: list[Reason] = []
@@ -141,9 +147,37 @@ def _pull_one(
     quarantine = layout.quarantine_dir(entry.center, content_key) + "/files"
     staging = f"{bronze}.staging"
     copied = 0
+    cap = max_file_bytes(profile)
     for f, rel in zip(entry.files, safe_paths, strict=True):
         src_rel = f"{entry.date_folder}/{rel}"
-        if not drop.exists(src_rel):
+        try:
+            with open_drop_file(drop, src_rel) as (src, on_disk):
+                if on_disk > cap:
+                    reasons.append(
+                        Reason(
+                            "file_too_large",
+                            f"{entry.where}: {on_disk} bytes, over the {cap} bytes a file of "
+                            f"{entry.center} may be (profile [limits] max_file_gib); left in "
+                            "the drop",
+                            file=src_rel,
+                        )
+                    )
+                    continue
+                if on_disk > f.size:
+                    reasons.append(
+                        Reason(
+                            "size_mismatch",
+                            f"{entry.where}: {on_disk} bytes in the drop, manifest says "
+                            f"{f.size}; not copied (left in the drop): re-deliver it with a "
+                            "manifest line that matches",
+                            file=src_rel,
+                        )
+                    )
+                    continue
+                # at most one byte more than declared: a file growing meanwhile is noticed,
+                # never copied whole
+                size, sha = lake.write_chunks(f"{staging}/{rel}", read_limited(src, f.size + 1))
+        except FileNotFoundError:
             reasons.append(
                 Reason(
                     "file_missing",
@@ -153,7 +187,15 @@ def _pull_one(
                 )
             )
             continue
-        size, sha = lake.copy_verified(drop, src_rel, f"{staging}/{rel}")
+        except UnsafeFileError as exc:
+            reasons.append(
+                Reason(
+                    "unsafe_path",
+                    f"{entry.where}: {exc}; nothing of it was read",
+                    file=src_rel,
+                )
+            )
+            continue
         copied += size
         if size != f.size:
             reasons.append(
@@ -176,7 +218,7 @@ def _pull_one(
     if reasons:
         # nothing is lost: the bytes we got go to the quarantine, not to bronze
         for rel in lake.walk_files(staging):
-            lake.write_bytes(f"{quarantine}/{rel[len(staging) + 1 :]}", lake.read_bytes(rel))
+            lake.copy_verified(lake, rel, f"{quarantine}/{rel[len(staging) + 1 :]}")
         lake.remove_tree(staging)
         return None, tuple(reasons), copied
 
@@ -239,7 +281,7 @@ def pull_center(
             result.duplicates += 1
             ledger_rows.append({**row, "status": "duplicate"})
             continue
-        record, reasons, copied = _pull_one(entry, drop, lake, key)
+        record, reasons, copied = _pull_one(entry, drop, lake, key, profile)
         result.bytes_copied += copied
         if record is not None:
             in_bronze.add(key)
