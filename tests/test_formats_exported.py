@@ -223,6 +223,27 @@ def test_hdf5_without_the_puppet_group_names_file_streams_and_group(tmp_path: Pa
     assert "whole puppet/ group is missing" in reasons[0]["message"]
 
 
+@pytest.mark.parametrize("kind", ["external_link", "external_storage", "virtual"])
+def test_hdf5_reaching_outside_the_file_is_refused_unread(tmp_path: Path, kind: str) -> None:
+    """An HDF5 episode whose data lies elsewhere (another file, /etc/passwd) is refused before
+    anything is read: the reader stays inside the file it was given."""
+    files = _write(tmp_path, "suzhou")
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(b"x" * 64)
+    with h5py.File(files[0], "a") as f:
+        if kind == "external_link":
+            f["master/evil"] = h5py.ExternalLink("/etc/passwd", "/")
+        elif kind == "external_storage":
+            f.create_dataset("extra", shape=(64,), dtype="u1", external=[(str(outside), 0, 64)])
+        else:
+            layout = h5py.VirtualLayout(shape=(64,), dtype="u1")
+            layout[:] = h5py.VirtualSource(str(outside), "data", shape=(64,))
+            f.create_virtual_dataset("extra", layout)
+    reasons = _reasons("suzhou", files)
+    assert [r["code"] for r in reasons] == ["unsafe_path"], reasons
+    assert reasons[0]["file"] == "rec-0001.hdf5" and "outside itself" in reasons[0]["message"]
+
+
 def test_parquet_stream_lost_in_upload_is_missing(tmp_path: Path) -> None:
     files = _write(tmp_path, "hefei")
     lost = next(p for p in files if p.name == "exo_arm_target.parquet")

@@ -193,6 +193,45 @@ def _events(f: h5py.File, file: str) -> tuple[list[Event], list[str]]:
     return parse_events(zip(t_ns.tolist(), kinds, strict=True))
 
 
+def check_self_contained(f: h5py.File, file: str) -> None:
+    """Refuse a file whose data lies (or could be read) outside it, before reading any: an
+    external link, a dataset with external raw storage, a virtual dataset. Links are walked
+    without being followed; soft links stay inside the file and are skipped."""
+    problems: list[str] = []
+    seen: set[Any] = set()
+
+    def walk(group: h5py.Group, prefix: str) -> None:
+        for name in group:
+            path = f"{prefix}/{name}"
+            link = group.get(name, getlink=True)
+            if isinstance(link, h5py.ExternalLink):
+                problems.append(f"{path} is an external link to {link.filename!r}")
+                continue
+            if isinstance(link, h5py.SoftLink):
+                continue
+            obj = group.get(name)
+            if obj is None or obj.id in seen:
+                continue
+            seen.add(obj.id)
+            if isinstance(obj, h5py.Group):
+                walk(obj, path)
+            elif isinstance(obj, h5py.Dataset):
+                plist = obj.id.get_create_plist()
+                if plist.get_layout() == h5py.h5d.VIRTUAL:
+                    problems.append(f"{path} is a virtual dataset (its data is in other files)")
+                elif plist.get_external_count() > 0:
+                    problems.append(f"{path} keeps its data in external files")
+
+    walk(f, "")
+    if problems:
+        reject(
+            "unsafe_path",
+            f"the HDF5 file reaches outside itself: {'; '.join(problems[:5])}; nothing was "
+            "read: deliver self-contained files",
+            file,
+        )
+
+
 def _groups(f: h5py.File) -> list[str]:
     found: list[str] = []
     f.visititems(lambda n, o: found.append(n) if isinstance(o, h5py.Group) else None)
@@ -245,6 +284,7 @@ def read_signals(
     file = path.name
     with open_episode(path) as f:
         try:
+            check_self_contained(f, file)
             _check_groups(f, file, profile, required)
             signals: dict[str, SignalStream] = {}
             info: dict[str, Any] = {"absent_optional_streams": []}
