@@ -16,6 +16,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from teleop_lake.lake.lease import hold_lease
+from teleop_lake.lake.storage import Store
 from teleop_lake.network.profiles import CENTER_NAMES
 from teleop_lake.params_file import load_params
 from teleop_lake.pipeline.process import process_batch
@@ -129,8 +131,12 @@ def nightly_flow(
     centers: list[str] | None = None,
     timezone: str = NETWORK_TIMEZONE,
     params_file: str | None = None,
+    wait_for_lake: bool = False,
 ) -> dict[str, Any]:
     """One night: every center's new recordings into a new release and a validation report.
+
+    The night holds the lake's lease (`teleop_lake.lake.lease`) while it runs: with another
+    night running, it fails with `LakeBusyError`, or waits for it with ``wait_for_lake``.
 
     ``date`` bounds the drop folders pulled (default: today in ``timezone``, for schedules).
     ``params_file``: a TOML file of processing parameters (`teleop_lake.params_file`);
@@ -151,73 +157,80 @@ def nightly_flow(
         params.param_hash()[:12],
     )
 
-    pull_futures = [pull_task.submit(network_url, lake_url, c, run_id, date) for c in centers]
-    pulls = [f.result() for f in pull_futures]
-    new = [r for p in pulls for r in p["new"]]
-    retried = retry_stage(lake_url, centers, {r["content_key"] for r in new})
-    for p in pulls:
-        if not p["reachable"]:
-            log.warning("center %s unreachable: %s", p["center"], p["error"])
-    log.info("pulled %d new recordings, %d to retry", len(new), len(retried))
+    # One night at a time on a lake: a second one fails fast (or waits, wait_for_lake).
+    with hold_lease(Store(lake_url), run_id, wait=wait_for_lake, log=log.info) as lease_ok:
+        pull_futures = [pull_task.submit(network_url, lake_url, c, run_id, date) for c in centers]
+        pulls = [f.result() for f in pull_futures]
+        new = [r for p in pulls for r in p["new"]]
+        retried = retry_stage(lake_url, centers, {r["content_key"] for r in new})
+        for p in pulls:
+            if not p["reachable"]:
+                log.warning("center %s unreachable: %s", p["center"], p["error"])
+        log.info("pulled %d new recordings, %d to retry", len(new), len(retried))
 
-    to_process, superseded = drop_superseded(lake_url, run_id, new + retried, started)
-    batches = plan_batches(to_process, batch_size)
-    futures = [
-        (f"b{i:03d}", b, process_task.submit(lake_url, run_id, f"b{i:03d}", b, params))
-        for i, b in enumerate(batches)
-    ]
-    done: list[dict[str, Any]] = []
-    failed: list[dict[str, Any]] = []
-    for batch_id, recs, fut in futures:
-        try:
-            res = fut.result()
-            done.append(res)
-            statuses = [o["status"] for o in res["outcomes"]]
-            log.info(
-                "batch %s done (%d/%d): %d published, %d quarantined, %d pending",
-                batch_id,
-                len(done) + len(failed),
-                len(futures),
-                statuses.count("published"),
-                statuses.count("quarantined"),
-                statuses.count("pending"),
-            )
-        except Exception as exc:  # after its retries: the batch's recordings stay pending
-            log.error(
-                "batch %s failed (%s); its %d recordings stay pending", batch_id, exc, len(recs)
-            )
-            failed.append(
-                {"batch_id": batch_id, "error": f"{type(exc).__name__}: {exc}", "recordings": recs}
-            )
+        to_process, superseded = drop_superseded(lake_url, run_id, new + retried, started)
+        batches = plan_batches(to_process, batch_size)
+        futures = [
+            (f"b{i:03d}", b, process_task.submit(lake_url, run_id, f"b{i:03d}", b, params))
+            for i, b in enumerate(batches)
+        ]
+        done: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] = []
+        for batch_id, recs, fut in futures:
+            try:
+                res = fut.result()
+                done.append(res)
+                statuses = [o["status"] for o in res["outcomes"]]
+                log.info(
+                    "batch %s done (%d/%d): %d published, %d quarantined, %d pending",
+                    batch_id,
+                    len(done) + len(failed),
+                    len(futures),
+                    statuses.count("published"),
+                    statuses.count("quarantined"),
+                    statuses.count("pending"),
+                )
+            except Exception as exc:  # after its retries: the batch's recordings stay pending
+                log.error(
+                    "batch %s failed (%s); its %d recordings stay pending", batch_id, exc, len(recs)
+                )
+                failed.append(
+                    {
+                        "batch_id": batch_id,
+                        "error": f"{type(exc).__name__}: {exc}",
+                        "recordings": recs,
+                    }
+                )
 
-    publish = publish_task(lake_url, run_id, date)
-    summary = summarize_night(
-        run_id=run_id,
-        date=date,
-        network_url=network_url,
-        lake_url=lake_url,
-        centers=centers,
-        pulls=pulls,
-        retried=retried,
-        superseded=superseded,
-        batches=done,
-        failed_batches=failed,
-        publish=publish,
-        started_at=started,
-        finished_at=_now(),
-    )
-    paths = report_task(lake_url, summary)
-    summary["report_paths"] = paths
-    create_table_artifact(
-        key="nightly-accounting",
-        table=summary["accounting"],
-        description=f"Per-center accounting of run {run_id}: pulled + retried = published + "
-        "quarantined + pending",
-    )
-    create_markdown_artifact(
-        key="nightly-summary", markdown=_markdown(summary, paths), description=f"Night {date}"
-    )
-    return summary
+        lease_ok()  # never publish after losing the lake to another night
+        publish = publish_task(lake_url, run_id, date)
+        summary = summarize_night(
+            run_id=run_id,
+            date=date,
+            network_url=network_url,
+            lake_url=lake_url,
+            centers=centers,
+            pulls=pulls,
+            retried=retried,
+            superseded=superseded,
+            batches=done,
+            failed_batches=failed,
+            publish=publish,
+            started_at=started,
+            finished_at=_now(),
+        )
+        paths = report_task(lake_url, summary)
+        summary["report_paths"] = paths
+        create_table_artifact(
+            key="nightly-accounting",
+            table=summary["accounting"],
+            description=f"Per-center accounting of run {run_id}: pulled + retried = published + "
+            "quarantined + pending",
+        )
+        create_markdown_artifact(
+            key="nightly-summary", markdown=_markdown(summary, paths), description=f"Night {date}"
+        )
+        return summary
 
 
 def run_nightly(
@@ -228,6 +241,7 @@ def run_nightly(
     centers: list[str] | None = None,
     dask_address: str | None = None,
     params_file: str | None = None,
+    wait_for_lake: bool = False,
 ) -> dict[str, Any]:
     """Run the nightly flow here, or with its tasks on an existing Dask cluster."""
     flow_fn = nightly_flow
@@ -244,5 +258,6 @@ def run_nightly(
         batch_size=batch_size,
         centers=centers,
         params_file=params_file,
+        wait_for_lake=wait_for_lake,
     )
     return result

@@ -44,6 +44,7 @@ out = Console() if Console().is_terminal else Console(width=120)
 EXIT_PROBLEM = 1
 EXIT_USAGE = 2
 EXIT_CANNOT_RUN = 3
+EXIT_BUSY = 4
 DEMO_MARKER = ".teleop-lake-demo"
 
 
@@ -178,7 +179,9 @@ def _run_night(
     centers: list[str] | None,
     dask_address: str | None = None,
     params_file: str | None = None,
+    wait_for_lake: bool = False,
 ) -> dict[str, Any]:
+    from teleop_lake.lake.lease import LakeBusyError
     from teleop_lake.lake.storage import Store
 
     try:
@@ -191,7 +194,11 @@ def _run_night(
     from flows.nightly import run_nightly
 
     try:
-        summary = run_nightly(network, lake, date, batch_size, centers, dask_address, params_file)
+        summary = run_nightly(
+            network, lake, date, batch_size, centers, dask_address, params_file, wait_for_lake
+        )
+    except LakeBusyError:
+        raise
     except Exception as exc:
         _fail(f"the night could not run: {type(exc).__name__}: {exc}")
         raise  # unreachable
@@ -251,12 +258,35 @@ def nightly(
             "default: built-in. See README, 'Processing parameters'.",
         ),
     ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="If another night holds the lake, wait for it instead of exiting 4.",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> None:
-    """Run one night: pull, decode, clean, align, label, validate, publish, report."""
+    """Run one night: pull, decode, clean, align, label, validate, publish, report.
+
+    One night at a time per lake: with another running, exits 4 saying which (or waits,
+    --wait). A night that died leaves a lease that expires within 5 minutes.
+    """
+    from teleop_lake.lake.lease import LakeBusyError, read_lease
+    from teleop_lake.lake.storage import Store
+
     night = _check_date(date or _default_date())
     params_file = _check_params(params)
-    summary = _run_night(network, lake, night, batch_size, center, dask_address, params_file)
+    held = read_lease(Store(lake)) if not wait else None
+    if held is not None and not held.expired(dt.datetime.now(dt.UTC)):
+        _fail(str(LakeBusyError(held, lake)), EXIT_BUSY)  # before starting Prefect
+    try:
+        summary = _run_night(
+            network, lake, night, batch_size, center, dask_address, params_file, wait
+        )
+    except LakeBusyError as exc:
+        _fail(str(exc), EXIT_BUSY)
+        return
     if as_json:
         typer.echo(json.dumps(summary, default=str))
     else:
