@@ -49,6 +49,17 @@ def _frame_index_contiguous(data: pa.PolarsData) -> pl.LazyFrame:
     )
 
 
+def _floats_finite(data: pa.PolarsData) -> pl.LazyFrame:
+    """No float column holds an infinity or NaN (null marks what is missing, never NaN)."""
+    lf = data.lazyframe
+    floats = [c for c, t in lf.collect_schema().items() if t in (pl.Float32, pl.Float64)]
+    if not floats:
+        return lf.select(pl.lit(True).alias("finite"))
+    return lf.select(
+        pl.all_horizontal([pl.col(c).is_finite().fill_null(True) for c in floats]).alias("finite")
+    )
+
+
 def frames_schema() -> pa.DataFrameSchema:
     """The Pandera model of a batch of frames (several episodes concatenated)."""
     return pa.DataFrameSchema(
@@ -96,6 +107,7 @@ def frames_schema() -> pa.DataFrameSchema:
         checks=[
             pa.Check(_t_strictly_increasing, name="t_ns_strictly_increasing"),
             pa.Check(_frame_index_contiguous, name="frame_index_contiguous"),
+            pa.Check(_floats_finite, name="values_finite"),
         ],
         strict=False,
         name="frames",

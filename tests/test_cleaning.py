@@ -516,3 +516,33 @@ def test_corrupt_and_black_frames_are_findings_not_crashes() -> None:
     assert t[120] <= black.start_ns and black.end_ns <= t[210]
     assert black.end_ns - black.start_ns >= 2_000_000_000  # sampled once a second
     assert (check.width, check.height) == (64, 48)
+
+
+def test_non_physical_readings_are_repaired_and_flagged_never_published_as_clean() -> None:
+    """inf, and values far past any joint (1e33 from a corrupt Parquet stream), are replaced
+    and flagged; a channel with no good reading left stays NaN, which the frames contract
+    refuses, so the recording cannot be published as clean."""
+    from datalake_schemas import frames_schema  # noqa: F401  (the contract is checked below)
+    from teleop_lake.cleaning.limits import non_physical
+
+    n = 2_000
+    t = T0 + np.arange(n, dtype=np.int64) * PERIOD_NS
+    rng = np.random.default_rng(3)
+    values = np.stack([np.sin(np.arange(n) / 200.0), np.full(n, np.inf)], axis=1)
+    values[:, 0] += rng.normal(0, 0.001, n)
+    values[700, 0], values[1200, 0], values[1201, 0] = np.inf, 1e33, -np.inf
+    stream = SignalStream("joint_state", "robot", t, ("position_rad.a", "position_rad.b"), values)
+    lower, upper = np.array([-1.5, -1.5]), np.array([1.5, 1.5])
+    cleaned = clean_signal_stream(stream, PARAMS, lower, upper)
+    out = cleaned.stream.values
+    assert np.isfinite(out[:, 0]).all()
+    assert abs(out[1200, 0] - np.sin(1200 / 200.0)) < 0.02  # a line between good neighbours
+    assert cleaned.spike[[700, 1200, 1201], 0].all()  # flagged
+    assert np.isnan(out[:, 1]).all()  # nothing to repair from: not publishable
+    found = {f.channel: f for f in cleaned.findings if f.kind == "non_physical"}
+    assert set(found) == {"position_rad.a", "position_rad.b"}
+    assert found["position_rad.a"].repaired and not found["position_rad.b"].repaired
+    assert found["position_rad.a"].evidence.n_samples == 3
+    # inside the envelope (a whole range past the stop) is judged by the limits, not here
+    assert not non_physical(np.array([[4.4, -4.4]]), lower, upper).any()
+    assert non_physical(np.array([[4.6, np.inf]]), lower, upper).all()

@@ -270,3 +270,21 @@ def test_cost_of_a_60_s_episode(capsys) -> None:
             f"cleaning + clock estimate: {min(clean_align):.3f} core-s"
         )
     assert min(runs) < 1.0  # generous: a shared 2-core machine; the target is 0.15 for the core
+
+
+def test_the_frames_contract_refuses_non_finite_values(episode_and_truth) -> None:
+    """A processed episode's frames validate; one infinity or NaN in them does not."""
+    import pandera.errors
+
+    ep, _, _ = episode_and_truth
+    frames_schema().validate(ep.frames, lazy=True)
+    col = next(c for c in ep.frames.columns if c.startswith("obs.position_rad."))
+    for bad in (float("inf"), float("nan")):
+        broken = ep.frames.with_columns(
+            pl.when(pl.int_range(pl.len()) == 5)
+            .then(pl.lit(bad, dtype=pl.Float32))
+            .otherwise(pl.col(col))
+            .alias(col)
+        )
+        with pytest.raises(pandera.errors.SchemaErrors, match="values_finite"):
+            frames_schema().validate(broken, lazy=True)

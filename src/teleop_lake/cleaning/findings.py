@@ -28,6 +28,7 @@ FINDING_KINDS = (
     "duplicate",
     "out_of_order",
     "limit_violation",
+    "non_physical",
     "frame_drop",
     "frame_repeat",
     "frame_corrupt",

@@ -153,3 +153,57 @@ def _at_stop(
             )
         )
     return out
+
+
+# A reading no sensor can give: not a number, or further past a channel's limit than the
+# limits' own span (a joint a whole range beyond its stop, 3x its top speed or torque: a
+# bit flip, a unit bug, a corrupt file), or above this where the model sets no limit.
+NON_PHYSICAL_ABS = 1e6
+
+
+def non_physical(values: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """(samples x channels) mask of readings outside each channel's physical envelope. NaN
+    is not judged here (it marks a channel or sample the recording does not carry)."""
+    span = upper - lower
+    span = np.where(np.isfinite(span), span, np.inf)
+    with np.errstate(invalid="ignore", over="ignore"):
+        lo = np.where(np.isfinite(lower), lower - span, -NON_PHYSICAL_ABS)
+        hi = np.where(np.isfinite(upper), upper + span, NON_PHYSICAL_ABS)
+        return np.isinf(values) | (values < lo) | (values > hi)
+
+
+def repair_non_physical(
+    stream: str, channels: tuple[str, ...], t_ns: np.ndarray, values: np.ndarray, bad: np.ndarray
+) -> tuple[np.ndarray, list[Finding]]:
+    """Non-physical readings replaced by a line between their channel's good neighbours (NaN
+    where a channel has none: then it is not published as clean), with one finding per
+    channel."""
+    out = values.copy()
+    findings: list[Finding] = []
+    for c in np.flatnonzero(bad.any(axis=0)):
+        col = out[:, c]
+        worst = float(np.nanmax(np.abs(np.where(bad[:, c], values[:, c], np.nan))))
+        col[bad[:, c]] = np.nan
+        good = np.isfinite(col)
+        if good.any():
+            col[bad[:, c]] = np.interp(t_ns[bad[:, c]], t_ns[good], col[good])
+        idx = np.flatnonzero(bad[:, c])
+        findings.append(
+            Finding(
+                stream,
+                channels[c],
+                "non_physical",
+                int(t_ns[idx[0]]),
+                int(t_ns[idx[-1]]),
+                bool(good.any()),
+                f"{len(idx)} reading(s) no sensor can give (largest |value| {worst:.3g}: "
+                "infinite, or beyond the channel's physical envelope); "
+                + (
+                    "replaced by a line between the good neighbours"
+                    if good.any()
+                    else "the channel has no good reading left: not publishable"
+                ),
+                Evidence(rule="limits.physical_envelope", value=worst, n_samples=len(idx)),
+            )
+        )
+    return out, findings

@@ -10,6 +10,7 @@ import numpy as np
 
 from teleop_lake.canonical import SignalStream
 from teleop_lake.cleaning.findings import Finding
+from teleop_lake.cleaning.limits import non_physical, repair_non_physical
 from teleop_lake.cleaning.noise import unpopulated_channels
 from teleop_lake.cleaning.params import CleaningParams
 from teleop_lake.cleaning.spikes import detect_spikes
@@ -95,6 +96,14 @@ def clean_signal_stream(
         )
         for start, order in scrambled
     )
+    lo = np.full(len(stream.channels), -np.inf) if lower is None else lower
+    hi = np.full(len(stream.channels), np.inf) if upper is None else upper
+    bad = non_physical(values, lo, hi)
+    physical_findings: list[Finding] = []
+    if bad.any():
+        values, physical_findings = repair_non_physical(
+            stream.name, stream.channels, t, values, bad
+        )
     spikes = detect_spikes(stream.name, t, values, stream.channels, params, lower, upper)
     gaps = detect_dropouts(t, params)
     received = None if stream.t_received_ns is None else stream.t_received_ns[ordered.kept]
@@ -102,12 +111,13 @@ def clean_signal_stream(
     findings = (
         *ordered.findings,
         *swap_findings,
+        *physical_findings,
         *spikes.findings,
         *dropout_findings(stream.name, gaps, params),
     )
     return CleanedStream(
         stream=cleaned,
-        spike=spikes.spike,
+        spike=spikes.spike | bad,
         limit=spikes.limit,
         gaps=gaps,
         findings=findings,

@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 
 from datalake_schemas import SCHEMA_VERSION
+from datalake_schemas.version import READABLE_MAJORS
 from teleop_lake.lake import layout
 from teleop_lake.lake.storage import Store
 from teleop_lake.release.cameras import CAMERA_TABLE_SCHEMA, camera_table_path, decode_frame
@@ -83,7 +84,7 @@ def open_release(lake_url: str, release_id: str | None = None) -> Release:
         raise ReleaseNotFoundError(f"no release in {lake_url}")
     manifest = lake.read_json(f"{layout.release_dir(rid)}/{layout.RELEASE_MANIFEST_NAME}")
     major = str(manifest["schema_version"]).split(".")[0]
-    if major != SCHEMA_VERSION.split(".")[0]:
+    if major not in READABLE_MAJORS:
         raise IncompatibleReleaseError(
             f"release {rid} has schema {manifest['schema_version']}, this reader knows "
             f"{SCHEMA_VERSION}: upgrade teleop-lake to read it"
