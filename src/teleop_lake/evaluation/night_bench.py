@@ -264,6 +264,19 @@ def bench_night(
     }
 
 
+def _peak_rss_bytes() -> int:
+    """This process's peak resident memory. VmHWM, not ru_maxrss: on Linux a child's ru_maxrss
+    starts from its parent's RSS at the fork (the benchmark's parent holds the simulation)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def _main(network: str, lake: str) -> None:
     """The child: one plain night; prints its figures as one JSON line."""
     from teleop_lake.pipeline import stage_clock
@@ -281,7 +294,7 @@ def _main(network: str, lake: str) -> None:
                 "cpu_s": cpu,
                 "wall_s": wall,
                 "stages": stage_clock.totals(),
-                "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                "peak_rss_bytes": _peak_rss_bytes(),
                 "n_published": int(release.get("n_episodes") or 0),
                 "n_frames": int(release.get("n_frames") or 0),
             }
