@@ -183,3 +183,38 @@ def test_verify_detects_tampering_and_missing_files(tmp_path: Path) -> None:
     (tmp_path / "lake" / "releases" / "2026-11-23-r01" / "episodes.parquet").unlink()
     problems = {p["problem"] for p in verify_release(lake.url).problems}
     assert problems == {"checksum_mismatch", "missing"}
+
+
+def test_verify_flags_files_added_to_a_release_or_segment_and_bad_ids(tmp_path: Path) -> None:
+    import json
+
+    import pytest
+
+    from teleop_lake.lake.layout import BadIdError
+
+    root = tmp_path / "lake"
+    lake = Store(str(root))
+    _segment(lake, "run1", [("ep-a", 5, 0.1)])
+    publish_release(lake.url, "run1", "2026-11-23", NOW)
+    assert verify_release(lake.url).ok
+    (root / "releases" / "2026-11-23-r01" / "extra.txt").write_text("added later")
+    zarr_extra = root / "segments" / "run1-b000" / "replay.zarr" / "data" / "planted"
+    zarr_extra.mkdir(parents=True)
+    (zarr_extra / "zarr.json").write_text("{}")
+    unexpected = {
+        p["path"] for p in verify_release(lake.url).problems if p["problem"] == "unexpected_file"
+    }
+    assert unexpected == {
+        "releases/2026-11-23-r01/extra.txt",
+        "segments/run1-b000/replay.zarr/data/planted/zarr.json",
+    }
+    # ids become paths only when they are ids
+    for bad in ("../../elsewhere/rel", "2026-11-23-r01/../x", "LATEST"):
+        with pytest.raises(BadIdError):
+            verify_release(lake.url, bad)
+    manifest = root / "releases" / "2026-11-23-r01" / "manifest.json"
+    doc = json.loads(manifest.read_text())
+    doc["segments"].append("../../outside")
+    manifest.write_text(json.dumps(doc))
+    problems = [p["problem"] for p in verify_release(lake.url).problems]
+    assert any(p.startswith("bad_segment_id") for p in problems)

@@ -764,10 +764,14 @@ def release_verify(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Recompute every checksum of a release; exit 1 on any mismatch or missing file."""
+    from teleop_lake.lake.layout import BadIdError
     from teleop_lake.release.verify import ReleaseNotFoundError, verify_release
 
     try:
         res = verify_release(lake, release_id)
+    except BadIdError as exc:
+        _fail(str(exc), EXIT_USAGE)
+        return
     except ReleaseNotFoundError as exc:
         _fail(str(exc))
         return

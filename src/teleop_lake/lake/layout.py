@@ -21,6 +21,22 @@ config/pseudonym.key                        keyed hash for operator pseudonyms (
 
 from __future__ import annotations
 
+import re
+
+# A release id is the night's date and a counter; a segment id a run id and a batch id. Both
+# become paths: anything else (``..``, ``/``, a stray name) is refused before it is used.
+RELEASE_ID_RE = re.compile(r"^\d{4}-\d{2}-\d{2}-r\d{2,6}$")
+SEGMENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+class BadIdError(ValueError):
+    """An id that cannot name a release or a segment."""
+
+
+def is_release_id(name: str) -> bool:
+    return bool(RELEASE_ID_RE.match(name))
+
+
 BRONZE_RECORD_NAME = "_recording.json"
 RELEASE_MANIFEST_NAME = "manifest.json"
 LATEST_POINTER = "releases/LATEST"
@@ -61,6 +77,8 @@ SEGMENTS_DIR = "segments"
 
 
 def segment_dir(segment_id: str) -> str:
+    if not SEGMENT_ID_RE.match(segment_id) or ".." in segment_id:
+        raise BadIdError(f"{segment_id!r} is not a segment id")
     return f"{SEGMENTS_DIR}/{segment_id}"
 
 
@@ -68,6 +86,10 @@ RELEASES_DIR = "releases"
 
 
 def release_dir(release_id: str) -> str:
+    if not is_release_id(release_id):
+        raise BadIdError(
+            f"{release_id!r} is not a release id (YYYY-MM-DD-rNN, e.g. 2026-11-23-r01)"
+        )
     return f"{RELEASES_DIR}/{release_id}"
 
 

@@ -55,6 +55,8 @@ def list_releases(lake: Store) -> list[str]:
     """Committed releases (those with a manifest), oldest first."""
     out = []
     for name in lake.ls_names(layout.RELEASES_DIR):
+        if not layout.is_release_id(name):
+            continue
         if lake.exists(f"{layout.release_dir(name)}/{layout.RELEASE_MANIFEST_NAME}"):
             out.append(name)
     return sorted(out)

@@ -36,7 +36,9 @@ class VerifyResult:
 
 
 def verify_release(lake_url: str, release_id: str | None = None) -> VerifyResult:
-    """Recompute every checksum the release manifest lists; problems are collected, not raised."""
+    """Recompute every checksum the release manifest lists, and flag any file in the release's
+    or its segments' folders that the manifest does not list (an added file, an extra zarr
+    array); problems are collected, not raised."""
     lake = Store(lake_url)
     rid = release_id or latest_release_id(lake)
     if rid is None:
@@ -48,6 +50,17 @@ def verify_release(lake_url: str, release_id: str | None = None) -> VerifyResult
         )
     manifest = lake.read_json(mpath)
     result = VerifyResult(release_id=rid)
+    listed = {str(f["path"]) for f in manifest["files"]} | {mpath}
+    folders = [layout.release_dir(rid)]
+    for seg in manifest.get("segments", []):
+        try:
+            folders.append(layout.segment_dir(str(seg)))
+        except layout.BadIdError as exc:
+            result.problems.append({"path": str(seg), "problem": f"bad_segment_id: {exc}"})
+    for folder in folders:  # nothing may be added to what the release is made of
+        for path in lake.walk_files(folder):
+            if path not in listed:
+                result.problems.append({"path": path, "problem": "unexpected_file"})
     for f in manifest["files"]:
         path = f["path"]
         result.n_files += 1
