@@ -21,7 +21,13 @@ from teleop_lake.lake.storage import Store
 from teleop_lake.network.profiles import CENTER_NAMES
 from teleop_lake.params_file import load_params
 from teleop_lake.pipeline.process import process_batch
-from teleop_lake.pipeline.pull import drop_superseded, plan_batches, pull_stage, retry_stage
+from teleop_lake.pipeline.pull import (
+    drop_superseded,
+    give_up_stuck,
+    plan_batches,
+    pull_stage,
+    retry_stage,
+)
 from teleop_lake.pipeline.report import report_stage
 from teleop_lake.pipeline.summary import summarize_night
 from teleop_lake.processing import ProcessingParams
@@ -163,12 +169,13 @@ def nightly_flow(
         pulls = [f.result() for f in pull_futures]
         new = [r for p in pulls for r in p["new"]]
         retried = retry_stage(lake_url, centers, {r["content_key"] for r in new})
+        retry_now, stuck = give_up_stuck(lake_url, run_id, retried, started)
         for p in pulls:
             if not p["reachable"]:
                 log.warning("center %s unreachable: %s", p["center"], p["error"])
         log.info("pulled %d new recordings, %d to retry", len(new), len(retried))
 
-        to_process, superseded = drop_superseded(lake_url, run_id, new + retried, started)
+        to_process, superseded = drop_superseded(lake_url, run_id, new + retry_now, started)
         batches = plan_batches(to_process, batch_size)
         futures = [
             (f"b{i:03d}", b, process_task.submit(lake_url, run_id, f"b{i:03d}", b, params))
@@ -212,7 +219,7 @@ def nightly_flow(
             centers=centers,
             pulls=pulls,
             retried=retried,
-            superseded=superseded,
+            superseded=stuck + superseded,
             batches=done,
             failed_batches=failed,
             publish=publish,

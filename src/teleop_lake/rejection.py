@@ -36,6 +36,7 @@ REASON_CODES: dict[str, str] = {
     "schema_violation": "the processed episode failed the data contract",
     "processing_error": "an unexpected error while processing; see message",
     "superseded": "a newer delivery of the same recording arrived the same night",
+    "stuck_pending": "the recording stayed pending (a transient error) too many nights",
 }
 
 

@@ -13,7 +13,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from teleop_lake.pipeline.process import process_batch
-from teleop_lake.pipeline.pull import drop_superseded, plan_batches, pull_stage, retry_stage
+from teleop_lake.pipeline.pull import (
+    drop_superseded,
+    give_up_stuck,
+    plan_batches,
+    pull_stage,
+    retry_stage,
+)
 from teleop_lake.pipeline.report import report_stage
 from teleop_lake.pipeline.stage_clock import timed
 from teleop_lake.pipeline.summary import summarize_night
@@ -38,7 +44,8 @@ def run_plain_night(
         pulls = [pull_stage(network_url, lake_url, c, run_id, date, now) for c in centers]
         new = [r for p in pulls for r in p["new"]]
         retried = retry_stage(lake_url, list(centers), {r["content_key"] for r in new})
-        to_process, superseded = drop_superseded(lake_url, run_id, new + retried, now)
+        retry_now, stuck = give_up_stuck(lake_url, run_id, retried, now)
+        to_process, superseded = drop_superseded(lake_url, run_id, new + retry_now, now)
     done = [
         process_batch(lake_url, run_id, f"b{i:03d}", batch, params, now).to_dict()
         for i, batch in enumerate(plan_batches(to_process, batch_size))
@@ -54,7 +61,7 @@ def run_plain_night(
             centers=list(centers),
             pulls=pulls,
             retried=retried,
-            superseded=superseded,
+            superseded=stuck + superseded,
             batches=done,
             failed_batches=[],
             publish=publish,

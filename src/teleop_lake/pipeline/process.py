@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from teleop_lake.lake.quarantine import quarantine
 from teleop_lake.lake.storage import Store
 from teleop_lake.network.profiles import load_profile
 from teleop_lake.network.pull import BronzeRecording
+from teleop_lake.pipeline.pull import MAX_PENDING_NIGHTS
 from teleop_lake.pipeline.stage_clock import timed
 from teleop_lake.processing import ProcessedEpisode, ProcessingParams, process_recording
 from teleop_lake.rejection import Reason, RecordingRejected
@@ -42,6 +44,35 @@ from teleop_lake.standardize import standardize_recording
 from teleop_lake.tasks import load_task_catalog
 
 TRANSIENT_ERRORS = (OSError, TimeoutError, ConnectionError)
+# I/O errors that can succeed later (a network, a full disk, a busy system). Any other OSError
+# reading a bronze file, which never changes, is damage in the file: permanent.
+TRANSIENT_ERRNOS = frozenset(
+    {
+        errno.EAGAIN,
+        errno.EBUSY,
+        errno.ECONNABORTED,
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.EHOSTUNREACH,
+        errno.EINTR,
+        errno.EMFILE,
+        errno.ENFILE,
+        errno.ENETDOWN,
+        errno.ENETUNREACH,
+        errno.ENOMEM,
+        errno.ENOSPC,
+        errno.EPIPE,
+        errno.ESTALE,
+        errno.ETIMEDOUT,
+    }
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether an error could go away by itself (then the recording waits for the next night)."""
+    if isinstance(exc, TimeoutError | ConnectionError):
+        return True
+    return isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS
 
 
 @dataclass
@@ -289,9 +320,23 @@ def process_batch(
         except RecordingRejected as exc:
             refuse(rec, stage, exc.reasons)
         except TRANSIENT_ERRORS as exc:
+            if not is_transient(exc):  # the file itself is damaged: retrying will not help
+                refuse(
+                    rec,
+                    stage,
+                    (
+                        Reason(
+                            "corrupt_file",
+                            f"reading {', '.join(rec.files)} failed at the {stage} stage: "
+                            f"{type(exc).__name__}: {exc}; ask the center to re-deliver it",
+                        ),
+                    ),
+                )
+                continue
             transient = Reason(
                 "processing_error",
-                f"transient {type(exc).__name__}: {exc}; retried next night",
+                f"transient {type(exc).__name__}: {exc}; retried next night (at most "
+                f"{MAX_PENDING_NIGHTS} nights)",
             )
             outcomes.append(Outcome.of(rec, run_id, stage, "pending", (transient,)))
         except Exception as exc:  # a bug must not stop the night: quarantine, with the cause

@@ -6,7 +6,14 @@ import datetime as dt
 from dataclasses import asdict
 from typing import Any
 
-from teleop_lake.lake.ledger import RecordingRef, unfinished_recordings, write_outcomes
+import polars as pl
+
+from teleop_lake.lake.ledger import (
+    RecordingRef,
+    read_outcomes,
+    unfinished_recordings,
+    write_outcomes,
+)
 from teleop_lake.lake.quarantine import quarantine
 from teleop_lake.lake.storage import Store
 from teleop_lake.network.profiles import load_profile
@@ -93,6 +100,51 @@ def drop_superseded(
         )
     write_outcomes(lake, run_id, "superseded", outcomes)
     return keep, [o.row() for o in outcomes]
+
+
+MAX_PENDING_NIGHTS = 3
+"""A recording left pending this many nights is quarantined (``stuck_pending``): what kept it
+pending is not going away by itself."""
+
+
+def give_up_stuck(
+    lake_url: str,
+    run_id: str,
+    retried: list[dict[str, Any]],
+    now: dt.datetime,
+    max_nights: int = MAX_PENDING_NIGHTS,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Split the recordings to retry into (retry tonight, outcome rows of those quarantined
+    because they were pending ``max_nights`` nights already)."""
+    if not retried:
+        return [], []
+    lake = Store(lake_url)
+    outcomes = read_outcomes(lake)
+    pending = (
+        outcomes.filter(pl.col("status") == "pending")
+        .group_by("content_key")
+        .agg(pl.col("run_id").n_unique().alias("nights"))
+    )
+    nights = dict(zip(pending["content_key"], pending["nights"], strict=True))
+    keep = [r for r in retried if nights.get(r["content_key"], 0) < max_nights]
+    stuck = [r for r in retried if nights.get(r["content_key"], 0) >= max_nights]
+    if not stuck:
+        return keep, []
+    rows = []
+    for r in stuck:
+        reason = Reason(
+            "stuck_pending",
+            f"{r['center']}/{r['recording_id']}: pending {nights[r['content_key']]} nights "
+            f"(the limit is {max_nights}); its last error did not go away. It stays in bronze: "
+            "fix the cause, then re-deliver it or clear it from the quarantine",
+        )
+        rows.append(
+            quarantine(
+                lake, RecordingRef.of(r), run_id=run_id, stage="retry", reasons=(reason,), now=now
+            )
+        )
+    write_outcomes(lake, run_id, "stuck", rows)
+    return keep, [o.row() for o in rows]
 
 
 def plan_batches(recordings: list[dict[str, Any]], batch_size: int) -> list[list[dict[str, Any]]]:
