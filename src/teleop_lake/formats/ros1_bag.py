@@ -1,9 +1,9 @@
 """ROS 1 bag (format v2.0) container reading: connections, index, raw message payloads.
 
 What belongs here: the byte-level layout of the bag *container* (records, chunks,
-index) and nothing about what the messages mean. `Ros1Bag` memory-maps the file,
-reads the bag header, the connection and chunk-info records at the end, and the
-per-chunk index records (with numpy, not one Python object per message), then
+index) and nothing about what the messages mean. `Ros1Bag` reads (with ``pread``, a
+record or a chunk at a time) the bag header, the connection and chunk-info records at the
+end, and the per-chunk index records (with numpy, not one Python object per message), then
 hands out the raw serialized payloads of chosen topics in the order they were
 recorded. Message decoding lives in `ros1_layout`; the Kuavo mapping in
 `kuavo_ros1`.
@@ -21,11 +21,9 @@ it) or "corrupt_file" (it cannot be parsed at all).
 from __future__ import annotations
 
 import bz2
-import mmap
 import os
 import struct
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -40,6 +38,7 @@ from teleop_lake.formats.ros1_records import (
     OP_CONNECTION,
     OP_INDEX_DATA,
     PayloadSegment,
+    TopicPayloads,
     Truncated,
     header_u32,
     header_u64,
@@ -145,6 +144,16 @@ class RawMessages:
             return None
         if size == 0:
             return np.zeros((len(lengths), 0), dtype=np.uint8)
+        one = self.segments[0] if len(self.segments) == 1 else None
+        if (
+            one is not None
+            and one.kept is None
+            and len(one.buffer) == len(lengths) * size
+            and np.array_equal(one.starts, np.arange(len(lengths)) * size)
+        ):
+            view = one.buffer.reshape(len(lengths), size)  # already one matrix: no copy
+            view.flags.writeable = False
+            return view
         out = np.empty((len(lengths), size), dtype=np.uint8)
         row = 0
         for seg in self.segments:
@@ -173,8 +182,7 @@ class Ros1Bag:
             size = self.path.stat().st_size
             if size == 0:
                 raise BagReadError("truncated_file", "the file is empty", self.path)
-            self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
-            self._buf = memoryview(self._map)
+            self._size = size
             self.connections: dict[int, BagConnection] = {}
             self._chunks: list[_Chunk] = []
             self._open()
@@ -189,21 +197,22 @@ class Ros1Bag:
         self.close()
 
     def close(self) -> None:
-        """Close the file. Payload views handed out keep the mapping alive until dropped."""
-        buf, self._buf = getattr(self, "_buf", None), None  # type: ignore[assignment]
-        bag_map, self._map = getattr(self, "_map", None), None  # type: ignore[assignment]
-        with suppress(BufferError):
-            if buf is not None:
-                buf.release()
-            if bag_map is not None:
-                bag_map.close()
+        """Close the file. Payloads handed out are copies (or file positions): they stay valid."""
         self._file.close()
 
     # -- low-level record access ------------------------------------------------
-    def _read(self, pos: int, n: int) -> memoryview:
-        if pos < 0 or n < 0 or pos + n > len(self._buf):
+    def _check(self, pos: int, n: int) -> None:
+        if pos < 0 or n < 0 or pos + n > self._size:
             raise Truncated
-        return self._buf[pos : pos + n]
+
+    def _read(self, pos: int, n: int) -> memoryview:
+        """``n`` bytes at ``pos``, read with pread. Not through a memory map: a page fault maps
+        its cached neighbours too, which counted most of a freshly written bag in the RSS."""
+        self._check(pos, n)
+        data = os.pread(self._file.fileno(), n, pos)
+        if len(data) != n:
+            raise Truncated
+        return memoryview(data)
 
     def _record(self, pos: int) -> tuple[dict[str, bytes], int, int, int]:
         """(header fields, data position, data length, next record position) at ``pos``."""
@@ -215,12 +224,13 @@ class Ros1Bag:
         if dlen > MAX_RECORD_BYTES:
             raise ValueError(f"record at offset {pos} claims {dlen} bytes of data")
         data_pos = pos + 8 + hlen
-        self._read(data_pos, dlen)
+        self._check(data_pos, dlen)
         return fields, data_pos, dlen, data_pos + dlen
 
     def _open(self) -> None:
-        if bytes(self._buf[: len(BAG_MAGIC)]) != BAG_MAGIC:
-            if BAG_MAGIC.startswith(bytes(self._buf[: len(BAG_MAGIC)])):
+        magic = bytes(self._read(0, min(len(BAG_MAGIC), self._size)))
+        if magic != BAG_MAGIC:
+            if BAG_MAGIC.startswith(magic):
                 raise BagReadError("truncated_file", "the file ends inside its magic", self.path)
             raise BagReadError("corrupt_file", "not a ROS 1 bag v2.0 (bad magic line)", self.path)
         try:
@@ -228,7 +238,7 @@ class Ros1Bag:
         except Truncated:
             raise BagReadError(
                 "truncated_file",
-                f"the file ends early ({len(self._buf)} bytes) inside a record; "
+                f"the file ends early ({self._size} bytes) inside a record; "
                 "ask the center to re-deliver it",
                 self.path,
             ) from None
@@ -251,7 +261,7 @@ class Ros1Bag:
                 "run `rosbag reindex` on it and re-deliver",
                 self.path,
             )
-        if index_pos > len(self._buf):
+        if index_pos > self._size:
             raise Truncated
         pos = index_pos
         for _ in range(conn_count):
@@ -315,7 +325,12 @@ class Ros1Bag:
         by_topic = self.topic_connections()
         wanted = {c.conn_id: t for t in topics for c in by_topic.get(t, [])}
         times: dict[str, list[np.ndarray]] = {t: [] for t in topics}
-        segments: dict[str, list[PayloadSegment]] = {t: [] for t in topics}
+        counts: dict[str, int] = dict.fromkeys(topics, 0)
+        for chunk in self._chunks:
+            for cid, entries in chunk.index.items():
+                if cid in wanted:
+                    counts[wanted[cid]] += len(entries)
+        gathered = {t: TopicPayloads(counts[t]) for t in topics}
         try:
             for chunk in self._chunks:
                 conns = [cid for cid in chunk.index if cid in wanted]
@@ -329,7 +344,7 @@ class Ros1Bag:
                     times[topic].append(_entry_times_ns(entries))
                     seg = locate_payloads(data, arr, entries["offset"].astype(np.int64))
                     in_file = chunk.data_pos if chunk.compression == "none" else None
-                    segments[topic].append(seg.compact(in_file))
+                    gathered[topic].add(seg, in_file)
         except Truncated:
             raise BagReadError(
                 "truncated_file", "a chunk ends before the messages its index lists", self.path
@@ -344,7 +359,9 @@ class Ros1Bag:
             if not topic_conns:
                 continue
             t = np.concatenate(times[topic]) if times[topic] else np.zeros(0, dtype=np.int64)
-            out[topic] = RawMessages(topic, topic_conns[0], t, tuple(segments[topic]), self.path)
+            out[topic] = RawMessages(
+                topic, topic_conns[0], t, gathered[topic].segments(), self.path
+            )
         return out
 
     def _chunk_data(self, chunk: _Chunk) -> memoryview:
@@ -352,11 +369,7 @@ class Ros1Bag:
         copied out (`PayloadSegment.compact`) and the chunk is dropped. Reading through the
         memory map instead would map (and count in the RSS) nearly every page of the file,
         since a page fault maps its neighbours too."""
-        if chunk.data_pos + chunk.data_len > len(self._buf):
-            raise Truncated
-        raw = memoryview(os.pread(self._file.fileno(), chunk.data_len, chunk.data_pos))
-        if len(raw) != chunk.data_len:
-            raise Truncated
+        raw = self._read(chunk.data_pos, chunk.data_len)
         if chunk.compression == "none":
             return raw
         if chunk.compression == "bz2":

@@ -75,6 +75,61 @@ class PayloadSegment:
         )
 
 
+class TopicPayloads:
+    """A topic's payloads gathered chunk by chunk into as few copies as possible.
+
+    While every message has one size (the usual signal topic), the rows go straight into one
+    preallocated (messages x size) matrix: one copy of the payload bytes in all, which
+    `RawMessages.fixed_matrix` then returns without copying again. Anything else (sizes that
+    vary, camera frames) is kept as compact per-chunk segments (`PayloadSegment.compact`)."""
+
+    def __init__(self, n_total: int) -> None:
+        self._n_total = n_total
+        self._matrix: np.ndarray | None = None
+        self._rows = 0
+        self._segments: list[PayloadSegment] = []
+        self._uniform = True
+
+    def _flush_matrix(self) -> None:
+        if self._matrix is None:
+            return
+        size = self._matrix.shape[1]
+        rows = self._rows
+        self._segments.append(
+            PayloadSegment(
+                self._matrix[:rows].reshape(-1),
+                np.arange(rows, dtype=np.int64) * size,
+                np.full(rows, size, dtype=np.int64),
+            )
+        )
+        self._matrix = None
+
+    def add(self, seg: PayloadSegment, file_offset: int | None) -> None:
+        n = len(seg.starts)
+        if n == 0:
+            return
+        size = int(seg.lengths[0])
+        fits = (
+            self._uniform
+            and 0 < size <= LARGE_PAYLOAD
+            and bool(np.all(seg.lengths == size))
+            and (self._matrix is None or self._matrix.shape[1] == size)
+        )
+        if fits:
+            if self._matrix is None:
+                self._matrix = np.empty((self._n_total, size), dtype=np.uint8)
+            self._matrix[self._rows : self._rows + n] = windows(seg.buffer, size)[seg.starts]
+            self._rows += n
+            return
+        self._uniform = False
+        self._flush_matrix()
+        self._segments.append(seg.compact(file_offset))
+
+    def segments(self) -> tuple[PayloadSegment, ...]:
+        self._flush_matrix()
+        return tuple(self._segments)
+
+
 def parse_header(buf: bytes | memoryview) -> dict[str, bytes]:
     """The ``name=value`` fields of a record header (values as raw bytes)."""
     fields: dict[str, bytes] = {}
