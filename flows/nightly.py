@@ -6,7 +6,9 @@ orchestration costs little (a task run costs milliseconds, a subflow a second).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,6 +31,7 @@ from teleop_lake.pipeline.pull import (
     retry_stage,
 )
 from teleop_lake.pipeline.report import report_stage
+from teleop_lake.pipeline.stop import clear_stop, request_stop
 from teleop_lake.pipeline.summary import summarize_night
 from teleop_lake.processing import ProcessingParams
 from teleop_lake.release.publish import publish_release
@@ -84,6 +87,17 @@ def publish_task(lake_url: str, run_id: str, date: str) -> dict[str, Any]:
 @task(name="write-report", task_run_name="write-report", cache_policy=NO_CACHE)
 def report_task(lake_url: str, summary: dict[str, Any]) -> dict[str, str]:
     return report_stage(lake_url, summary)
+
+
+@contextlib.contextmanager
+def _stop_batches_on_exit() -> Iterator[None]:
+    """SIGTERM or Ctrl-C in the flow: tell running batches to stop between recordings, so
+    the task runner is not held until they finish."""
+    try:
+        yield
+    except BaseException:
+        request_stop()
+        raise
 
 
 def _markdown(summary: dict[str, Any], paths: dict[str, str]) -> str:
@@ -164,7 +178,11 @@ def nightly_flow(
     )
 
     # One night at a time on a lake: a second one fails fast (or waits, wait_for_lake).
-    with hold_lease(Store(lake_url), run_id, wait=wait_for_lake, log=log.info) as lease_ok:
+    clear_stop()
+    with (
+        hold_lease(Store(lake_url), run_id, wait=wait_for_lake, log=log.info) as lease_ok,
+        _stop_batches_on_exit(),
+    ):
         pull_futures = [pull_task.submit(network_url, lake_url, c, run_id, date) for c in centers]
         pulls = [f.result() for f in pull_futures]
         new = [r for p in pulls for r in p["new"]]

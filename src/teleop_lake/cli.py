@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -45,6 +46,8 @@ EXIT_PROBLEM = 1
 EXIT_USAGE = 2
 EXIT_CANNOT_RUN = 3
 EXIT_BUSY = 4
+EXIT_SIGINT = 130  # 128 + SIGINT, as shells report it
+EXIT_SIGTERM = 143  # 128 + SIGTERM
 DEMO_MARKER = ".teleop-lake-demo"
 
 
@@ -193,16 +196,34 @@ def _run_night(
     )
     from flows.nightly import run_nightly
 
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         summary = run_nightly(
             network, lake, date, batch_size, centers, dask_address, params_file, wait_for_lake
         )
     except LakeBusyError:
         raise
+    except (NightStopped, KeyboardInterrupt) as exc:
+        code = EXIT_SIGTERM if isinstance(exc, NightStopped) else EXIT_SIGINT
+        console.print(
+            "[red]error:[/] the night was stopped; the lake is consistent: what was published "
+            "is complete, and recordings not finished are retried by the next night"
+        )
+        raise typer.Exit(code) from None
     except Exception as exc:
         _fail(f"the night could not run: {type(exc).__name__}: {exc}")
         raise  # unreachable
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return summary
+
+
+class NightStopped(KeyboardInterrupt):
+    """SIGTERM: stop the night the way Ctrl-C does (Prefect and the lease shut down cleanly)."""
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise NightStopped(f"signal {signum}")
 
 
 ACCOUNTING_COLUMNS = (

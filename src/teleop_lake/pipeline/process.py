@@ -35,6 +35,7 @@ from teleop_lake.network.profiles import load_profile
 from teleop_lake.network.pull import BronzeRecording
 from teleop_lake.pipeline.pull import MAX_PENDING_NIGHTS
 from teleop_lake.pipeline.stage_clock import timed
+from teleop_lake.pipeline.stop import stop_requested
 from teleop_lake.processing import ProcessedEpisode, ProcessingParams, process_recording
 from teleop_lake.rejection import Reason, RecordingRejected
 from teleop_lake.release.cameras import CameraRows
@@ -294,6 +295,8 @@ def process_batch(
         outcomes.append(quarantine(lake, rec, run_id=run_id, stage=stage, reasons=reasons, now=now))
 
     for raw in recordings:
+        if stop_requested():  # the night is stopping: leave the rest for the next night
+            return BatchResult(batch_id=batch_id)
         rec = BronzeRecording.from_dict(raw)
         stage = "decode"
         try:
@@ -352,6 +355,8 @@ def process_batch(
                 ),
             )
 
+    if stop_requested():
+        return BatchResult(batch_id=batch_id)
     frames_all = pl.DataFrame()
     if kept:
         frames_all = pl.concat([k[2].frames for k in kept], how="diagonal_relaxed")
