@@ -218,3 +218,21 @@ def test_verify_flags_files_added_to_a_release_or_segment_and_bad_ids(tmp_path: 
     manifest.write_text(json.dumps(doc))
     problems = [p["problem"] for p in verify_release(lake.url).problems]
     assert any(p.startswith("bad_segment_id") for p in problems)
+
+
+def test_a_crash_between_commit_and_latest_does_not_publish_twice(tmp_path: Path) -> None:
+    """kill -9 after the manifest (the commit point) but before LATEST moved: the rerun
+    finishes that commit instead of publishing an identical second release."""
+    from teleop_lake.release.publish import latest_release_id, list_releases
+
+    lake = Store(str(tmp_path / "lake"))
+    _segment(lake, "run1", [("ep-a", 5, 0.1)])
+    publish_release(lake.url, "run1", "2026-11-23", NOW)
+    _segment(lake, "run2", [("ep-b", 3, 0.2)])
+    r2 = publish_release(lake.url, "run2", "2026-11-24", NOW)
+    (tmp_path / "lake" / "releases" / "LATEST").write_text("2026-11-23-r01\n")  # the lost move
+    again = publish_release(lake.url, "run2-rerun", "2026-11-24", NOW)
+    assert again.release_id is None and again.parent_release_id == r2.release_id
+    assert latest_release_id(lake) == r2.release_id
+    assert list_releases(lake) == ["2026-11-23-r01", "2026-11-24-r01"]
+    assert verify_release(lake.url).ok

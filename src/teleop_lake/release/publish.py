@@ -98,6 +98,29 @@ def current_episodes(lake: Store) -> tuple[pl.DataFrame, dict[str, dict[str, Any
     return eps, manifests
 
 
+class ReleaseConflictError(RuntimeError):
+    """Another publish got in the way; nothing of this one was committed."""
+
+
+def _newest_committed(lake: Store) -> str | None:
+    """LATEST, or the release committed on top of it whose LATEST move a crash cut off (its
+    manifest names LATEST as parent), following such children to the newest."""
+    latest = latest_release_id(lake)
+    parents = {
+        rid: lake.read_json(f"{layout.release_dir(rid)}/{layout.RELEASE_MANIFEST_NAME}").get(
+            "parent_release_id"
+        )
+        for rid in list_releases(lake)
+    }
+    seen: set[str | None] = {latest}
+    while True:
+        children = sorted(rid for rid, parent in parents.items() if parent == latest)
+        if not children or children[-1] in seen:
+            return latest
+        latest = children[-1]
+        seen.add(latest)
+
+
 def _next_release_id(lake: Store, date: str) -> str:
     taken = [r for r in lake.ls_names(layout.RELEASES_DIR) if r.startswith(f"{date}-r")]
     return f"{date}-r{len(taken) + 1:02d}"
@@ -139,7 +162,11 @@ def publish_release(lake_url: str, run_id: str, date: str, now: dt.datetime) -> 
         for eid, oid in zip(overrides["episode_id"], overrides["override_id"], strict=True)
         if eid in published_ids
     )
-    parent = latest_release_id(lake)
+    parent = _newest_committed(lake)
+    if parent is not None and parent != latest_release_id(lake):
+        # a crash between the manifest (the commit) and LATEST: finish that commit first, so
+        # the rerun compares against it and does not publish the same release twice
+        lake.write_text(layout.LATEST_POINTER, parent + "\n")
     parent_eps = (
         lake.read_parquet(f"{layout.release_dir(parent)}/episodes.parquet")
         if parent
@@ -177,6 +204,8 @@ def publish_release(lake_url: str, run_id: str, date: str, now: dt.datetime) -> 
 
     release_id = _next_release_id(lake, date)
     rdir = layout.release_dir(release_id)
+    if lake.exists(rdir):  # never write into a release folder this night did not create
+        raise ReleaseConflictError(f"release folder {rdir} appeared while publishing; not touched")
     buf = io.BytesIO()
     eps.write_parquet(buf, compression="zstd")
     data = buf.getvalue()
@@ -249,6 +278,11 @@ def publish_release(lake_url: str, run_id: str, date: str, now: dt.datetime) -> 
         },
     )
     manifest_path = f"{rdir}/{layout.RELEASE_MANIFEST_NAME}"
+    if latest_release_id(lake) != parent:
+        raise ReleaseConflictError(
+            f"another night published {latest_release_id(lake)} while this one built "
+            f"{release_id} on {parent}; {release_id} is not committed (run the night again)"
+        )
     lake.write_json(manifest_path, manifest, exclusive=True)  # the commit point
     lake.write_text(layout.LATEST_POINTER, release_id + "\n")
     return PublishResult(
