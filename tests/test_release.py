@@ -236,3 +236,25 @@ def test_a_crash_between_commit_and_latest_does_not_publish_twice(tmp_path: Path
     assert latest_release_id(lake) == r2.release_id
     assert list_releases(lake) == ["2026-11-23-r01", "2026-11-24-r01"]
     assert verify_release(lake.url).ok
+
+
+def test_an_edited_manifest_is_caught_through_the_recorded_hashes(tmp_path: Path) -> None:
+    """LATEST records its manifest's sha256, each manifest its parent's: editing a committed
+    manifest (even consistently) fails verification of that release."""
+    lake = Store(str(tmp_path / "lake"))
+    _segment(lake, "run1", [("ep-a", 5, 0.1)])
+    publish_release(lake.url, "run1", "2026-11-23", NOW)
+    _segment(lake, "run2", [("ep-b", 3, 0.2)])
+    publish_release(lake.url, "run2", "2026-11-24", NOW)
+    first = verify_release(lake.url, "2026-11-23-r01")
+    assert first.ok and first.manifest_checked
+    path = tmp_path / "lake" / "releases" / "2026-11-23-r01" / "manifest.json"
+    doc = json.loads(path.read_text())
+    doc["counts"]["episodes"] = 99
+    path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    problems = verify_release(lake.url, "2026-11-23-r01").problems
+    assert [p["problem"] for p in problems] == ["manifest_changed"]
+    assert verify_release(lake.url).ok  # the newest release is itself unchanged
+    latest = tmp_path / "lake" / "releases" / "2026-11-24-r01" / "manifest.json"
+    latest.write_text(latest.read_text().replace('"run2"', '"run9"'))
+    assert [p["problem"] for p in verify_release(lake.url).problems] == ["manifest_changed"]

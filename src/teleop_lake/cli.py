@@ -799,9 +799,14 @@ def release_verify(
     if as_json:
         typer.echo(json.dumps(res.to_dict()))
     elif res.ok:
+        chained = (
+            "its manifest matches the hash recorded at commit"
+            if res.manifest_checked
+            else "its manifest predates recorded hashes and was not checked"
+        )
         out.print(
             f"release {res.release_id}: OK, {res.n_files} files, "
-            f"{res.n_bytes / 1e6:.1f} MB verified"
+            f"{res.n_bytes / 1e6:.1f} MB verified; {chained}"
         )
     else:
         for p in res.problems:

@@ -46,9 +46,26 @@ class PublishResult:
 
 
 def latest_release_id(lake: Store) -> str | None:
+    return latest_pointer(lake)[0]
+
+
+def latest_pointer(lake: Store) -> tuple[str | None, str | None]:
+    """(release id, sha256 of its manifest) from LATEST; the hash is None in lakes written
+    before it was recorded."""
     if not lake.exists(layout.LATEST_POINTER):
-        return None
-    return lake.read_text(layout.LATEST_POINTER).strip() or None
+        return None, None
+    parts = lake.read_text(layout.LATEST_POINTER).split()
+    return (parts[0] if parts else None), (parts[1] if len(parts) > 1 else None)
+
+
+def manifest_sha256(lake: Store, release_id: str) -> str:
+    return lake.sha256(f"{layout.release_dir(release_id)}/{layout.RELEASE_MANIFEST_NAME}")
+
+
+def _move_latest(lake: Store, release_id: str) -> None:
+    """Point LATEST at ``release_id``, with its manifest's hash: a changed manifest is caught
+    by `release verify`, and every manifest records its parent's hash in turn."""
+    lake.write_text(layout.LATEST_POINTER, f"{release_id} {manifest_sha256(lake, release_id)}\n")
 
 
 def list_releases(lake: Store) -> list[str]:
@@ -166,7 +183,7 @@ def publish_release(lake_url: str, run_id: str, date: str, now: dt.datetime) -> 
     if parent is not None and parent != latest_release_id(lake):
         # a crash between the manifest (the commit) and LATEST: finish that commit first, so
         # the rerun compares against it and does not publish the same release twice
-        lake.write_text(layout.LATEST_POINTER, parent + "\n")
+        _move_latest(lake, parent)
     parent_eps = (
         lake.read_parquet(f"{layout.release_dir(parent)}/episodes.parquet")
         if parent
@@ -248,6 +265,7 @@ def publish_release(lake_url: str, run_id: str, date: str, now: dt.datetime) -> 
         "created_at": now.isoformat(),
         "run_id": run_id,
         "parent_release_id": parent,
+        "parent_manifest_sha256": manifest_sha256(lake, parent) if parent else None,
         "schema_version": SCHEMA_VERSION,
         "pipeline_version": __version__,
         "param_hashes": sorted(eps["param_hash"].unique().to_list()),
@@ -284,7 +302,7 @@ def publish_release(lake_url: str, run_id: str, date: str, now: dt.datetime) -> 
             f"{release_id} on {parent}; {release_id} is not committed (run the night again)"
         )
     lake.write_json(manifest_path, manifest, exclusive=True)  # the commit point
-    lake.write_text(layout.LATEST_POINTER, release_id + "\n")
+    _move_latest(lake, release_id)
     return PublishResult(
         release_id,
         parent,

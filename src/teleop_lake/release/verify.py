@@ -7,7 +7,7 @@ from typing import Any
 
 from teleop_lake.lake import layout
 from teleop_lake.lake.storage import Store
-from teleop_lake.release.publish import latest_release_id
+from teleop_lake.release.publish import latest_pointer, latest_release_id, manifest_sha256
 
 
 class ReleaseNotFoundError(LookupError):
@@ -20,6 +20,9 @@ class VerifyResult:
     n_files: int = 0
     n_bytes: int = 0
     problems: list[dict[str, Any]] = field(default_factory=list)
+    manifest_checked: bool = False
+    """Whether the manifest itself was checked against the hash recorded when it was
+    committed (LATEST, or its successor's manifest)."""
 
     @property
     def ok(self) -> bool:
@@ -31,6 +34,7 @@ class VerifyResult:
             "ok": self.ok,
             "n_files": self.n_files,
             "n_bytes": self.n_bytes,
+            "manifest_checked": self.manifest_checked,
             "problems": self.problems,
         }
 
@@ -84,4 +88,31 @@ def verify_release(lake_url: str, release_id: str | None = None) -> VerifyResult
                     "actual": sha,
                 }
             )
+    result.manifest_checked = _check_manifest_chain(lake, rid, result)
     return result
+
+
+def _check_manifest_chain(lake: Store, rid: str, result: VerifyResult) -> bool:
+    """Follow the recorded manifest hashes from LATEST back to ``rid``; a manifest whose bytes
+    changed since it was committed is a problem. False when no hash reaches ``rid`` (lakes
+    written before hashes were recorded)."""
+    cur, sha = latest_pointer(lake)
+    seen: set[str] = set()
+    while cur is not None and sha is not None and cur not in seen:
+        seen.add(cur)
+        actual = manifest_sha256(lake, cur)
+        if actual != sha:
+            result.problems.append(
+                {
+                    "path": f"{layout.release_dir(cur)}/{layout.RELEASE_MANIFEST_NAME}",
+                    "problem": "manifest_changed",
+                    "expected": sha,
+                    "actual": actual,
+                }
+            )
+            return True
+        if cur == rid:
+            return True
+        manifest = lake.read_json(f"{layout.release_dir(cur)}/{layout.RELEASE_MANIFEST_NAME}")
+        cur, sha = manifest.get("parent_release_id"), manifest.get("parent_manifest_sha256")
+    return False
