@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pytest
 import zarr
 from synthetic_teleop import tiny_jpegs
 
@@ -188,8 +189,6 @@ def test_verify_detects_tampering_and_missing_files(tmp_path: Path) -> None:
 def test_verify_flags_files_added_to_a_release_or_segment_and_bad_ids(tmp_path: Path) -> None:
     import json
 
-    import pytest
-
     from teleop_lake.lake.layout import BadIdError
 
     root = tmp_path / "lake"
@@ -258,3 +257,7 @@ def test_an_edited_manifest_is_caught_through_the_recorded_hashes(tmp_path: Path
     latest = tmp_path / "lake" / "releases" / "2026-11-24-r01" / "manifest.json"
     latest.write_text(latest.read_text().replace('"run2"', '"run9"'))
     assert [p["problem"] for p in verify_release(lake.url).problems] == ["manifest_changed"]
+    from teleop_lake.release.reader import ChangedReleaseError
+
+    with pytest.raises(ChangedReleaseError, match="changed after it was committed"):
+        open_release(lake.url)  # a partner's loader refuses it too

@@ -23,14 +23,24 @@ from datalake_schemas.version import READABLE_MAJORS
 from teleop_lake.lake import layout
 from teleop_lake.lake.storage import Store
 from teleop_lake.release.cameras import CAMERA_TABLE_SCHEMA, camera_table_path, decode_frame
-from teleop_lake.release.publish import latest_release_id
+from teleop_lake.release.publish import latest_pointer, manifest_sha256
 from teleop_lake.release.verify import ReleaseNotFoundError
 
-__all__ = ["IncompatibleReleaseError", "Release", "decode_frame", "open_release"]
+__all__ = [
+    "ChangedReleaseError",
+    "IncompatibleReleaseError",
+    "Release",
+    "decode_frame",
+    "open_release",
+]
 
 
 class IncompatibleReleaseError(RuntimeError):
     pass
+
+
+class ChangedReleaseError(RuntimeError):
+    """The release's manifest is not the one that was committed."""
 
 
 @dataclass(frozen=True)
@@ -79,9 +89,15 @@ class Release:
 
 def open_release(lake_url: str, release_id: str | None = None) -> Release:
     lake = Store(lake_url)
-    rid = release_id or latest_release_id(lake)
+    pointer, recorded = latest_pointer(lake)
+    rid = release_id or pointer
     if rid is None:
         raise ReleaseNotFoundError(f"no release in {lake_url}")
+    if rid == pointer and recorded is not None and manifest_sha256(lake, rid) != recorded:
+        raise ChangedReleaseError(
+            f"release {rid}: its manifest changed after it was committed (sha256 differs from "
+            f"the one LATEST recorded); run `teleop-lake release verify --lake {lake_url}`"
+        )
     manifest = lake.read_json(f"{layout.release_dir(rid)}/{layout.RELEASE_MANIFEST_NAME}")
     major = str(manifest["schema_version"]).split(".")[0]
     if major not in READABLE_MAJORS:
