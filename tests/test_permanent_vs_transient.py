@@ -7,6 +7,8 @@ import datetime as dt
 import errno
 from pathlib import Path
 
+import pytest
+
 from teleop_lake.lake.ledger import Outcome, RecordingRef, read_outcomes, write_outcomes
 from teleop_lake.lake.storage import Store
 from teleop_lake.pipeline.process import is_transient
@@ -60,3 +62,42 @@ def test_a_recording_pending_too_many_nights_is_quarantined(tmp_path: Path) -> N
     last = read_outcomes(lake, "20261130T020000Z-x")
     assert last["status"].to_list() == ["quarantined"]  # on the books of tonight
     assert (tmp_path / "quarantine" / "beijing" / ("a" * 8) / "reasons.json").exists()
+
+
+def test_a_crash_at_any_point_of_the_pull_leaves_no_refused_recording_without_outcome(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kill -9 right after the pull recorded a refused recording used to leave it without an
+    outcome forever. The outcome is now written before the ledger; a crash before the ledger
+    makes the next night pull (and refuse) it again."""
+    from conftest import write_drop_recording
+
+    from teleop_lake.pipeline.pull import pull_stage
+
+    drop = tmp_path / "net" / "beijing"
+    write_drop_recording(
+        drop,
+        "2026-11-23",
+        "bad",
+        {"st01/bad.bag": b"xxxx"},
+        file_overrides={"st01/bad.bag": {"sha256": "0" * 64}},
+    )
+    lake = tmp_path / "lake"
+    real_write = Store.write_parquet
+
+    def crash_on_ledger(self: Store, rel: str, *a: object, **k: object) -> object:
+        if rel.startswith("ledger/pulls/"):
+            raise SystemExit("killed")  # the process dies here
+        return real_write(self, rel, *a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "write_parquet", crash_on_ledger)
+    with pytest.raises(SystemExit):
+        pull_stage(str(tmp_path / "net"), str(lake), "beijing", "20261124T020000Z-a", None, NOW)
+    monkeypatch.setattr(Store, "write_parquet", real_write)
+    first = read_outcomes(Store(str(lake)))
+    assert first["recording_id"].to_list() == ["bad"]  # on the books before the crash
+    again = pull_stage(str(tmp_path / "net"), str(lake), "beijing", "20261125T020000Z-b", None, NOW)
+    assert [q["recording_id"] for q in again["quarantined"]] == ["bad"]
+    # and once the ledger has it, it is not pulled a third time
+    third = pull_stage(str(tmp_path / "net"), str(lake), "beijing", "20261126T020000Z-c", None, NOW)
+    assert third["quarantined"] == [] and third["already_pulled"] == 1

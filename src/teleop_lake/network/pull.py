@@ -11,6 +11,7 @@ raised. Each night's pull is recorded in an append-only ledger.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -248,8 +249,14 @@ def pull_center(
     run_id: str,
     until_date: str | None,
     now: dt.datetime,
+    record_rejections: Callable[[list[PullRejection]], None] | None = None,
 ) -> CenterPull:
-    """Pull every recording of one center's drop not pulled before; never raises for bad data."""
+    """Pull every recording of one center's drop not pulled before; never raises for bad data.
+
+    ``record_rejections`` gets the refused recordings before the pull ledger is written: their
+    outcomes must be on the books first, or a crash between the two would leave a recording
+    the ledger calls pulled with no outcome at all. (A crash before the ledger only makes the
+    next night pull the same recordings again.)"""
     drop = Store(profile.resolve_drop_url(network_url))
     result = CenterPull(center=profile.name, drop_url=drop.url)
     try:
@@ -299,6 +306,8 @@ def pull_center(
                 )
             )
             ledger_rows.append({**row, "status": "quarantined"})
+    if record_rejections is not None and result.rejected:
+        record_rejections(result.rejected)
     if ledger_rows:
         lake.write_parquet(
             layout.pull_ledger_file(profile.name, run_id),

@@ -17,7 +17,7 @@ from teleop_lake.lake.ledger import (
 from teleop_lake.lake.quarantine import quarantine
 from teleop_lake.lake.storage import Store
 from teleop_lake.network.profiles import load_profile
-from teleop_lake.network.pull import pull_center
+from teleop_lake.network.pull import PullRejection, pull_center
 from teleop_lake.rejection import Reason
 
 
@@ -32,15 +32,17 @@ def pull_stage(
     """Pull one center; returns small facts and the bronze records to process."""
     lake = Store(lake_url)
     profile = load_profile(center)
-    res = pull_center(profile, network_url, lake, run_id, until_date, now)
-    outcomes = []
-    quarantined = []
-    for rej in res.rejected:
-        o = quarantine(lake, rej, run_id=run_id, stage="pull", reasons=rej.reasons, now=now)
-        outcomes.append(o)
-        quarantined.append(o.row())
-    if outcomes:
+    quarantined: list[dict[str, Any]] = []
+
+    def record(rejected: list[PullRejection]) -> None:
+        outcomes = [
+            quarantine(lake, rej, run_id=run_id, stage="pull", reasons=rej.reasons, now=now)
+            for rej in rejected
+        ]
         write_outcomes(lake, run_id, f"pull-{center}", outcomes)
+        quarantined.extend(o.row() for o in outcomes)
+
+    res = pull_center(profile, network_url, lake, run_id, until_date, now, record)
     return {
         "center": center,
         "drop_url": res.drop_url,
