@@ -286,3 +286,13 @@ def run_nightly(
         wait_for_lake=wait_for_lake,
     )
     return result
+
+
+def flush_prefect(timeout_s: float = 10.0) -> None:
+    """Send the logs and events still queued to the Prefect server, so it can be stopped
+    without the process later failing to reach it at exit."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=timeout_s)
+    EventsWorker.drain_all(timeout=timeout_s)

@@ -1,5 +1,6 @@
 """SIGTERM stops a night within seconds: exit 143, the lease released, the lake consistent (the
-committed release verifies or none was made), and no Prefect server left behind."""
+committed release verifies or none was made), and no Prefect server left behind; after
+SIGKILL no server is left behind either."""
 
 from __future__ import annotations
 
@@ -87,3 +88,35 @@ def test_sigterm_stops_the_night_within_seconds(tmp_path: Path) -> None:
         [exe, "release", "verify", "--lake", str(lake)], capture_output=True, text=True
     )
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_sigkill_leaves_no_prefect_server_behind(tmp_path: Path) -> None:
+    net, lake = tmp_path / "net", tmp_path / "lake"
+    simulate_network(
+        net,
+        episodes_per_center=1,
+        seed=8,
+        date="2026-11-23",
+        duration_scale=0.3,
+        camera_size=SMALL_CAMERA,
+        centers=["beijing"],
+    )
+    env = {**os.environ, "TELEOP_LAKE_HOME": str(tmp_path / "home")}
+    env.pop("PREFECT_API_URL", None)
+    exe = str(Path(sys.executable).with_name("teleop-lake"))
+    cmd = [exe, "nightly", "--network", str(net), "--lake", str(lake), "--date", "2026-11-23"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while not (lake / LEASE_REL).exists():
+        assert proc.poll() is None, "the night ended before it could be killed"
+        assert time.monotonic() < deadline, "the night never started"
+        time.sleep(0.2)
+    children = _descendants(proc.pid)
+    assert children, "the night runs no server process to test"
+    proc.kill()
+    proc.wait()
+    time.sleep(3)
+    left = [pid for pid in children if _alive(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == [], "a process outlived the killed night"

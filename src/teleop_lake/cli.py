@@ -194,13 +194,26 @@ def _run_night(
     _prepare_prefect_env(
         Path(os.environ.get("TELEOP_LAKE_HOME", Path.home() / ".teleop-lake")) / "prefect"
     )
-    from flows.nightly import run_nightly
+    from teleop_lake.local_server import local_prefect_server
 
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
-        summary = run_nightly(
-            network, lake, date, batch_size, centers, dask_address, params_file, wait_for_lake
-        )
+        with local_prefect_server():  # dies with this process, however it ends
+            from flows.nightly import flush_prefect, run_nightly
+
+            try:
+                summary = run_nightly(
+                    network,
+                    lake,
+                    date,
+                    batch_size,
+                    centers,
+                    dask_address,
+                    params_file,
+                    wait_for_lake,
+                )
+            finally:
+                flush_prefect()  # before the server stops
     except LakeBusyError:
         raise
     except (NightStopped, KeyboardInterrupt) as exc:
