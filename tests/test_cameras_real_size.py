@@ -125,3 +125,42 @@ def test_the_bag_reader_leaves_frames_in_the_file(night: tuple[Path, Path]) -> N
     for camera in recording.cameras.values():
         assert isinstance(camera.frames, FileFrames), camera.name
         assert list(camera.frames) == by_topic[camera.source], camera.name
+
+
+@pytest.mark.parametrize("bz2", [False, True], ids=["plain-chunks", "bz2-chunks"])
+def test_bags_of_another_writer_pass_their_frames_through(tmp_path: Path, bz2: bool) -> None:
+    """The same on bags written by the independent Kuavo writer (built from the format
+    documents alone), 640x480: with plain chunks the frames stay in the file, with bz2
+    chunks they are decompressed and copied; either way they reach the release unchanged."""
+    from independent_kuavo.network import VariationParams, write_network
+
+    from teleop_lake.canonical import RecordingMeta
+    from teleop_lake.formats import read_recording
+    from teleop_lake.formats.frame_files import FileFrames
+    from teleop_lake.network.profiles import load_profile
+
+    net, lake = tmp_path / "net", tmp_path / "lake"
+    write_network(
+        net,
+        recordings=1,
+        seed=7,
+        date=DATE,
+        camera=(640, 480),
+        duration_s=4.0,
+        params=VariationParams(bz2_share=1.0 if bz2 else 0.0, claw_share=0.0),
+    )
+    (bag,) = (net / "beijing" / DATE).rglob("*.bag")
+    meta = RecordingMeta("beijing", "r", "ros1-bag", "kuavo_4pro", "pack_parcel")
+    recording = read_recording("ros1-bag", [bag], meta, load_profile("beijing"))
+    kinds = {type(c.frames) for c in recording.cameras.values()}
+    assert kinds == ({tuple} if bz2 else {FileFrames})
+    now = dt.datetime(2026, 11, 24, 2, tzinfo=dt.UTC)
+    summary = run_night(net, lake, "20261124T020000Z-ind", now, centers=["beijing"])
+    assert summary["release"]["n_episodes"] == 1, summary["quarantined"]
+    delivered = {hashlib.sha256(p).digest() for ps in _bag_frames(net).values() for p in ps}
+    rel = open_release(str(lake))
+    episode_id = str(rel.episodes["episode_id"][0])
+    for camera in recording.cameras:
+        table = rel.camera_frames(episode_id, camera)
+        assert table.height > 90 and set(table["width"]) == {640}, camera
+        assert {hashlib.sha256(b).digest() for b in table["data"]} <= delivered, camera
