@@ -664,6 +664,14 @@ def bench_night(
     workdir: Annotated[
         Path | None, typer.Option(help="Where to simulate (default: the system temp folder).")
     ] = None,
+    dask_workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Also run the large night on a local Dask cluster of 1 and this many "
+            "workers (1: skip).",
+        ),
+    ] = 2,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """A night of N and of 10 x N simulated Kuavo episodes at real camera size, against its
@@ -681,6 +689,7 @@ def bench_night(
             duration_scale=duration_scale,
             prefect=prefect,
             workdir=str(workdir) if workdir else None,
+            dask_workers=dask_workers,
         )
     if as_json:
         typer.echo(json.dumps(res))
@@ -706,6 +715,15 @@ def bench_night(
             lambda r: (
                 f"{r['night_bytes_s'] / 1e6:.0f} / {r['copy_bandwidth_bytes_s'] / 1e6:.0f} "
                 f"MB/s = {r['night_bytes_s_vs_copy']:.2f} (target >= 0.8)"
+            ),
+        ),
+        (
+            "Dask: wall 1 worker / n workers",
+            lambda r: (
+                " / ".join(f"{d['wall_s']:.1f} s ({d['workers']})" for d in r["dask"])
+                + f" = {r['dask_speedup']:.2f}x"
+                if "dask" in r
+                else "-"
             ),
         ),
         (

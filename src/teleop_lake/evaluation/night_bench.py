@@ -12,7 +12,10 @@ of them, the large night all. For each night it:
   its own compression, the rest copied). The night cannot cost less than this;
 - measures the machine's copy bandwidth on the same files (read + write, no hashing);
 - with ``prefect``, runs the same night again through the Prefect flow (`teleop-lake nightly`,
-  ephemeral server) on another lake: the extra CPU is the orchestration's share.
+  its private server) on another lake: the extra CPU is the orchestration's share;
+- for the large night, with ``dask_workers`` > 1, runs it through the flow on a local Dask
+  cluster of 1 and of ``dask_workers`` worker processes: the wall time each added worker
+  saves.
 
 Per-episode figures are scaled to a 60 s episode, and a full network night (14,000 one-minute
 episodes) is extrapolated from them for one 2-core machine.
@@ -165,6 +168,53 @@ def _first_recordings(full: Path, out: Path, n: int) -> None:
         (folder / "_manifest.jsonl").write_text("".join(x + "\n" for x in lines))
 
 
+def _dask_walls(network: Path, root: Path, workers: int) -> list[dict[str, float]]:
+    """Wall seconds of the night through the flow on a local Dask cluster of 1 and of
+    ``workers`` single-threaded worker processes (a fresh lake each). One recording per
+    batch, so there is work for every worker (a batch is the unit a worker takes)."""
+    from distributed import LocalCluster
+
+    exe = Path(sys.executable).with_name("teleop-lake")
+    out = []
+    for n in sorted({1, workers}):
+        env = {**os.environ, "TELEOP_LAKE_HOME": str(root / f"home-dask{n}")}
+        with LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            host="127.0.0.1",
+        ) as cluster:
+            t0 = time.perf_counter()
+            proc = subprocess.run(
+                [
+                    str(exe),
+                    "nightly",
+                    "--network",
+                    str(network),
+                    "--lake",
+                    str(root / f"lake-dask{n}"),
+                    "--date",
+                    DATE,
+                    "--center",
+                    CENTER,
+                    "--batch-size",
+                    "1",
+                    "--dask-address",
+                    str(cluster.scheduler_address),
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=False,
+            )
+            wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise RuntimeError(f"the Dask night failed: {proc.stderr[-2000:]}")
+        out.append({"workers": n, "wall_s": wall})
+    return out
+
+
 def measure_night(root: Path, network: Path, prefect: bool) -> dict[str, Any]:
     lake = root / "lake"
     drop = _files(network / CENTER)
@@ -215,6 +265,7 @@ def bench_night(
     duration_scale: float = 4.0,
     prefect: bool = True,
     workdir: str | None = None,
+    dask_workers: int = 2,
 ) -> dict[str, Any]:
     """The night at ``episodes`` and ``scale`` x ``episodes``, with the ratios between them."""
     from teleop_lake.simulate import simulate_network
@@ -239,6 +290,14 @@ def bench_night(
             root = Path(tmp) / label
             root.mkdir()
             runs[label] = measure_night(root, network, prefect)
+            if dask_workers > 1 and label != "1x":
+                walls = _dask_walls(network, root, dask_workers)
+                runs[label]["dask"] = walls
+                one, many = walls[0]["wall_s"], walls[-1]["wall_s"]
+                runs[label]["dask_speedup"] = one / many
+                runs[label]["dask_wall_saved_per_added_worker_s"] = (one - many) / (
+                    dask_workers - 1
+                )
             shutil.rmtree(root)
     one, many = runs["1x"], runs[f"{scale}x"]
     core_s_60 = many["core_s_per_60s"]
