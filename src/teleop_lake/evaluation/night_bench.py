@@ -121,26 +121,16 @@ def _child_night(network: Path, lake: Path) -> dict[str, Any]:
     return result
 
 
-def _prefect_night(network: Path, lake: Path, home: Path) -> dict[str, float]:
-    """CPU and wall of the same night run by the Prefect flow (CLI, ephemeral server)."""
+def _cli_night(network: Path, lake: Path, home: Path, *options: str) -> dict[str, float]:
+    """Run ``teleop-lake nightly`` (the Prefect flow, its private server) with its own home;
+    its CPU (children included) and wall seconds."""
     exe = Path(sys.executable).with_name("teleop-lake")
     env = {**os.environ, "TELEOP_LAKE_HOME": str(home), "PREFECT_HOME": str(home / "prefect")}
+    cmd = [str(exe), "nightly", "--network", str(network), "--lake", str(lake)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [
-            str(exe),
-            "nightly",
-            "--network",
-            str(network),
-            "--lake",
-            str(lake),
-            "--date",
-            DATE,
-            "--center",
-            CENTER,
-            "--json",
-        ],
+        [*cmd, "--date", DATE, "--center", CENTER, *options],
         capture_output=True,
         text=True,
         env=env,
@@ -149,7 +139,9 @@ def _prefect_night(network: Path, lake: Path, home: Path) -> dict[str, float]:
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
-        raise RuntimeError(f"the Prefect night failed: {proc.stderr[-2000:]}")
+        raise RuntimeError(
+            f"the benchmark's Prefect night ({' '.join(options) or 'local'}) failed: {proc.stderr[-2000:]}"
+        )
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {"cpu_s": cpu, "wall_s": wall}
 
@@ -174,10 +166,8 @@ def _dask_walls(network: Path, root: Path, workers: int) -> list[dict[str, float
     batch, so there is work for every worker (a batch is the unit a worker takes)."""
     from distributed import LocalCluster
 
-    exe = Path(sys.executable).with_name("teleop-lake")
     out = []
     for n in sorted({1, workers}):
-        env = {**os.environ, "TELEOP_LAKE_HOME": str(root / f"home-dask{n}")}
         with LocalCluster(
             n_workers=n,
             threads_per_worker=1,
@@ -185,33 +175,16 @@ def _dask_walls(network: Path, root: Path, workers: int) -> list[dict[str, float
             dashboard_address=None,
             host="127.0.0.1",
         ) as cluster:
-            t0 = time.perf_counter()
-            proc = subprocess.run(
-                [
-                    str(exe),
-                    "nightly",
-                    "--network",
-                    str(network),
-                    "--lake",
-                    str(root / f"lake-dask{n}"),
-                    "--date",
-                    DATE,
-                    "--center",
-                    CENTER,
-                    "--batch-size",
-                    "1",
-                    "--dask-address",
-                    str(cluster.scheduler_address),
-                ],
-                capture_output=True,
-                text=True,
-                env=env,
-                check=False,
+            night = _cli_night(
+                network,
+                root / f"lake-dask{n}",
+                root / f"home-dask{n}",
+                "--batch-size",
+                "1",
+                "--dask-address",
+                str(cluster.scheduler_address),
             )
-            wall = time.perf_counter() - t0
-        if proc.returncode != 0:
-            raise RuntimeError(f"the Dask night failed: {proc.stderr[-2000:]}")
-        out.append({"workers": n, "wall_s": wall})
+        out.append({"workers": n, "wall_s": night["wall_s"]})
     return out
 
 
@@ -252,7 +225,7 @@ def measure_night(root: Path, network: Path, prefect: bool) -> dict[str, Any]:
     res["camera_bytes_vs_bag"] = camera_files / res["bag_camera_bytes"]
     res["night_bytes_s_vs_copy"] = res["night_bytes_s"] / copy_bps
     if prefect:
-        pn = _prefect_night(network, root / "lake-prefect", root / "home")
+        pn = _cli_night(network, root / "lake-prefect", root / "home")
         res["prefect_cpu_s"], res["prefect_wall_s"] = pn["cpu_s"], pn["wall_s"]
         res["orchestration_share"] = max(0.0, 1.0 - night["cpu_s"] / pn["cpu_s"])
     return res

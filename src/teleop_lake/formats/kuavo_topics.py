@@ -10,9 +10,10 @@ check (`check_stamps`). Which topics to read and how parts and labels combine is
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from collections.abc import Sequence
-from typing import Any, NoReturn, Protocol
+from typing import Any, BinaryIO, NoReturn, Protocol
 
 import numpy as np
 from rosbags.typesys.msg import normalize_msgtype
@@ -248,33 +249,37 @@ def decode_camera(raw: RawMessages, name: str) -> CameraStream:
     copies: list[bytes] = []
     fmt = ""
     i = 0
-    for seg in raw.segments:
-        view = memoryview(seg.buffer.data)
-        kept = seg.lengths if seg.kept is None else seg.kept
-        for j, (start, length) in enumerate(
-            zip(seg.starts.tolist(), seg.lengths.tolist(), strict=True)
-        ):
-            p = view[start : start + int(kept[j])]
-            _, sec, nsec, flen = struct.unpack_from("<IIII", p, 0)
-            pos = 16 + flen
-            (fmt_len,) = struct.unpack_from("<I", p, pos)
-            fmt = bytes(p[pos + 4 : pos + 4 + fmt_len]).decode("ascii", "replace")
-            pos += 4 + fmt_len
-            (dlen,) = struct.unpack_from("<I", p, pos)
-            if pos + 4 + dlen != length:
-                raise struct.error(f"frame {i} length does not match its payload")
-            t_ns[i] = sec * 1_000_000_000 + nsec
-            if in_file and seg.file_starts is not None:
-                offsets[i] = int(seg.file_starts[j]) + pos + 4
-                lengths[i] = dlen
-            elif seg.kept is not None and seg.file_starts is not None and raw.path is not None:
-                # a bag mixing compressed and plain chunks: this frame was left in the file
-                with raw.path.open("rb") as f:
-                    f.seek(int(seg.file_starts[j]) + pos + 4)
-                    copies.append(f.read(dlen))
-            else:
-                copies.append(bytes(p[pos + 4 :]))
-            i += 1
+    stack = contextlib.ExitStack()
+    bag: BinaryIO | None = None
+    with stack:
+        for seg in raw.segments:
+            view = memoryview(seg.buffer.data)
+            kept = seg.lengths if seg.kept is None else seg.kept
+            for j, (start, length) in enumerate(
+                zip(seg.starts.tolist(), seg.lengths.tolist(), strict=True)
+            ):
+                p = view[start : start + int(kept[j])]
+                _, sec, nsec, flen = struct.unpack_from("<IIII", p, 0)
+                pos = 16 + flen
+                (fmt_len,) = struct.unpack_from("<I", p, pos)
+                fmt = bytes(p[pos + 4 : pos + 4 + fmt_len]).decode("ascii", "replace")
+                pos += 4 + fmt_len
+                (dlen,) = struct.unpack_from("<I", p, pos)
+                if pos + 4 + dlen != length:
+                    raise struct.error(f"frame {i} length does not match its payload")
+                t_ns[i] = sec * 1_000_000_000 + nsec
+                if in_file and seg.file_starts is not None:
+                    offsets[i] = int(seg.file_starts[j]) + pos + 4
+                    lengths[i] = dlen
+                elif seg.kept is not None and seg.file_starts is not None and raw.path is not None:
+                    # a bag mixing compressed and plain chunks: this frame was left in the file
+                    if bag is None:
+                        bag = stack.enter_context(raw.path.open("rb"))
+                    bag.seek(int(seg.file_starts[j]) + pos + 4)
+                    copies.append(bag.read(dlen))
+                else:
+                    copies.append(bytes(p[pos + 4 :]))
+                i += 1
     frames: Sequence[bytes] = (
         FileFrames(raw.path, offsets, lengths) if in_file and raw.path else tuple(copies)
     )

@@ -75,9 +75,6 @@ class CameraRows:
         t = check.t_capture_ns
         return np.asarray((t >= self.start_ns - half) & (t <= self.end_ns + half))
 
-    def __len__(self) -> int:
-        return int(self._inside().sum())
-
     def batches(self, size: int = BATCH_FRAMES) -> Iterator[pa.Table]:
         inside = self._inside()
         index = self.check.frame_index[inside]
@@ -99,19 +96,6 @@ class CameraRows:
                 },
                 schema=CAMERA_ARROW_SCHEMA,
             )
-
-
-def camera_rows(
-    episode_id: str, stream: CameraStream, check: CameraCheck, start_ns: int, end_ns: int
-) -> pl.DataFrame:
-    """All rows of one episode's span at once (`CameraRows` in one table)."""
-    rows = CameraRows(episode_id, stream, check, start_ns, end_ns)
-    tables = list(rows.batches())
-    if not tables:
-        return pl.DataFrame(schema=CAMERA_TABLE_SCHEMA)
-    out = pl.from_arrow(pa.concat_tables(tables))
-    assert isinstance(out, pl.DataFrame)
-    return out
 
 
 CameraTable = pl.DataFrame | Sequence[CameraRows]
