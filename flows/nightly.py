@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -22,7 +23,7 @@ from teleop_lake.lake.lease import hold_lease
 from teleop_lake.lake.storage import Store
 from teleop_lake.network.profiles import CENTER_NAMES
 from teleop_lake.params_file import load_params
-from teleop_lake.pipeline.process import process_batch
+from teleop_lake.pipeline.isolation import prewarm, process_batch_isolated
 from teleop_lake.pipeline.pull import (
     drop_superseded,
     give_up_stuck,
@@ -36,6 +37,7 @@ from teleop_lake.pipeline.summary import summarize_night
 from teleop_lake.processing import ProcessingParams
 from teleop_lake.release.publish import publish_release
 
+LOCAL_WORKERS = 2  # tasks at a time without a Dask cluster: one per core of these machines
 NETWORK_TIMEZONE = "Asia/Shanghai"  # every center of the network keeps China Standard Time
 
 
@@ -70,7 +72,7 @@ def process_task(
     recordings: list[dict[str, Any]],
     params: ProcessingParams,
 ) -> dict[str, Any]:
-    return process_batch(lake_url, run_id, batch_id, recordings, params, _now()).to_dict()
+    return process_batch_isolated(lake_url, run_id, batch_id, recordings, params, _now()).to_dict()
 
 
 @task(
@@ -87,6 +89,14 @@ def publish_task(lake_url: str, run_id: str, date: str) -> dict[str, Any]:
 @task(name="write-report", task_run_name="write-report", cache_policy=NO_CACHE)
 def report_task(lake_url: str, summary: dict[str, Any]) -> dict[str, str]:
     return report_stage(lake_url, summary)
+
+
+def _prewarm_local_workers() -> None:
+    """Batches run here (not on a Dask cluster): start their worker processes now, so their
+    start-up overlaps the pull."""
+    ctx = FlowRunContext.get()
+    if ctx is not None and isinstance(ctx.task_runner, ThreadPoolTaskRunner):
+        prewarm(LOCAL_WORKERS)
 
 
 @contextlib.contextmanager
@@ -141,7 +151,7 @@ def _flow_run_name() -> str:
 @flow(
     name="teleop-nightly",
     flow_run_name=_flow_run_name,
-    task_runner=ThreadPoolTaskRunner(max_workers=2),  # type: ignore[arg-type]  # generic mismatch in prefect's own types
+    task_runner=ThreadPoolTaskRunner(max_workers=LOCAL_WORKERS),  # type: ignore[arg-type]  # generic mismatch in prefect's own types
 )
 def nightly_flow(
     network_url: str,
@@ -183,6 +193,7 @@ def nightly_flow(
         hold_lease(Store(lake_url), run_id, wait=wait_for_lake, log=log.info) as lease_ok,
         _stop_batches_on_exit(),
     ):
+        _prewarm_local_workers()
         pull_futures = [pull_task.submit(network_url, lake_url, c, run_id, date) for c in centers]
         pulls = [f.result() for f in pull_futures]
         new = [r for p in pulls for r in p["new"]]

@@ -10,9 +10,7 @@ its parent dies (``PR_SET_PDEATHSIG``), and stopped on every normal exit.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -21,15 +19,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 
-PR_SET_PDEATHSIG = 1
+from teleop_lake.child_process import die_with_parent_in_own_group
+
 STARTUP_TIMEOUT_ENV = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    os.setsid()  # its own group: a Ctrl-C at the terminal stops the night, which stops it
 
 
 def _free_port() -> int:
@@ -71,7 +63,9 @@ def local_prefect_server() -> Iterator[str | None]:
         "on",
     ]
     env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1"}
-    proc = subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cmd, env=env, preexec_fn=die_with_parent_in_own_group, stdout=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + float(os.environ.get(STARTUP_TIMEOUT_ENV, "180"))
         while not _healthy(url):

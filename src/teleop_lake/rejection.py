@@ -36,6 +36,8 @@ REASON_CODES: dict[str, str] = {
     "schema_violation": "the processed episode failed the data contract",
     "processing_error": "an unexpected error while processing; see message",
     "superseded": "a newer delivery of the same recording arrived the same night",
+    "resource_limit": "decoding and processing the recording went past its wall-time or memory "
+    "limit, or killed the process doing it",
     "stuck_pending": "the recording stayed pending (a transient error) too many nights",
 }
 

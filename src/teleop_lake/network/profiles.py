@@ -72,6 +72,12 @@ class CenterProfile:
     # ``[limits] max_file_gib``: a delivered file larger than this is refused unread (a
     # 10-minute bag with three 1280x720 cameras is ~9 GiB).
     max_file_gib: float = 64.0
+    # ``[limits] recording_seconds`` and ``recording_memory_gib``: decoding and processing one
+    # recording may take this long and its worker process may grow this large; past either
+    # the worker is killed and the recording quarantined (``resource_limit``). The defaults
+    # are far above what a 10-minute recording with three cameras needs (docs/CAMERAS.md).
+    max_recording_seconds: float = 900.0
+    max_recording_memory_gib: float = 8.0
 
     def end_effector_kind(self, eef_type: str) -> str:
         """The kind of end effector ``eef_type`` names; `UnknownEndEffectorError` if none."""
@@ -172,6 +178,7 @@ def _parse_end_effectors(doc: dict[str, Any]) -> dict[str, Any]:
 
 def _parse_profile(doc: dict[str, Any]) -> CenterProfile:
     streams = _parse_streams(doc.get("streams", {}))
+    limits = doc.get("limits", {})
     return CenterProfile(
         name=doc["name"],
         display_name=doc.get("display_name", doc["name"]),
@@ -182,7 +189,9 @@ def _parse_profile(doc: dict[str, Any]) -> CenterProfile:
         streams=streams,
         cameras=dict(doc.get("cameras", {})),
         recorder=dict(doc.get("recorder", {})),
-        max_file_gib=float(doc.get("limits", {}).get("max_file_gib", 64.0)),
+        max_file_gib=float(limits.get("max_file_gib", 64.0)),
+        max_recording_seconds=float(limits.get("recording_seconds", 900.0)),
+        max_recording_memory_gib=float(limits.get("recording_memory_gib", 8.0)),
         **_parse_end_effectors(doc),
     )
 

@@ -11,7 +11,7 @@ import contextlib
 import datetime as dt
 import errno
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -279,8 +279,15 @@ def process_batch(
     recordings: list[dict[str, Any]],
     params: ProcessingParams,
     now: dt.datetime,
+    progress: Callable[[str, dict[str, Any] | None], None] | None = None,
 ) -> BatchResult:
-    """Process one batch of bronze recordings into one segment; never raises for bad data."""
+    """Process one batch of bronze recordings into one segment; never raises for bad data.
+
+    ``progress(step, recording)`` is called before each recording (``"recording"``, its
+    record) and before the batch's own steps (``"validate"``, ``"write"``; None), so a
+    watchdog (`teleop_lake.pipeline.isolation`) knows what a stuck batch is stuck on.
+    """
+    report = progress or (lambda step, recording: None)
     lake = Store(lake_url)
     key = pseudonym_key(lake)
     catalog = load_task_catalog()
@@ -298,6 +305,7 @@ def process_batch(
         if stop_requested():  # the night is stopping: leave the rest for the next night
             return BatchResult(batch_id=batch_id)
         rec = BronzeRecording.from_dict(raw)
+        report("recording", raw)
         stage = "decode"
         try:
             profile = load_profile(rec.center)
@@ -358,6 +366,7 @@ def process_batch(
     if stop_requested():
         return BatchResult(batch_id=batch_id)
     frames_all = pl.DataFrame()
+    report("validate", None)
     if kept:
         frames_all = pl.concat([k[2].frames for k in kept], how="diagonal_relaxed")
         try:
@@ -387,6 +396,7 @@ def process_batch(
                     result.validation_failures.append({"episode_id": k[2].episode_id, **f})
             kept = [k for k in kept if k[0].content_key not in refused]
 
+    report("write", None)
     if kept:
         segment_id = f"{run_id}-{batch_id}"
         rows, row_start = [], 0

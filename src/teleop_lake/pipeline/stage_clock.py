@@ -35,3 +35,10 @@ def totals() -> dict[str, dict[str, float]]:
 def reset() -> None:
     _cpu.clear()
     _wall.clear()
+
+
+def add(more: dict[str, dict[str, float]]) -> None:
+    """Count another process's `totals` here (a batch worker's)."""
+    for s, t in more.items():
+        _cpu[s] = _cpu.get(s, 0.0) + t["cpu_s"]
+        _wall[s] = _wall.get(s, 0.0) + t["wall_s"]
