@@ -301,7 +301,8 @@ def read_signals(
                 if cam in CAMERA_STREAMS and isinstance(group, h5py.Group):
                     cameras[cam] = read_camera(group, cam, file)
             events, unknown = _events(f, file)
-        except (OSError, KeyError, ValueError, TypeError) as err:  # damage inside the file
+        # damage inside the file: HDF5 raises RuntimeError for broken B-trees and symbol tables
+        except (OSError, KeyError, ValueError, TypeError, RuntimeError) as err:
             reject("corrupt_file", f"cannot read the HDF5 file: {type(err).__name__}: {err}", file)
     if unknown:
         info["unknown_events"] = unknown

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import mmap
 import struct
+import zlib
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -69,6 +70,8 @@ class _Chunk:
     compression: str
     index: dict[int, np.ndarray]  # channel id -> _INDEX_ENTRY entries (None: not indexed)
     indexed: bool
+    crc: int = 0  # the writer's CRC-32 of the uncompressed records (0: not computed)
+    crc_checked: bool = False
 
 
 class _Cursor:
@@ -247,18 +250,28 @@ class McapFile:
         body.u64()  # message_start_time
         body.u64()  # message_end_time
         size = body.u64()
-        body.u32()  # uncompressed crc (not checked: the drop manifest's sha256 covers it)
+        # The writer's CRC is checked when the chunk is first decompressed: the manifest's
+        # sha256 is taken at the center, after any damage on the recorder's disk.
+        crc = body.u32()
         compression = body.string()
         records_len = body.u64()
         records_pos = body.pos
         body.take(records_len)
-        chunk = _Chunk(records_pos, records_len, size, compression, {}, False)
+        chunk = _Chunk(records_pos, records_len, size, compression, {}, False, crc)
         self._chunks.append(chunk)
         return chunk
 
     def _chunk_records(self, chunk: _Chunk) -> memoryview:
         raw = self._buf[chunk.records_pos : chunk.records_pos + chunk.records_len]
-        return decompress(raw, chunk.compression, chunk.uncompressed_size)
+        data = decompress(raw, chunk.compression, chunk.uncompressed_size)
+        if chunk.crc and not chunk.crc_checked:
+            if zlib.crc32(data) != chunk.crc:
+                raise ValueError(
+                    f"the chunk at byte {chunk.records_pos} fails its CRC-32 (the file was "
+                    "damaged after it was recorded)"
+                )
+            chunk.crc_checked = True
+        return data
 
     def _walk_chunk(self, chunk: _Chunk) -> None:
         """Index a chunk that came without message indexes (and pick up its schemas)."""

@@ -212,7 +212,11 @@ def _read_json(path: Path, what: str) -> Any:
 
 def _read_events(path: Path, factor_ns: int) -> tuple[list[Any], list[str]]:
     items: list[tuple[int, str]] = []
-    for k, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        reject("corrupt_file", f"the events file is not UTF-8 text: {err}", path.name, "events")
+    for k, line in enumerate(text.splitlines()):
         if not line.strip():
             continue
         try:

@@ -50,6 +50,9 @@ class UnknownEndEffectorError(LookupError):
     """A recording names an end-effector type its center's profile does not know."""
 
 
+RECORDING_SECONDS_FLOOR = 60.0  # no recording is stopped sooner: start-up costs are fixed
+
+
 @dataclass(frozen=True)
 class CenterProfile:
     name: str
@@ -72,12 +75,19 @@ class CenterProfile:
     # ``[limits] max_file_gib``: a delivered file larger than this is refused unread (a
     # 10-minute bag with three 1280x720 cameras is ~9 GiB).
     max_file_gib: float = 64.0
-    # ``[limits] recording_seconds`` and ``recording_memory_gib``: decoding and processing one
-    # recording may take this long and its worker process may grow this large; past either
-    # the worker is killed and the recording quarantined (``resource_limit``). The defaults
-    # are far above what a 10-minute recording with three cameras needs (docs/CAMERAS.md).
+    # ``[limits]``: decoding and processing one recording may take 60 s plus
+    # ``recording_seconds_per_gib`` per GiB of its files, at most ``recording_seconds``, and
+    # its worker process may grow to ``recording_memory_gib``; past either the worker is
+    # killed and the recording quarantined (``resource_limit``). The defaults leave a margin
+    # of about 10x over what recordings with three cameras need (docs/CAMERAS.md).
     max_recording_seconds: float = 900.0
+    recording_seconds_per_gib: float = 300.0
     max_recording_memory_gib: float = 8.0
+
+    def recording_seconds(self, size_bytes: int) -> float:
+        """The wall-time limit of a recording of ``size_bytes``."""
+        scaled = RECORDING_SECONDS_FLOOR + self.recording_seconds_per_gib * size_bytes / 2**30
+        return min(self.max_recording_seconds, scaled)
 
     def end_effector_kind(self, eef_type: str) -> str:
         """The kind of end effector ``eef_type`` names; `UnknownEndEffectorError` if none."""
@@ -191,6 +201,7 @@ def _parse_profile(doc: dict[str, Any]) -> CenterProfile:
         recorder=dict(doc.get("recorder", {})),
         max_file_gib=float(limits.get("max_file_gib", 64.0)),
         max_recording_seconds=float(limits.get("recording_seconds", 900.0)),
+        recording_seconds_per_gib=float(limits.get("recording_seconds_per_gib", 300.0)),
         max_recording_memory_gib=float(limits.get("recording_memory_gib", 8.0)),
         **_parse_end_effectors(doc),
     )

@@ -26,6 +26,7 @@ night is still pulling.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime as dt
 import os
 import pickle
@@ -154,16 +155,21 @@ class Worker:
         del self._buf[: _HEADER.size + n]
         return pickle.loads(data)  # our own worker, over a pipe only we hold
 
-    def rss_bytes(self) -> int:
-        """Resident memory now (0 where ``/proc`` is not there)."""
+    def rss_bytes(self, field: str = "VmRSS") -> int:
+        """Resident memory now (``VmHWM``: its peak; 0 where ``/proc`` is not there)."""
         try:
             with open(f"/proc/{self.proc.pid}/status") as f:
                 for line in f:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith(f"{field}:"):
                         return int(line.split()[1]) * 1024
         except OSError:
             pass
         return 0
+
+    def reset_peak_rss(self) -> None:
+        """Start the ``VmHWM`` peak afresh (Linux 4.0+), so it measures one batch."""
+        with contextlib.suppress(OSError), open(f"/proc/{self.proc.pid}/clear_refs", "w") as f:
+            f.write("5")
 
     def kill(self) -> None:
         if self.alive():
@@ -239,6 +245,7 @@ def _run_in_worker(job: dict[str, Any], limits: Limits | None) -> _Run:
     step, current, lim = "start", None, Limits(STARTUP_SECONDS, batch_limits.memory_gib)
     started = time.monotonic()
     try:
+        worker.reset_peak_rss()
         worker.send(job)
         while True:
             if stop_requested():
@@ -255,8 +262,10 @@ def _run_in_worker(job: dict[str, Any], limits: Limits | None) -> _Run:
                     started = time.monotonic()
                 elif kind == "done":
                     stage_clock.add(msg[2])
+                    result = msg[1]
+                    result.worker_peak_rss_bytes = worker.rss_bytes("VmHWM")
                     _release(worker)
-                    return _Run(result=msg[1])
+                    return _Run(result=result)
                 elif kind == "error":
                     _release(worker)
                     raise BatchWorkerError(msg[1])

@@ -86,6 +86,8 @@ class BatchResult:
     validation_failures: list[dict[str, Any]] = field(default_factory=list)
     episodes: list[dict[str, Any]] = field(default_factory=list)
     seconds_by_stage: dict[str, float] = field(default_factory=dict)
+    # the peak resident memory of the worker process that ran the batch (0: run in process)
+    worker_peak_rss_bytes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
