@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test lint typecheck contracts unit bench lock clean
+.PHONY: install demo test lint typecheck contracts unit bench reliability lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -42,6 +42,11 @@ bench: $(STAMP)
 	$(BIN)/teleop-lake bench decode
 	$(BIN)/teleop-lake bench clean
 	$(BIN)/teleop-lake bench spikes
+
+# Damaged recordings (1,000, four formats), hostile drops through a traced night and kill -9
+# at every write point; prints a table, exits 1 if a target is missed (about an hour).
+reliability: $(STAMP)
+	$(BIN)/python tests/reliability/run.py
 
 # Re-resolve the locked dependency set after editing pyproject.toml.
 lock:

@@ -181,3 +181,39 @@ def test_a_stopping_night_kills_its_worker_and_leaves_the_batch_unfinished(
     assert not (Path(lake) / layout.OUTCOME_LEDGER_DIR).exists()
     left = unfinished_recordings(Store(lake), ["beijing"])
     assert sorted(r.content_key for r in left) == sorted(r["content_key"] for r in bronze[1])
+
+
+def test_a_batch_stuck_writing_is_run_again_one_recording_at_a_time(
+    bronze: tuple[Path, list[dict[str, Any]]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stuck writing the segment of a batch holding one recording: the others are found
+    innocent one at a time and published; that one waits for the next night."""
+    lake = _copy_lake(bronze[0], tmp_path / "lake")
+    recs = bronze[1]
+    stuck_key = recs[2]["content_key"]
+    real_next = isolation.Worker.next_message
+    seen: set[str] = set()
+
+    def stall_writing(self: isolation.Worker, timeout_s: float) -> Any:
+        msg = real_next(self, timeout_s)
+        if msg and msg[0] == "step":
+            if msg[2]:
+                seen.add(msg[2]["content_key"])
+            elif msg[1] == "write" and stuck_key in seen:
+                os.kill(self.proc.pid, signal.SIGSTOP)
+            if msg[1] == "write":
+                seen.clear()
+        return msg
+
+    monkeypatch.setattr(isolation.Worker, "next_message", stall_writing)
+    res = process_batch_isolated(
+        lake, RUN, "b000", recs, ProcessingParams(), NOW, limits=Limits(seconds=3, memory_gib=8)
+    )
+    by_key = {o["content_key"]: o for o in res.outcomes}
+    assert len(by_key) == 3 and len(res.outcomes) == 3
+    assert by_key[stuck_key]["status"] == "pending"
+    assert "write step" in by_key[stuck_key]["message"]
+    assert sorted(o["status"] for o in res.outcomes) == ["pending", "published", "published"]
+    assert len(res.episodes) == 2
+    left = unfinished_recordings(Store(lake), ["beijing"])
+    assert [r.content_key for r in left] == [stuck_key]

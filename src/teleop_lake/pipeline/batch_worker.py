@@ -12,6 +12,7 @@ It exits at the end of its input, and the kernel kills it if its parent dies.
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import sys
@@ -45,6 +46,8 @@ def main() -> None:
     # a worker dying on its own would look like its recording's fault.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # the night asks where a worker is stuck before killing it (`Worker.dump_stack_and_kill`)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     if len(sys.argv) > 1 and os.getppid() != int(sys.argv[1]):
         return  # the parent died before the kernel was told
     out = os.fdopen(os.dup(1), "wb")

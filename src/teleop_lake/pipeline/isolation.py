@@ -5,16 +5,19 @@ interrupted from Python, and a recording that decodes to far more than its size 
 machine's memory. So `process_batch_isolated` hands the batch to a worker process
 (`teleop_lake.pipeline.batch_worker`) and watches it:
 
-- before each recording the worker says which one it starts. The recording may take its
-  center's ``[limits] recording_seconds`` and the worker may grow to
-  ``recording_memory_gib`` (resident memory, checked ten times a second);
+- before each recording the worker says which one it starts. The recording may take a
+  wall time that grows with its size, up to its center's ``[limits] recording_seconds``
+  (`CenterProfile.recording_seconds`), and the worker may grow to ``recording_memory_gib``
+  (resident memory, checked ten times a second);
 - past either, or if the worker dies on it (a crash in a library), the worker is killed, the
   recording is quarantined as ``resource_limit`` with the limit and its files named, and the
   rest of the batch runs again in a fresh worker. A killed worker wrote no segment (a segment
   without its manifest is never published), so what it had done is simply done again;
-- stuck in the batch's own steps (validating, writing the segment), no one recording is to
-  blame: the batch's recordings stay pending, retried next night, and become
-  ``stuck_pending`` after `MAX_PENDING_NIGHTS`;
+- lost in the batch's own steps (validating, writing the segment), the batch's recordings
+  run again one per batch to find the one at fault; that one stays pending, retried next
+  night, and becomes ``stuck_pending`` after `MAX_PENDING_NIGHTS`;
+- before a worker is killed for a limit it prints the Python stack of every thread to the
+  night's stderr (``faulthandler``), so what was stuck is on record;
 - a night asked to stop (`stop_requested`) kills its worker at once: the batch's
   recordings get no outcome and the next night processes them.
 
@@ -31,6 +34,7 @@ import datetime as dt
 import os
 import pickle
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -54,6 +58,7 @@ from teleop_lake.rejection import Reason
 
 WORKER_MODULE = "teleop_lake.pipeline.batch_worker"
 POLL_S = 0.1
+STACK_DUMP_WAIT_S = 0.5
 STARTUP_SECONDS = 300.0  # a worker that has not begun its batch by then is broken, not slow
 RECYCLE_RSS_BYTES = 2 * 2**30  # a worker left this large after a batch is not reused
 _HEADER = struct.Struct("<Q")
@@ -68,8 +73,18 @@ class Limits:
 
     @classmethod
     def of_center(cls, center: str) -> Limits:
+        """The most a recording of ``center`` may cost."""
         p = load_profile(center)
         return cls(p.max_recording_seconds, p.max_recording_memory_gib)
+
+    @classmethod
+    def of_recording(cls, rec: dict[str, Any]) -> Limits:
+        """What this recording may cost: its center's limits, the time scaled by its size."""
+        p = load_profile(rec["center"])
+        files = (rec.get("manifest") or {}).get("files") or []
+        size = sum(int(f.get("size") or 0) for f in files)
+        seconds = p.recording_seconds(size) if files else p.max_recording_seconds
+        return cls(seconds, p.max_recording_memory_gib)
 
     @classmethod
     def widest(cls, centers: set[str]) -> Limits:
@@ -171,6 +186,15 @@ class Worker:
         with contextlib.suppress(OSError), open(f"/proc/{self.proc.pid}/clear_refs", "w") as f:
             f.write("5")
 
+    def dump_stack_and_kill(self) -> None:
+        """Have the worker print where it is stuck (its SIGUSR1 handler works even inside
+        native code), then kill it."""
+        if self.alive():
+            with contextlib.suppress(OSError):
+                os.kill(self.proc.pid, signal.SIGUSR1)
+            time.sleep(STACK_DUMP_WAIT_S)
+        self.kill()
+
     def kill(self) -> None:
         if self.alive():
             self.proc.kill()
@@ -256,9 +280,7 @@ def _run_in_worker(job: dict[str, Any], limits: Limits | None) -> _Run:
                 kind = msg[0]
                 if kind == "step":
                     step, current = msg[1], msg[2]
-                    lim = limits or (
-                        Limits.of_center(current["center"]) if current else batch_limits
-                    )
+                    lim = limits or (Limits.of_recording(current) if current else batch_limits)
                     started = time.monotonic()
                 elif kind == "done":
                     stage_clock.add(msg[2])
@@ -271,7 +293,7 @@ def _run_in_worker(job: dict[str, Any], limits: Limits | None) -> _Run:
                     raise BatchWorkerError(msg[1])
             elapsed = time.monotonic() - started
             if elapsed > lim.seconds:
-                worker.kill()
+                worker.dump_stack_and_kill()
                 if step == "start":
                     raise BatchWorkerError(
                         f"the batch worker did not start within {lim.seconds:g} s"
@@ -280,11 +302,11 @@ def _run_in_worker(job: dict[str, Any], limits: Limits | None) -> _Run:
                     recording=current,
                     step=step,
                     why=f"still running after {elapsed:.0f} s, past the limit of {lim.seconds:g} s "
-                    "(profile [limits] recording_seconds)",
+                    "(profile [limits] recording_seconds, recording_seconds_per_gib)",
                 )
             rss = worker.rss_bytes() if step != "start" else 0  # imports are not the batch's
             if rss > lim.memory_gib * 2**30:
-                worker.kill()
+                worker.dump_stack_and_kill()
                 return _Run(
                     recording=current,
                     step=step,
@@ -313,46 +335,62 @@ def process_batch_isolated(
     limits: Limits | None = None,
 ) -> BatchResult:
     """`process_batch` in a worker process under limits (``limits``: instead of the centers'
-    profiles). Refusals for a limit are quarantined and written to the ledger here."""
+    profiles). Refusals for a limit are quarantined and written to the ledger here.
+
+    A worker lost on a recording: that recording is quarantined and the rest run again. Lost
+    in the batch's own steps (validating, writing): the recordings run again one per batch,
+    so the one that cannot be written is found; alone, it stays pending."""
     lake = Store(lake_url)
-    remaining = list(recordings)
-    lost: list[Outcome] = []
-    part, attempt = batch_id, 0
-    while True:
-        run = _run_in_worker(
-            {
-                "lake_url": lake_url,
-                "run_id": run_id,
-                "batch_id": part,
-                "recordings": remaining,
-                "params": params,
-                "now": now,
-            },
-            limits,
-        )
-        if run.stopped:
-            result = BatchResult(batch_id=batch_id)
-            break
-        if run.result is not None:
-            result = run.result
-            break
+    result = BatchResult(batch_id=batch_id)
+    todo: list[list[dict[str, Any]]] = [list(recordings)]
+    attempt = 0
+    while todo:
+        batch = todo.pop(0)
+        part = batch_id if attempt == 0 else f"{batch_id}-r{attempt}"
         attempt += 1
-        if run.recording is None:  # lost in the batch's own steps: nobody to blame
-            reason = Reason(
-                "processing_error",
-                f"the batch's {run.step} step was stopped: {run.why}; retried next night (at "
-                f"most {MAX_PENDING_NIGHTS} nights)",
-            )
-            outcomes = [
-                Outcome.of(BronzeRecording.from_dict(r), run_id, run.step, "pending", (reason,))
-                for r in remaining
-            ]
-            write_outcomes(lake, run_id, f"{part}-lost", outcomes)
-            lost += outcomes
-            result = BatchResult(batch_id=batch_id)
-            break
-        rec = BronzeRecording.from_dict(run.recording)
-        files = ", ".join(rec.files)
+        job = {"lake_url": lake_url, "run_id": run_id, "batch_id": part, "recordings": batch}
+        run = _run_in_worker({**job, "params": params, "now": now}, limits)
+        if run.stopped:
+            return BatchResult(batch_id=batch_id, outcomes=result.outcomes)
+        if run.result is not None:
+            _merge(result, run.result)
+            continue
+        if run.recording is None and len(batch) > 1:  # one of them: find it, one at a time
+            todo[:0] = [[r] for r in batch]
+            continue
+        culprit = run.recording or batch[0]
+        rest = [r for r in batch if r["content_key"] != culprit["content_key"]]
+        outcome = _refuse_for_limit(lake, run_id, part, culprit, run, now)
+        result.outcomes.append(outcome.row())
+        if rest:
+            todo.insert(0, rest)
+    return result
+
+
+def _merge(into: BatchResult, part: BatchResult) -> None:
+    into.segment_id = into.segment_id or part.segment_id
+    into.outcomes += part.outcomes
+    into.validation_failures += part.validation_failures
+    into.episodes += part.episodes
+    into.worker_peak_rss_bytes = max(into.worker_peak_rss_bytes, part.worker_peak_rss_bytes)
+
+
+def _refuse_for_limit(
+    lake: Store, run_id: str, part: str, recording: dict[str, Any], run: _Run, now: dt.datetime
+) -> Outcome:
+    """The outcome of a recording its worker was lost on: quarantined (``resource_limit``)
+    when it was being decoded or processed; pending when it was being validated or written
+    alone (an I/O stall may pass; after `MAX_PENDING_NIGHTS` it is ``stuck_pending``)."""
+    rec = BronzeRecording.from_dict(recording)
+    files = ", ".join(rec.files)
+    if run.recording is None:
+        reason = Reason(
+            "processing_error",
+            f"writing its segment ({run.step} step) was stopped: {run.why}; retried next night "
+            f"(at most {MAX_PENDING_NIGHTS} nights)",
+        )
+        outcome = Outcome.of(rec, run_id, run.step, "pending", (reason,))
+    else:
         outcome = quarantine(
             lake,
             rec,
@@ -369,13 +407,5 @@ def process_batch_isolated(
             ),
             now=now,
         )
-        write_outcomes(lake, run_id, f"{part}-limit", [outcome])
-        lost.append(outcome)
-        remaining = [r for r in remaining if r["content_key"] != rec.content_key]
-        if not remaining:
-            result = BatchResult(batch_id=batch_id)
-            break
-        part = f"{batch_id}-r{attempt}"
-    result.batch_id = batch_id
-    result.outcomes = [o.row() for o in lost] + result.outcomes
-    return result
+    write_outcomes(lake, run_id, f"{part}-lost", [outcome])
+    return outcome
