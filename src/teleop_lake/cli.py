@@ -32,6 +32,8 @@ app = typer.Typer(
 )
 release_app = typer.Typer(help="Inspect and verify published releases.", no_args_is_help=True)
 app.add_typer(release_app, name="release")
+keys_app = typer.Typer(help="Keys that sign releases.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 bench_app = typer.Typer(
     help="Benchmarks: measure and print figures and ratios (never pass/fail).",
     no_args_is_help=True,
@@ -813,14 +815,27 @@ def bench_spikes(
 def release_verify(
     lake: Annotated[str, typer.Option(help="Lake URL.")],
     release_id: Annotated[str | None, typer.Argument(help="Release id; default: latest.")] = None,
+    public_key: Annotated[
+        str | None,
+        typer.Option(
+            help="PEM file of the lake's Ed25519 public key: the manifest must carry its "
+            "valid signature (`teleop-lake keys new`; publish signs with TELEOP_LAKE_SIGNING_KEY)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Recompute every checksum of a release; exit 1 on any mismatch or missing file."""
+    """Recompute every checksum of a release, flag files it does not list, check its manifest
+    against the hash recorded at commit (and its signature, with --public-key); exit 1 on any
+    problem."""
     from teleop_lake.lake.layout import BadIdError
+    from teleop_lake.release.signing import SignatureError
     from teleop_lake.release.verify import ReleaseNotFoundError, verify_release
 
     try:
-        res = verify_release(lake, release_id)
+        res = verify_release(lake, release_id, public_key)
+    except SignatureError as exc:  # the key file itself is unusable
+        _fail(str(exc), EXIT_USAGE)
+        return
     except BadIdError as exc:
         _fail(str(exc), EXIT_USAGE)
         return
@@ -835,9 +850,10 @@ def release_verify(
             if res.manifest_checked
             else "its manifest predates recorded hashes and was not checked"
         )
+        signed = "; signature valid" if res.signature_checked else ""
         out.print(
             f"release {res.release_id}: OK, {res.n_files} files, "
-            f"{res.n_bytes / 1e6:.1f} MB verified; {chained}"
+            f"{res.n_bytes / 1e6:.1f} MB verified; {chained}{signed}"
         )
     else:
         for p in res.problems:
@@ -847,6 +863,23 @@ def release_verify(
         )
     if not res.ok:
         raise typer.Exit(EXIT_PROBLEM)
+
+
+@keys_app.command("new")
+def keys_new(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the key pair (kept private).")],
+) -> None:
+    """Make an Ed25519 key pair for signing releases: ``release-signing.key`` (private, mode
+    0600; point TELEOP_LAKE_SIGNING_KEY at it where nights run, never put it in the lake) and
+    ``release-signing.pub`` (give it to partners: `release verify --public-key`)."""
+    from teleop_lake.release.signing import new_key_pair
+
+    try:
+        private, public = new_key_pair(out_dir)
+    except FileExistsError:
+        _fail(f"{out_dir}/release-signing.key exists; not overwritten", EXIT_USAGE)
+        return
+    out.print(f"private key: {private} (keep it secret)\npublic key:  {public}")
 
 
 @release_app.command("list")

@@ -24,6 +24,7 @@ from teleop_lake.lake import layout
 from teleop_lake.lake.storage import Store
 from teleop_lake.release.cameras import CAMERA_TABLE_SCHEMA, camera_table_path, decode_frame
 from teleop_lake.release.publish import latest_pointer, manifest_sha256
+from teleop_lake.release.signing import SIGNATURE_SUFFIX, check, load_public_key
 from teleop_lake.release.verify import ReleaseNotFoundError
 
 __all__ = [
@@ -87,7 +88,11 @@ class Release:
         )
 
 
-def open_release(lake_url: str, release_id: str | None = None) -> Release:
+def open_release(
+    lake_url: str, release_id: str | None = None, public_key: str | None = None
+) -> Release:
+    """The release ``release_id`` (default: LATEST). With ``public_key`` (a PEM file the lake's
+    operators gave you) its manifest must carry their valid signature, else `SignatureError`."""
     lake = Store(lake_url)
     pointer, recorded = latest_pointer(lake)
     rid = release_id or pointer
@@ -98,7 +103,12 @@ def open_release(lake_url: str, release_id: str | None = None) -> Release:
             f"release {rid}: its manifest changed after it was committed (sha256 differs from "
             f"the one LATEST recorded); run `teleop-lake release verify --lake {lake_url}`"
         )
-    manifest = lake.read_json(f"{layout.release_dir(rid)}/{layout.RELEASE_MANIFEST_NAME}")
+    mpath = f"{layout.release_dir(rid)}/{layout.RELEASE_MANIFEST_NAME}"
+    if public_key is not None:
+        sig = f"{mpath}{SIGNATURE_SUFFIX}"
+        signature = lake.read_bytes(sig) if lake.exists(sig) else None
+        check(load_public_key(public_key), lake.read_bytes(mpath), signature, f"release {rid}")
+    manifest = lake.read_json(mpath)
     major = str(manifest["schema_version"]).split(".")[0]
     if major not in READABLE_MAJORS:
         raise IncompatibleReleaseError(

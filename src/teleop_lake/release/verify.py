@@ -8,6 +8,7 @@ from typing import Any
 from teleop_lake.lake import layout
 from teleop_lake.lake.storage import Store
 from teleop_lake.release.publish import latest_pointer, latest_release_id, manifest_sha256
+from teleop_lake.release.signing import SIGNATURE_SUFFIX, SignatureError, check, load_public_key
 
 
 class ReleaseNotFoundError(LookupError):
@@ -21,6 +22,8 @@ class VerifyResult:
     n_bytes: int = 0
     problems: list[dict[str, Any]] = field(default_factory=list)
     manifest_checked: bool = False
+    signature_checked: bool = False
+    """Whether the manifest's Ed25519 signature was checked, and held, against a given key."""
     """Whether the manifest itself was checked against the hash recorded when it was
     committed (LATEST, or its successor's manifest)."""
 
@@ -35,14 +38,18 @@ class VerifyResult:
             "n_files": self.n_files,
             "n_bytes": self.n_bytes,
             "manifest_checked": self.manifest_checked,
+            "signature_checked": self.signature_checked,
             "problems": self.problems,
         }
 
 
-def verify_release(lake_url: str, release_id: str | None = None) -> VerifyResult:
+def verify_release(
+    lake_url: str, release_id: str | None = None, public_key: str | None = None
+) -> VerifyResult:
     """Recompute every checksum the release manifest lists, and flag any file in the release's
     or its segments' folders that the manifest does not list (an added file, an extra zarr
-    array); problems are collected, not raised."""
+    array); with ``public_key`` (a PEM file) the manifest must carry a valid Ed25519
+    signature of that key. Problems are collected, not raised."""
     lake = Store(lake_url)
     rid = release_id or latest_release_id(lake)
     if rid is None:
@@ -54,7 +61,7 @@ def verify_release(lake_url: str, release_id: str | None = None) -> VerifyResult
         )
     manifest = lake.read_json(mpath)
     result = VerifyResult(release_id=rid)
-    listed = {str(f["path"]) for f in manifest["files"]} | {mpath}
+    listed = {str(f["path"]) for f in manifest["files"]} | {mpath, f"{mpath}{SIGNATURE_SUFFIX}"}
     folders = [layout.release_dir(rid)]
     for seg in manifest.get("segments", []):
         try:
@@ -89,6 +96,14 @@ def verify_release(lake_url: str, release_id: str | None = None) -> VerifyResult
                 }
             )
     result.manifest_checked = _check_manifest_chain(lake, rid, result)
+    if public_key is not None:
+        sig_path = f"{mpath}{SIGNATURE_SUFFIX}"
+        signature = lake.read_bytes(sig_path) if lake.exists(sig_path) else None
+        try:
+            check(load_public_key(public_key), lake.read_bytes(mpath), signature, f"release {rid}")
+            result.signature_checked = True
+        except SignatureError as exc:
+            result.problems.append({"path": sig_path, "problem": f"bad_signature: {exc}"})
     return result
 
 
