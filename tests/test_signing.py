@@ -78,6 +78,14 @@ def test_a_signed_release_verifies_with_its_key_and_not_with_another(
     signed = verify_release(str(lake), public_key=str(pub))
     assert signed.ok and signed.signature_checked
     assert open_release(str(lake), public_key=str(pub)).release_id == rid
+    exe = str(Path(sys.executable).with_name("teleop-lake"))
+    listed = subprocess.run(
+        [exe, "release", "list", "--lake", str(lake), "--json"], capture_output=True, text=True
+    )
+    row = json.loads(listed.stdout)["releases"][0]
+    assert (
+        row["signed"] and row["manifest_sha256"] == hashlib.sha256(mpath.read_bytes()).hexdigest()
+    )
     wrong = verify_release(str(lake), public_key=str(other))
     assert [p["problem"][:13] for p in wrong.problems] == ["bad_signature"]
     with pytest.raises(SignatureError, match="does not match"):

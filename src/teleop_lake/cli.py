@@ -887,15 +887,18 @@ def release_list(
     lake: Annotated[str, typer.Option(help="Lake URL.")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """List committed releases, oldest first."""
+    """List committed releases, oldest first, each with its manifest's sha256 (pin a release
+    by it: `release verify` checks the manifest still has it) and whether it is signed."""
     from teleop_lake.lake import layout
     from teleop_lake.lake.storage import Store
-    from teleop_lake.release.publish import latest_release_id, list_releases
+    from teleop_lake.release.publish import latest_release_id, list_releases, manifest_sha256
+    from teleop_lake.release.signing import SIGNATURE_SUFFIX
 
     store = Store(lake)
     rows = []
     for rid in list_releases(store):
-        m = store.read_json(f"{layout.release_dir(rid)}/{layout.RELEASE_MANIFEST_NAME}")
+        mpath = f"{layout.release_dir(rid)}/{layout.RELEASE_MANIFEST_NAME}"
+        m = store.read_json(mpath)
         rows.append(
             {
                 "release_id": rid,
@@ -904,28 +907,20 @@ def release_list(
                 "frames": m["counts"]["frames"],
                 "parent": m["parent_release_id"],
                 **{k: m["changelog"][k] for k in ("added", "updated", "removed")},
+                "manifest_sha256": manifest_sha256(store, rid),
+                "signed": store.exists(f"{mpath}{SIGNATURE_SUFFIX}"),
             }
         )
     if as_json:
         typer.echo(json.dumps({"latest": latest_release_id(store), "releases": rows}))
         return
     t = Table()
-    for c in ("release_id", "created_at", "episodes", "frames", "added", "updated", "removed"):
+    cols = ("release_id", "created_at", "episodes", "frames", "added", "updated", "removed")
+    for c in (*cols, "manifest sha256", "signed"):
         t.add_column(c)
     for r in rows:
         t.add_row(
-            *(
-                str(r[c])
-                for c in (
-                    "release_id",
-                    "created_at",
-                    "episodes",
-                    "frames",
-                    "added",
-                    "updated",
-                    "removed",
-                )
-            )
+            *(str(r[c]) for c in cols), str(r["manifest_sha256"])[:16], "yes" if r["signed"] else ""
         )
     out.print(t)
 

@@ -34,7 +34,7 @@ import numpy as np
 import polars as pl
 
 from teleop_lake.lake import layout
-from teleop_lake.pipeline.isolation import process_batch_isolated
+from teleop_lake.pipeline.isolation import Limits, process_batch_isolated
 from teleop_lake.pipeline.pull import pull_stage
 from teleop_lake.processing import ProcessingParams
 from teleop_lake.simulate.network import simulate_network
@@ -203,8 +203,12 @@ def _published_view(lake: Path, segment_id: str, episode_ids: list[str]) -> tupl
     return frames.select(numeric), kinds, float(eps["quality_score"].min()), digest.hexdigest()
 
 
-def process_alone(lake: Path, run_id: str, part: str, rec: dict[str, Any]) -> Processed:
-    res = process_batch_isolated(str(lake), run_id, part, [rec], ProcessingParams(), NOW)
+def process_alone(
+    lake: Path, run_id: str, part: str, rec: dict[str, Any], limits: Limits | None = None
+) -> Processed:
+    res = process_batch_isolated(
+        str(lake), run_id, part, [rec], ProcessingParams(), NOW, limits=limits
+    )
     out = res.outcomes[0] if res.outcomes else {"status": "none", "reason_codes": [], "message": ""}
     p = Processed(
         status=out["status"],
@@ -264,7 +268,13 @@ def judge(case: Case, clean: Processed, got: Processed) -> None:
 
 
 def run_round(
-    root: Path, clean: Path, baseline: dict[str, Processed], cases: int, seed: int, start: int
+    root: Path,
+    clean: Path,
+    baseline: dict[str, Processed],
+    cases: int,
+    seed: int,
+    start: int,
+    limits: Limits | None = None,
 ) -> list[Case]:
     """``cases`` mutated recordings from ``clean`` through pull and process under ``root``."""
     rng = random.Random(seed)
@@ -323,7 +333,7 @@ def run_round(
             got = Processed("quarantined", codes, str(q.get("message") or ""), 0)
         else:
             t0 = dt.datetime.now()
-            got = process_alone(lake, run_id, case.case_id, rec)
+            got = process_alone(lake, run_id, case.case_id, rec, limits)
             case.seconds = (dt.datetime.now() - t0).total_seconds()
         judge(case, baseline[case.source], got)
     return planned
@@ -347,9 +357,17 @@ def baselines(root: Path, clean: Path) -> dict[str, Processed]:
 
 
 def run_fuzz(
-    work: Path, *, cases: int, seed: int, per_center: int, camera: tuple[int, int], chunk: int = 100
+    work: Path,
+    *,
+    cases: int,
+    seed: int,
+    per_center: int,
+    camera: tuple[int, int],
+    chunk: int = 100,
+    limits: Limits | None = None,
 ) -> Iterator[Case]:
-    """Yield judged cases; each round's network and lake are deleted when it is done."""
+    """Yield judged cases; each round's network and lake are deleted when it is done.
+    ``limits``: instead of the profiles' (a shorter wall time for short test recordings)."""
     clean = clean_network(work, seed, per_center=per_center, camera=camera)
     base = baselines(work / "baseline", clean)
     shutil.rmtree(work / "baseline")
@@ -357,7 +375,7 @@ def run_fuzz(
     while done < cases:
         n = min(chunk, cases - done)
         root = work / f"round{done:05d}"
-        yield from run_round(root, clean, base, n, seed * 1000 + done, done)
+        yield from run_round(root, clean, base, n, seed * 1000 + done, done, limits)
         shutil.rmtree(root)
         done += n
 

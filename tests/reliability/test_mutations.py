@@ -9,9 +9,15 @@ from pathlib import Path
 from fuzz import FAILURES, run_fuzz, summary_rows
 from synthetic_teleop import SMALL_CAMERA
 
+from teleop_lake.pipeline.isolation import Limits
+
 
 def test_damaged_recordings_are_refused_or_flagged_never_crash_or_hang(tmp_path: Path) -> None:
-    cases = list(run_fuzz(tmp_path, cases=32, seed=5, per_center=1, camera=SMALL_CAMERA))
+    # these recordings take under a second: 20 s still leaves a margin of 20x
+    quick = Limits(seconds=20, memory_gib=8)
+    cases = list(
+        run_fuzz(tmp_path, cases=32, seed=5, per_center=1, camera=SMALL_CAMERA, limits=quick)
+    )
     assert len(cases) == 32
     assert {c.raw_format for c in cases} == {"ros1-bag", "ros2-mcap", "hdf5", "parquet-dir"}
     failed = [
