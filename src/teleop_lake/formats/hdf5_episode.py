@@ -20,6 +20,7 @@ reject the recording (`stamp_order`).
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -169,11 +170,78 @@ def read_stream(group: h5py.Group, mapping: StreamMapping, file: str) -> SignalS
     return stream
 
 
+def check_vlen_heap(ds: h5py.Dataset, file: str, stream: str) -> None:
+    """Check, before HDF5 reads them, that the variable-length elements of ``ds`` point at
+    sound global-heap objects of the right size. HDF5 itself loops forever on some damaged
+    heap collections (a zeroed region), out of reach of any timeout but a process kill.
+
+    Checked where the raw elements can be read directly (contiguous storage); each element is
+    a length, a collection address and an object index."""
+    offset = ds.id.get_offset()
+    base = h5py.check_vlen_dtype(ds.dtype)
+    if offset is None or base is None or ds.ndim != 1:
+        return
+    sizeof_addr, sizeof_size = ds.file.id.get_create_plist().get_sizes()
+    if (sizeof_addr, sizeof_size) != (8, 8):
+        return
+    userblock = ds.file.id.get_create_plist().get_userblock()
+    elements = np.dtype([("length", "<u4"), ("address", "<u8"), ("index", "<u4")])
+    n = ds.shape[0]
+    with open(ds.file.filename, "rb") as f:
+        file_size = os.fstat(f.fileno()).st_size
+        f.seek(userblock + offset)
+        raw = f.read(n * elements.itemsize)
+        if len(raw) < n * elements.itemsize:
+            reject("truncated_file", f"{ds.name}: its elements run past the end", file, stream)
+        refs = np.frombuffer(raw, dtype=elements)
+        heaps: dict[int, dict[int, int]] = {}
+        for k, (length, address, index) in enumerate(refs.tolist()):
+            if length == 0:
+                continue  # an empty element points nowhere
+            if address not in heaps:
+                heaps[address] = _heap_objects(f, userblock + address, file_size, ds.name, file)
+            size = heaps[address].get(index)
+            if size is None or size != length * base.itemsize:
+                reject(
+                    "corrupt_file",
+                    f"{ds.name} element {k}: its data (heap object {index} at byte "
+                    f"{userblock + address}) is {'missing' if size is None else 'the wrong size'}"
+                    "; the file is damaged",
+                    file,
+                    stream,
+                )
+
+
+def _heap_objects(f: Any, at: int, file_size: int, dataset: str, file: str) -> dict[int, int]:
+    """{object index: size} of the global heap collection at byte ``at``."""
+    f.seek(at)
+    head = f.read(16)
+    if len(head) < 16 or head[:4] != b"GCOL" or head[4] != 1:
+        reject("corrupt_file", f"{dataset}: no heap collection at byte {at}", file)
+    size = int.from_bytes(head[8:16], "little")
+    if size < 16 or at + size > file_size:
+        reject("corrupt_file", f"{dataset}: the heap collection at byte {at} is damaged", file)
+    body = f.read(size - 16)
+    objects: dict[int, int] = {}
+    pos = 0
+    while pos + 16 <= len(body):
+        index = int.from_bytes(body[pos : pos + 2], "little")
+        length = int.from_bytes(body[pos + 8 : pos + 16], "little")
+        if index == 0:
+            break  # free space: the rest of the collection
+        if pos + 16 + length > len(body):
+            reject("corrupt_file", f"{dataset}: heap object {index} at byte {at} overruns", file)
+        objects[index] = length
+        pos += 16 + (length + 7) // 8 * 8
+    return objects
+
+
 def read_camera(group: h5py.Group, name: str, file: str) -> CameraStream:
     t_ns = _times(group, file, name)
     ds = _block(group, IMAGE_DATASET, len(t_ns), file, name)
     if ds is None:
         reject("missing_stream", f"{group.name} has no {IMAGE_DATASET!r} frames", file, name)
+    check_vlen_heap(ds, file, name)
     frames = tuple(np.asarray(f, dtype=np.uint8).tobytes() for f in ds[()])
     enc = ds.attrs.get("encoding", "jpeg")
     enc = enc.decode() if isinstance(enc, bytes) else str(enc)
