@@ -44,7 +44,7 @@ bench: $(STAMP)
 	$(BIN)/teleop-lake bench spikes
 
 # Damaged recordings (1,000, four formats), hostile drops through a traced night and kill -9
-# at every write point; prints a table, exits 1 if a target is missed (about an hour).
+# at every write point; prints a table, exits 1 if a target is missed (about half an hour).
 reliability: $(STAMP)
 	$(BIN)/python tests/reliability/run.py
 
