@@ -58,6 +58,8 @@ def main() -> int:
             total = rows[-1]
             if any(total[v] for v in fuzz.FAILURES) or total["peak_rss_ratio_max"] > 2:
                 failed.append("mutations")
+            if total["silent"]:  # the target: every change of data refused or flagged
+                failed.append(f"mutations ({total['silent']} changed data published unflagged)")
             shutil.rmtree(work / "fuzz")
         if "hostile" not in args.skip and shutil.which("strace"):
             root = work / "hostile"
