@@ -30,6 +30,12 @@ class AlreadyExistsError(FileExistsError):
     pass
 
 
+def json_bytes(obj: Any) -> bytes:
+    """The bytes `Store.write_json` writes for ``obj`` (what a signature is taken over)."""
+    text = json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    return (text + "\n").encode("utf-8")
+
+
 @dataclass(frozen=True)
 class Store:
     """A folder addressed by an fsspec URL; all paths below it are '/'-separated and relative."""
@@ -146,8 +152,7 @@ class Store:
         self.write_bytes(rel, text.encode("utf-8"), exclusive=exclusive)
 
     def write_json(self, rel: str, obj: Any, *, exclusive: bool = False) -> None:
-        text = json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=str)
-        self.write_text(rel, text + "\n", exclusive=exclusive)
+        self.write_bytes(rel, json_bytes(obj), exclusive=exclusive)
 
     def write_parquet(
         self,

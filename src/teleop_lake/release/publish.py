@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +23,7 @@ from teleop_lake import __version__
 from teleop_lake.labeling.overrides import apply_overrides
 from teleop_lake.lake import layout
 from teleop_lake.lake.overrides import latest_overrides, overrides_frame
-from teleop_lake.lake.storage import Store
+from teleop_lake.lake.storage import Store, json_bytes
 from teleop_lake.release.card import render_dataset_card
 from teleop_lake.release.segment import SEGMENT_MANIFEST_NAME
 from teleop_lake.release.signing import SIGNATURE_SUFFIX, sign, signing_key_from_env
@@ -170,12 +169,6 @@ def _relabeled(eps: pl.DataFrame, parent_eps: pl.DataFrame) -> list[str]:
     return sorted(changed["episode_id"].to_list())
 
 
-def manifest_json(manifest: dict[str, Any]) -> bytes:
-    """A manifest's bytes as committed (and signed)."""
-    text = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False, default=str)
-    return (text + "\n").encode("utf-8")
-
-
 def publish_release(lake_url: str, run_id: str, date: str, now: dt.datetime) -> PublishResult:
     """Commit a new release of the lake's current episodes, if they changed. Signed when
     ``TELEOP_LAKE_SIGNING_KEY`` names a key (`teleop_lake.release.signing`)."""
@@ -312,7 +305,7 @@ def publish_release(lake_url: str, run_id: str, date: str, now: dt.datetime) -> 
             f"another night published {latest_release_id(lake)} while this one built "
             f"{release_id} on {parent}; {release_id} is not committed (run the night again)"
         )
-    manifest_bytes = manifest_json(manifest)
+    manifest_bytes = json_bytes(manifest)
     if signing_key is not None:  # signed before the commit: every committed release is signed
         lake.write_bytes(
             f"{manifest_path}{SIGNATURE_SUFFIX}", sign(signing_key, manifest_bytes), exclusive=True

@@ -24,7 +24,7 @@ from teleop_lake.lake import layout
 from teleop_lake.lake.storage import Store
 from teleop_lake.release.cameras import CAMERA_TABLE_SCHEMA, camera_table_path, decode_frame
 from teleop_lake.release.publish import latest_pointer, manifest_sha256
-from teleop_lake.release.signing import SIGNATURE_SUFFIX, check, load_public_key
+from teleop_lake.release.signing import check_manifest
 from teleop_lake.release.verify import ReleaseNotFoundError
 
 __all__ = [
@@ -105,9 +105,7 @@ def open_release(
         )
     mpath = f"{layout.release_dir(rid)}/{layout.RELEASE_MANIFEST_NAME}"
     if public_key is not None:
-        sig = f"{mpath}{SIGNATURE_SUFFIX}"
-        signature = lake.read_bytes(sig) if lake.exists(sig) else None
-        check(load_public_key(public_key), lake.read_bytes(mpath), signature, f"release {rid}")
+        check_manifest(lake, mpath, public_key, f"release {rid}")
     manifest = lake.read_json(mpath)
     major = str(manifest["schema_version"]).split(".")[0]
     if major not in READABLE_MAJORS:

@@ -20,6 +20,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from teleop_lake.lake.storage import Store
+
 SIGNING_KEY_ENV = "TELEOP_LAKE_SIGNING_KEY"
 SIGNATURE_SUFFIX = ".sig"
 
@@ -92,3 +94,11 @@ def check(
             f"{what}: the signature does not match the manifest and the public key given "
             "(changed after signing, or signed with another key)"
         ) from err
+
+
+def check_manifest(lake: Store, manifest_path: str, public_key: str | Path, what: str) -> None:
+    """Raise `SignatureError` unless the manifest at ``manifest_path`` carries a valid
+    signature of ``public_key`` (a PEM file)."""
+    sig_path = f"{manifest_path}{SIGNATURE_SUFFIX}"
+    signature = lake.read_bytes(sig_path) if lake.exists(sig_path) else None
+    check(load_public_key(public_key), lake.read_bytes(manifest_path), signature, what)

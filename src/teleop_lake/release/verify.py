@@ -8,7 +8,7 @@ from typing import Any
 from teleop_lake.lake import layout
 from teleop_lake.lake.storage import Store
 from teleop_lake.release.publish import latest_pointer, latest_release_id, manifest_sha256
-from teleop_lake.release.signing import SIGNATURE_SUFFIX, SignatureError, check, load_public_key
+from teleop_lake.release.signing import SIGNATURE_SUFFIX, SignatureError, check_manifest
 
 
 class ReleaseNotFoundError(LookupError):
@@ -97,13 +97,12 @@ def verify_release(
             )
     result.manifest_checked = _check_manifest_chain(lake, rid, result)
     if public_key is not None:
-        sig_path = f"{mpath}{SIGNATURE_SUFFIX}"
-        signature = lake.read_bytes(sig_path) if lake.exists(sig_path) else None
         try:
-            check(load_public_key(public_key), lake.read_bytes(mpath), signature, f"release {rid}")
+            check_manifest(lake, mpath, public_key, f"release {rid}")
             result.signature_checked = True
         except SignatureError as exc:
-            result.problems.append({"path": sig_path, "problem": f"bad_signature: {exc}"})
+            path = f"{mpath}{SIGNATURE_SUFFIX}"
+            result.problems.append({"path": path, "problem": f"bad_signature: {exc}"})
     return result
 
 
