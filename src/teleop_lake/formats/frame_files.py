@@ -1,9 +1,14 @@
-"""Camera frames left in their file: read one at a time, when indexed.
+"""Camera frames kept out of memory: left in their file, or spooled to a temporary one.
 
 A Kuavo bag holds its camera frames uncompressed, each a byte range of the file. Copying
 them all into memory made a recording's footprint its size on disk (0.33 GB per second of
 three 1280x720 cameras). `FileFrames` keeps only each frame's offset and length and reads a
 frame with one ``pread`` when it is indexed, so the night holds a frame at a time.
+
+Containers whose frames are not plain byte ranges of the file (compressed bag or MCAP
+chunks, Parquet pages, HDF5 storage we cannot locate) copy each frame once, as it is read,
+into a `FrameSpool`: an anonymous temporary file (unlinked at once, so nothing is left
+behind even when the process is killed). Its `FileFrames` then read like the others.
 
 The file is opened once, when the frames are located, and closed when the sequence is
 garbage collected: a temporary download can be deleted meanwhile (the open descriptor keeps
@@ -13,6 +18,7 @@ its bytes). The frames are not meant to leave the process that located them.
 from __future__ import annotations
 
 import os
+import tempfile
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,19 +27,28 @@ import numpy as np
 
 
 class FileFrames(Sequence[bytes]):
-    """Frames ``i`` = ``length[i]`` bytes at ``offset[i]`` of ``path``."""
+    """Frames ``i`` = ``length[i]`` bytes at ``offset[i]`` of ``path`` (or of the open
+    descriptor ``fd``, which the sequence then owns and closes)."""
 
-    def __init__(self, path: Path, offsets: np.ndarray, lengths: np.ndarray) -> None:
+    def __init__(
+        self,
+        path: Path,
+        offsets: np.ndarray,
+        lengths: np.ndarray,
+        *,
+        fd: int | None = None,
+    ) -> None:
         if len(offsets) != len(lengths):
             raise ValueError("one offset and one length per frame")
         self.path = Path(path)
         self._offsets = np.asarray(offsets, dtype=np.int64)
         self._lengths = np.asarray(lengths, dtype=np.int64)
-        size = self.path.stat().st_size
-        if len(self._offsets) and int((self._offsets + self._lengths).max()) > size:
-            raise ValueError(f"{self.path}: a frame runs past the end of the file")
-        self._fd = os.open(self.path, os.O_RDONLY)
+        self._fd = os.open(self.path, os.O_RDONLY) if fd is None else fd
         self._closer = weakref.finalize(self, os.close, self._fd)
+        size = os.fstat(self._fd).st_size
+        if len(self._offsets) and int((self._offsets + self._lengths).max()) > size:
+            self.close()
+            raise ValueError(f"{self.path}: a frame runs past the end of the file")
 
     def __len__(self) -> int:
         return len(self._offsets)
@@ -60,3 +75,45 @@ class FileFrames(Sequence[bytes]):
 
     def close(self) -> None:
         self._closer()
+
+
+class FrameSpool:
+    """Frames copied one at a time into an anonymous temporary file, then read as
+    `FileFrames`. ``source`` names what they came from (for messages)."""
+
+    def __init__(self, source: str) -> None:
+        self._source = source
+        fd, name = tempfile.mkstemp(prefix="teleop-frames-")
+        os.unlink(name)  # the descriptor keeps the bytes; nothing is left if we are killed
+        self._fd: int | None = fd
+        self._closer = weakref.finalize(self, os.close, fd)
+        self._offsets: list[int] = []
+        self._lengths: list[int] = []
+        self._end = 0
+
+    def append(self, frame: bytes | memoryview) -> None:
+        if self._fd is None:
+            raise ValueError("the spool was already turned into frames")
+        view = memoryview(frame)
+        done = 0
+        while done < len(view):
+            done += os.pwrite(self._fd, view[done:], self._end + done)
+        self._offsets.append(self._end)
+        self._lengths.append(len(view))
+        self._end += len(view)
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    def frames(self) -> FileFrames:
+        """The spooled frames; the spool hands its file over to them and is done."""
+        if self._fd is None:
+            raise ValueError("the spool was already turned into frames")
+        fd, self._fd = self._fd, None
+        self._closer.detach()
+        return FileFrames(
+            Path(f"<spooled frames of {self._source}>"),
+            np.asarray(self._offsets, dtype=np.int64),
+            np.asarray(self._lengths, dtype=np.int64),
+            fd=fd,
+        )

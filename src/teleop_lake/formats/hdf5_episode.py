@@ -38,6 +38,7 @@ from teleop_lake.canonical import (
     SignalStream,
 )
 from teleop_lake.formats.end_effector import resolve_end_effector
+from teleop_lake.formats.frame_files import FileFrames, FrameSpool
 from teleop_lake.formats.kuavo_labels import apply_labels, read_label_files
 from teleop_lake.formats.kuavo_ros1 import OPTIONAL_STREAMS, REQUIRED_STREAMS
 from teleop_lake.formats.kuavo_topics import check_stamps, reject
@@ -49,6 +50,8 @@ RAW_FORMAT = "hdf5"
 SUFFIXES = (".hdf5", ".h5")
 TIMESTAMPS = "timestamps"
 TIME_UNIT_TO_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000}
+# Frames HDF5 must read itself are spooled this many at a time.
+SPOOL_SLICE = 64
 # Dataset name -> raw quantity of a ``joints`` group.
 JOINT_DATASETS = {
     "joint_position": "position_raw",
@@ -170,37 +173,43 @@ def read_stream(group: h5py.Group, mapping: StreamMapping, file: str) -> SignalS
     return stream
 
 
-def check_vlen_heap(ds: h5py.Dataset, file: str, stream: str) -> None:
+def check_vlen_heap(
+    ds: h5py.Dataset, file: str, stream: str
+) -> tuple[np.ndarray, np.ndarray] | None:
     """Check, before HDF5 reads them, that the variable-length elements of ``ds`` point at
     sound global-heap objects of the right size. HDF5 itself loops forever on some damaged
     heap collections (a zeroed region), out of reach of any timeout but a process kill.
 
     Checked where the raw elements can be read directly (contiguous storage); each element is
-    a length, a collection address and an object index."""
+    a length, a collection address and an object index. Returns each element's data as
+    (file offsets, byte lengths) when checked, else None: a heap object's bytes are stored
+    as they are, so the frames can be read from the file without HDF5."""
     offset = ds.id.get_offset()
     base = h5py.check_vlen_dtype(ds.dtype)
     if offset is None or base is None or ds.ndim != 1:
-        return
+        return None
     sizeof_addr, sizeof_size = ds.file.id.get_create_plist().get_sizes()
     if (sizeof_addr, sizeof_size) != (8, 8):
-        return
+        return None
     userblock = ds.file.id.get_create_plist().get_userblock()
     elements = np.dtype([("length", "<u4"), ("address", "<u8"), ("index", "<u4")])
     n = ds.shape[0]
+    starts = np.zeros(n, dtype=np.int64)
+    lengths = np.zeros(n, dtype=np.int64)
     with open(ds.file.filename, "rb") as f:
-        file_size = os.fstat(f.fileno()).st_size
-        f.seek(userblock + offset)
-        raw = f.read(n * elements.itemsize)
+        fd = f.fileno()
+        file_size = os.fstat(fd).st_size
+        raw = os.pread(fd, n * elements.itemsize, userblock + offset)
         if len(raw) < n * elements.itemsize:
             reject("truncated_file", f"{ds.name}: its elements run past the end", file, stream)
         refs = np.frombuffer(raw, dtype=elements)
-        heaps: dict[int, dict[int, int]] = {}
+        heaps: dict[int, dict[int, tuple[int, int]]] = {}
         for k, (length, address, index) in enumerate(refs.tolist()):
             if length == 0:
                 continue  # an empty element points nowhere
             if address not in heaps:
-                heaps[address] = _heap_objects(f, userblock + address, file_size, ds.name, file)
-            size = heaps[address].get(index)
+                heaps[address] = _heap_objects(fd, userblock + address, file_size, ds.name, file)
+            size, start = heaps[address].get(index, (None, 0))
             if size is None or size != length * base.itemsize:
                 reject(
                     "corrupt_file",
@@ -210,39 +219,59 @@ def check_vlen_heap(ds: h5py.Dataset, file: str, stream: str) -> None:
                     file,
                     stream,
                 )
+            starts[k], lengths[k] = start, size
+    return starts, lengths
 
 
-def _heap_objects(f: Any, at: int, file_size: int, dataset: str, file: str) -> dict[int, int]:
-    """{object index: size} of the global heap collection at byte ``at``."""
-    f.seek(at)
-    head = f.read(16)
+def _heap_objects(
+    fd: int, at: int, file_size: int, dataset: str, file: str
+) -> dict[int, tuple[int, int]]:
+    """{object index: (size, file offset of its data)} of the global heap collection at byte
+    ``at``, read object header by object header (the objects' data is skipped)."""
+    head = os.pread(fd, 16, at)
     if len(head) < 16 or head[:4] != b"GCOL" or head[4] != 1:
         reject("corrupt_file", f"{dataset}: no heap collection at byte {at}", file)
     size = int.from_bytes(head[8:16], "little")
     if size < 16 or at + size > file_size:
         reject("corrupt_file", f"{dataset}: the heap collection at byte {at} is damaged", file)
-    body = f.read(size - 16)
-    objects: dict[int, int] = {}
-    pos = 0
-    while pos + 16 <= len(body):
-        index = int.from_bytes(body[pos : pos + 2], "little")
-        length = int.from_bytes(body[pos + 8 : pos + 16], "little")
+    objects: dict[int, tuple[int, int]] = {}
+    pos, end = at + 16, at + size
+    while pos + 16 <= end:
+        obj = os.pread(fd, 16, pos)
+        index = int.from_bytes(obj[0:2], "little")
+        length = int.from_bytes(obj[8:16], "little")
         if index == 0:
             break  # free space: the rest of the collection
-        if pos + 16 + length > len(body):
+        if pos + 16 + length > end:
             reject("corrupt_file", f"{dataset}: heap object {index} at byte {at} overruns", file)
-        objects[index] = length
+        objects[index] = (length, pos + 16)
         pos += 16 + (length + 7) // 8 * 8
     return objects
 
 
+def _spooled(ds: h5py.Dataset, source: str) -> FileFrames:
+    """The elements of a variable-length dataset HDF5 must read itself (chunked storage),
+    a slice at a time, into a `FrameSpool`."""
+    spool = FrameSpool(source)
+    for lo in range(0, ds.shape[0], SPOOL_SLICE):
+        for element in ds[lo : lo + SPOOL_SLICE]:
+            spool.append(np.asarray(element, dtype=np.uint8).tobytes())
+    return spool.frames()
+
+
 def read_camera(group: h5py.Group, name: str, file: str) -> CameraStream:
+    """A camera's frames stay in the file where its heap objects could be located and
+    checked; otherwise they are spooled. Either way they are never all in memory."""
     t_ns = _times(group, file, name)
     ds = _block(group, IMAGE_DATASET, len(t_ns), file, name)
     if ds is None:
         reject("missing_stream", f"{group.name} has no {IMAGE_DATASET!r} frames", file, name)
-    check_vlen_heap(ds, file, name)
-    frames = tuple(np.asarray(f, dtype=np.uint8).tobytes() for f in ds[()])
+    located = check_vlen_heap(ds, file, name)
+    frames: Sequence[bytes]
+    if located is not None and h5py.check_vlen_dtype(ds.dtype) == np.dtype(np.uint8):
+        frames = FileFrames(Path(ds.file.filename), *located)
+    else:
+        frames = _spooled(ds, f"{file}:{ds.name}")
     enc = ds.attrs.get("encoding", "jpeg")
     enc = enc.decode() if isinstance(enc, bytes) else str(enc)
     cam = CameraStream(name, "robot", t_ns, frames, enc, None, f"{file}:{group.name}")

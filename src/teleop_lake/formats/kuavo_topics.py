@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO, NoReturn, Protocol
 
 import numpy as np
 from rosbags.typesys.msg import normalize_msgtype
 
 from teleop_lake.canonical import EVENT_KINDS, CameraStream, Event, SignalStream
-from teleop_lake.formats.frame_files import FileFrames
+from teleop_lake.formats.frame_files import FileFrames, FrameSpool
 from teleop_lake.formats.ros1_bag import RawMessages
 from teleop_lake.formats.ros1_layout import (
     DecodedFields,
@@ -236,21 +236,40 @@ def check_stamps(stream: SignalStream | CameraStream, file: str) -> None:
         )
 
 
-def decode_camera(raw: RawMessages, name: str) -> CameraStream:
-    """sensor_msgs/CompressedImage payloads: header stamp, format, encoded bytes.
+# Parses one image message's first bytes (and knows the whole payload's length): the stamp
+# in ns, where the frame's data starts in the payload, its length, and the format text.
+FrameHeader = Callable[[memoryview, int], tuple[int, int, int, str]]
+
+
+def _ros1_image_header(p: memoryview, payload_length: int) -> tuple[int, int, int, str]:
+    """sensor_msgs/CompressedImage (ROS 1): header (seq, stamp, frame_id), format, data."""
+    _, sec, nsec, flen = struct.unpack_from("<IIII", p, 0)
+    pos = 16 + flen
+    (fmt_len,) = struct.unpack_from("<I", p, pos)
+    fmt = bytes(p[pos + 4 : pos + 4 + fmt_len]).decode("ascii", "replace")
+    pos += 4 + fmt_len
+    (dlen,) = struct.unpack_from("<I", p, pos)
+    if pos + 4 + dlen != payload_length:
+        raise struct.error("the frame's length does not match its payload")
+    return sec * 1_000_000_000 + nsec, pos + 4, dlen, fmt
+
+
+def camera_from_payloads(raw: RawMessages, name: str, header: FrameHeader) -> CameraStream:
+    """The camera stream of one topic's image messages, parsed with ``header``.
 
     Where every payload lies uncompressed in the file, the frames stay there
-    (`FileFrames`: located now, read when used); otherwise they are copied out."""
+    (`FileFrames`: located now, read when used); otherwise (compressed chunks) each is
+    copied, as its chunk is read, into a `FrameSpool`: never all in memory."""
     n = raw.n_messages
     t_ns = np.zeros(n, dtype=np.int64)
     offsets = np.zeros(n, dtype=np.int64)
     lengths = np.zeros(n, dtype=np.int64)
     in_file = raw.path is not None and all(s.file_starts is not None for s in raw.segments)
-    copies: list[bytes] = []
+    spool: FrameSpool | None = None if in_file else FrameSpool(raw.topic)
     fmt = ""
     i = 0
     stack = contextlib.ExitStack()
-    bag: BinaryIO | None = None
+    source: BinaryIO | None = None
     with stack:
         for seg in raw.segments:
             view = memoryview(seg.buffer.data)
@@ -259,34 +278,36 @@ def decode_camera(raw: RawMessages, name: str) -> CameraStream:
                 zip(seg.starts.tolist(), seg.lengths.tolist(), strict=True)
             ):
                 p = view[start : start + int(kept[j])]
-                _, sec, nsec, flen = struct.unpack_from("<IIII", p, 0)
-                pos = 16 + flen
-                (fmt_len,) = struct.unpack_from("<I", p, pos)
-                fmt = bytes(p[pos + 4 : pos + 4 + fmt_len]).decode("ascii", "replace")
-                pos += 4 + fmt_len
-                (dlen,) = struct.unpack_from("<I", p, pos)
-                if pos + 4 + dlen != length:
-                    raise struct.error(f"frame {i} length does not match its payload")
-                t_ns[i] = sec * 1_000_000_000 + nsec
-                if in_file and seg.file_starts is not None:
-                    offsets[i] = int(seg.file_starts[j]) + pos + 4
+                try:
+                    t_ns[i], pos, dlen, fmt = header(p, length)
+                except struct.error as err:
+                    raise struct.error(f"frame {i}: {err}") from None
+                if pos + dlen > length:
+                    raise struct.error(f"frame {i} is longer than its payload")
+                if spool is None:
+                    offsets[i] = int(seg.file_starts[j]) + pos  # type: ignore[index]
                     lengths[i] = dlen
                 elif seg.kept is not None and seg.file_starts is not None and raw.path is not None:
-                    # a bag mixing compressed and plain chunks: this frame was left in the file
-                    if bag is None:
-                        bag = stack.enter_context(raw.path.open("rb"))
-                    bag.seek(int(seg.file_starts[j]) + pos + 4)
-                    copies.append(bag.read(dlen))
+                    # a file mixing compressed and plain chunks: this frame was left in the file
+                    if source is None:
+                        source = stack.enter_context(raw.path.open("rb"))
+                    source.seek(int(seg.file_starts[j]) + pos)
+                    spool.append(source.read(dlen))
                 else:
-                    copies.append(bytes(p[pos + 4 :]))
+                    spool.append(p[pos : pos + dlen])
                 i += 1
     frames: Sequence[bytes] = (
-        FileFrames(raw.path, offsets, lengths) if in_file and raw.path else tuple(copies)
+        spool.frames() if spool is not None else FileFrames(raw.path, offsets, lengths)  # type: ignore[arg-type]
     )
     encoding = "png" if "png" in fmt.lower() else "jpeg"
     return CameraStream(
         name, "robot", t_ns, frames, encoding, raw.t_record_ns.astype(np.int64), raw.topic
     )
+
+
+def decode_camera(raw: RawMessages, name: str) -> CameraStream:
+    """sensor_msgs/CompressedImage payloads of a ROS 1 bag: header stamp, format, bytes."""
+    return camera_from_payloads(raw, name, _ros1_image_header)
 
 
 def decode_events(raw: RawMessages) -> tuple[list[Event], list[str]]:

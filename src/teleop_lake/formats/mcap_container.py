@@ -2,8 +2,8 @@
 
 What belongs here: the byte-level layout of the MCAP *container* (top-level records,
 chunks, message index records) and nothing about what the messages mean. `McapFile`
-memory-maps the file and walks its top-level records once (a few per chunk, never one
-per message); each chunk's message index records give the offsets of its messages,
+reads the file with ``pread`` and walks its top-level records once (a few per chunk; one
+per message only in a file without chunks); each chunk's message index records give the offsets of its messages,
 from which payload positions, log times and publish times are gathered with numpy.
 A chunk without message indexes is walked record by record (the fallback). Message
 decoding lives in `cdr_layout`; topic mapping in `ros2_mcap`.
@@ -20,18 +20,17 @@ of the decode benchmark.
 
 from __future__ import annotations
 
-import mmap
+import os
 import struct
 import zlib
-from collections.abc import Iterable, Sequence
-from contextlib import suppress
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from teleop_lake.formats.ros1_bag import BagConnection, BagReadError, RawMessages, TopicInfo
-from teleop_lake.formats.ros1_records import PayloadSegment, Truncated, windows
+from teleop_lake.formats.ros1_records import PayloadSegment, TopicPayloads, Truncated, windows
 
 MCAP_MAGIC = b"\x89MCAP0\r\n"
 OP_HEADER = 0x01
@@ -47,6 +46,8 @@ OP_DATA_END = 0x0F
 MESSAGE_FIXED_BYTES = 22
 _INDEX_ENTRY = np.dtype([("log_time", "<u8"), ("offset", "<u8")])
 MAX_RECORD_BYTES = 1 << 34  # larger lengths are garbage, not a cut file
+# Unchunked messages are read in blocks of about this size (one message may be larger).
+LOOSE_BLOCK = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,33 @@ def decompress(data: memoryview, compression: str, size: int) -> memoryview:
     raise ValueError(f"unsupported chunk compression {compression!r}")
 
 
+class _Source:
+    """``pread`` access to a file, with a small read-ahead window for record headers.
+
+    Not a memory map: a page fault maps its cached neighbours too, so walking the records of
+    a map counted nearly the whole file in the process's RSS (camera frames included)."""
+
+    WINDOW = 64 << 10
+
+    def __init__(self, fd: int, size: int) -> None:
+        self._fd, self.size = fd, size
+        self._base, self._data = 0, b""
+
+    def read(self, pos: int, n: int) -> memoryview:
+        """``n`` bytes at ``pos``; `Truncated` past the end of the file."""
+        if pos < 0 or n < 0 or pos + n > self.size:
+            raise Truncated
+        off = pos - self._base
+        if off >= 0 and off + n <= len(self._data):
+            return memoryview(self._data)[off : off + n]
+        data = os.pread(self._fd, max(n, self.WINDOW), pos)
+        if len(data) < n:
+            raise Truncated
+        if n < self.WINDOW:
+            self._base, self._data = pos, data
+        return memoryview(data)[:n]
+
+
 class McapFile:
     """An MCAP file opened for reading. Use as a context manager."""
 
@@ -131,16 +159,16 @@ class McapFile:
         self.path = Path(path)
         self._file = self.path.open("rb")
         try:
-            if self.path.stat().st_size == 0:
+            size = os.fstat(self._file.fileno()).st_size
+            if size == 0:
                 raise BagReadError("truncated_file", "the file is empty", self.path)
-            self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
-            self._buf = memoryview(self._map)
-            self._arr = np.frombuffer(self._map, dtype=np.uint8)
+            self._src = _Source(self._file.fileno(), size)
             self.channels: dict[int, McapChannel] = {}
             self._schemas: dict[int, tuple[str, str, str]] = {}
             self._pending_channels: list[tuple[int, int, str, str]] = []
             self._chunks: list[_Chunk] = []
-            self._loose: dict[int, list[int]] = {}  # unchunked message record offsets
+            # unchunked message records: channel -> [(record offset, record length, log time)]
+            self._loose: dict[int, list[tuple[int, int, int]]] = {}
             self._open()
         except BaseException:
             self.close()
@@ -153,27 +181,21 @@ class McapFile:
         self.close()
 
     def close(self) -> None:
-        self._arr = None  # type: ignore[assignment]
-        buf, self._buf = getattr(self, "_buf", None), None  # type: ignore[assignment]
-        the_map, self._map = getattr(self, "_map", None), None  # type: ignore[assignment]
-        with suppress(BufferError):
-            if buf is not None:
-                buf.release()
-            if the_map is not None:
-                the_map.close()
+        """Close the file. Payloads handed out are copies (or file positions): they stay valid."""
         self._file.close()
 
     # -- opening ------------------------------------------------------------------
     def _open(self) -> None:
-        head = bytes(self._buf[: len(MCAP_MAGIC)])
+        size = self._src.size
+        head = bytes(self._src.read(0, min(len(MCAP_MAGIC), size)))
         if head != MCAP_MAGIC:
             if MCAP_MAGIC.startswith(head):
                 raise BagReadError("truncated_file", "the file ends inside its magic", self.path)
             raise BagReadError("corrupt_file", "not an MCAP file (bad magic)", self.path)
-        if len(self._buf) < 2 * len(MCAP_MAGIC) or bytes(self._buf[-8:]) != MCAP_MAGIC:
+        if size < 2 * len(MCAP_MAGIC) or bytes(self._src.read(size - 8, 8)) != MCAP_MAGIC:
             raise BagReadError(
                 "truncated_file",
-                f"the file ends early ({len(self._buf)} bytes, no closing magic): the "
+                f"the file ends early ({size} bytes, no closing magic): the "
                 "recorder did not finish it or the upload was cut; ask the center to "
                 "re-deliver it (or run `mcap recover` on it first)",
                 self.path,
@@ -183,7 +205,7 @@ class McapFile:
         except Truncated:
             raise BagReadError(
                 "truncated_file",
-                f"a record runs past the end of the file ({len(self._buf)} bytes); "
+                f"a record runs past the end of the file ({size} bytes); "
                 "ask the center to re-deliver it",
                 self.path,
             ) from None
@@ -193,35 +215,40 @@ class McapFile:
             ) from None
 
     def _scan(self) -> None:
-        cur = _Cursor(self._buf, len(MCAP_MAGIC), len(self._buf) - len(MCAP_MAGIC))
+        """Walk the top-level records, reading each one's opcode and length and only the
+        bodies that describe the data (schemas, channels, chunk headers, message indexes)."""
+        src = self._src
+        pos, end = len(MCAP_MAGIC), src.size - len(MCAP_MAGIC)
         last_chunk: _Chunk | None = None
-        while cur.pos < cur.end:
-            start = cur.pos
-            op = cur.take(1)[0]
-            length = cur.u64()
+        while pos < end:
+            op, length = struct.unpack("<BQ", src.read(pos, 9))
             if length > MAX_RECORD_BYTES:
-                raise ValueError(f"record at offset {start} claims {length} bytes")
-            body = _Cursor(self._buf, cur.pos, cur.pos + length)
-            if cur.pos + length > cur.end:
+                raise ValueError(f"record at offset {pos} claims {length} bytes")
+            body_pos = pos + 9
+            if body_pos + length > end:
                 raise Truncated
-            cur.pos += length
-            if op == OP_SCHEMA:
-                self._add_schema(body)
-            elif op == OP_CHANNEL:
-                self._add_channel(body)
+            if op in (OP_SCHEMA, OP_CHANNEL, OP_MESSAGE_INDEX):
+                body = _Cursor(src.read(body_pos, length))
+                if op == OP_SCHEMA:
+                    self._add_schema(body)
+                elif op == OP_CHANNEL:
+                    self._add_channel(body)
+                elif last_chunk is not None:
+                    channel = body.u16()
+                    n_bytes = body.u32()
+                    entries = np.frombuffer(body.take(n_bytes), dtype=_INDEX_ENTRY).copy()
+                    last_chunk.index[channel] = entries
+                    last_chunk.indexed = True
             elif op == OP_CHUNK:
-                last_chunk = self._add_chunk(body)
-            elif op == OP_MESSAGE_INDEX and last_chunk is not None:
-                channel = body.u16()
-                n_bytes = body.u32()
-                entries = np.frombuffer(body.take(n_bytes), dtype=_INDEX_ENTRY).copy()
-                last_chunk.index[channel] = entries
-                last_chunk.indexed = True
+                last_chunk = self._add_chunk(body_pos, length)
             elif op == OP_MESSAGE:
-                channel = struct.unpack("<H", self._buf[start + 9 : start + 11])[0]
-                self._loose.setdefault(int(channel), []).append(start)
+                if length < MESSAGE_FIXED_BYTES:
+                    raise ValueError(f"the message record at offset {pos} is too short")
+                channel, _seq, log_time = struct.unpack("<HIQ", src.read(body_pos, 14))
+                self._loose.setdefault(channel, []).append((pos, length, log_time))
             elif op == OP_FOOTER:
                 break
+            pos = body_pos + length
         for chunk in self._chunks:
             if not chunk.indexed:
                 self._walk_chunk(chunk)
@@ -246,23 +273,32 @@ class McapFile:
             name, s_enc, data = self._schemas.get(sid, ("", "", ""))
             self.channels[cid] = McapChannel(cid, topic, encoding, name, s_enc, data)
 
-    def _add_chunk(self, body: _Cursor) -> _Chunk:
-        body.u64()  # message_start_time
-        body.u64()  # message_end_time
-        size = body.u64()
+    def _add_chunk(self, body_pos: int, length: int) -> _Chunk:
+        """The chunk's header fields; its records stay in the file until they are read."""
+        fixed = _Cursor(self._src.read(body_pos, min(length, 32)))
+        fixed.u64()  # message_start_time
+        fixed.u64()  # message_end_time
+        size = fixed.u64()
         # The writer's CRC is checked when the chunk is first decompressed: the manifest's
         # sha256 is taken at the center, after any damage on the recorder's disk.
-        crc = body.u32()
-        compression = body.string()
-        records_len = body.u64()
-        records_pos = body.pos
-        body.take(records_len)
+        crc = fixed.u32()
+        n_compression = fixed.u32()
+        if 32 + n_compression + 8 > length:
+            raise Truncated
+        rest = _Cursor(self._src.read(body_pos + 32, n_compression + 8))
+        compression = bytes(rest.take(n_compression)).decode("utf-8", "replace")
+        records_len = rest.u64()
+        records_pos = body_pos + 32 + n_compression + 8
+        if records_pos + records_len > body_pos + length:
+            raise Truncated
+        if size > MAX_RECORD_BYTES:
+            raise ValueError(f"the chunk at offset {body_pos - 9} claims {size} bytes")
         chunk = _Chunk(records_pos, records_len, size, compression, {}, False, crc)
         self._chunks.append(chunk)
         return chunk
 
     def _chunk_records(self, chunk: _Chunk) -> memoryview:
-        raw = self._buf[chunk.records_pos : chunk.records_pos + chunk.records_len]
+        raw = self._src.read(chunk.records_pos, chunk.records_len)
         data = decompress(raw, chunk.compression, chunk.uncompressed_size)
         if chunk.crc and not chunk.crc_checked:
             if zlib.crc32(data) != chunk.crc:
@@ -312,16 +348,51 @@ class McapFile:
             if c in ids
         ]
         for cid in ids & set(self._loose):
-            offs = np.asarray(self._loose[cid], dtype=np.int64)
-            parts.append(gather_u64(self._arr, offs + 15))
-        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+            parts.append(np.array([t for _, _, t in self._loose[cid]], dtype=np.uint64))
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        return np.sort(np.concatenate([p.astype(np.int64) for p in parts]))
+
+    def _loose_blocks(self, wanted: set[int]) -> Iterator[tuple[int, int, dict[int, np.ndarray]]]:
+        """The unchunked messages of ``wanted`` channels in file blocks of about
+        `LOOSE_BLOCK` bytes: (block start, block length, {channel: record offsets})."""
+        recs = [
+            (off, off + 9 + length, cid)
+            for cid in wanted & set(self._loose)
+            for off, length, _ in self._loose[cid]
+        ]
+        recs.sort()
+        i = 0
+        while i < len(recs):
+            start, stop = recs[i][0], recs[i][1]
+            j = i + 1
+            while j < len(recs) and recs[j][1] - start <= LOOSE_BLOCK:
+                stop = recs[j][1]
+                j += 1
+            by_channel: dict[int, list[int]] = {}
+            for off, _, cid in recs[i:j]:
+                by_channel.setdefault(cid, []).append(off - start)
+            yield start, stop - start, {c: np.asarray(v, np.int64) for c, v in by_channel.items()}
+            i = j
 
     def read_topics(self, topics: Sequence[str]) -> dict[str, RawMessages]:
-        """Raw payloads of ``topics`` (each in file order) with their log times."""
+        """Raw payloads of ``topics`` (each in file order) with their log times.
+
+        Chunks and blocks of unchunked messages are read one at a time. Each topic's
+        payloads are copied out of them (`TopicPayloads`); a camera frame stored uncompressed
+        keeps only its first bytes and its place in the file, so it is read when used."""
         by_topic = self.topic_channels()
         wanted = {c.channel_id: t for t in topics for c in by_topic.get(t, [])}
+        counts: dict[str, int] = dict.fromkeys(topics, 0)
+        for chunk in self._chunks:
+            for cid, entries in chunk.index.items():
+                if cid in wanted:
+                    counts[wanted[cid]] += len(entries)
+        for cid, recs in self._loose.items():
+            if cid in wanted:
+                counts[wanted[cid]] += len(recs)
         times: dict[str, list[np.ndarray]] = {t: [] for t in topics}
-        segments: dict[str, list[PayloadSegment]] = {t: [] for t in topics}
+        gathered = {t: TopicPayloads(counts[t]) for t in topics}
         try:
             for chunk in self._chunks:
                 cids = [c for c in chunk.index if c in wanted and len(chunk.index[c])]
@@ -329,16 +400,18 @@ class McapFile:
                     continue
                 data = self._chunk_records(chunk)
                 arr = np.frombuffer(data, dtype=np.uint8)
+                in_file = chunk.records_pos if chunk.compression == "" else None
                 for cid in cids:
                     offsets = np.sort(chunk.index[cid]["offset"].astype(np.int64), kind="stable")
                     seg, t = _locate(arr, offsets)
                     times[wanted[cid]].append(t)
-                    segments[wanted[cid]].append(seg)
-            for cid, offs in self._loose.items():
-                if cid in wanted:
-                    seg, t = _locate(self._arr, np.asarray(offs, dtype=np.int64))
+                    gathered[wanted[cid]].add(seg, in_file)
+            for start, length, by_channel in self._loose_blocks(set(wanted)):
+                arr = np.frombuffer(self._src.read(start, length), dtype=np.uint8)
+                for cid, offsets in by_channel.items():
+                    seg, t = _locate(arr, offsets)
                     times[wanted[cid]].append(t)
-                    segments[wanted[cid]].append(seg)
+                    gathered[wanted[cid]].add(seg, start)
         except Truncated:
             raise BagReadError(
                 "truncated_file", "a chunk ends before the messages its index lists", self.path
@@ -353,7 +426,9 @@ class McapFile:
             if not chans:
                 continue
             t = np.concatenate(times[topic]) if times[topic] else np.zeros(0, dtype=np.int64)
-            out[topic] = RawMessages(topic, chans[0].as_connection(), t, tuple(segments[topic]))
+            out[topic] = RawMessages(
+                topic, chans[0].as_connection(), t, gathered[topic].segments(), self.path
+            )
         return out
 
 

@@ -29,10 +29,12 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 
 from teleop_lake.canonical import CAMERA_STREAMS, CameraStream, Recording, RecordingMeta
 from teleop_lake.canonical import SignalStream as Signal
 from teleop_lake.formats.end_effector import resolve_end_effector
+from teleop_lake.formats.frame_files import FileFrames, FrameSpool
 from teleop_lake.formats.kuavo_labels import apply_labels, read_label_files
 from teleop_lake.formats.kuavo_ros1 import OPTIONAL_STREAMS, REQUIRED_STREAMS
 from teleop_lake.formats.kuavo_topics import check_stamps, reject
@@ -47,6 +49,8 @@ TIME_COLUMN = "t_us"
 RECEIVED_COLUMN = "t_recv_us"
 JOINT_COLUMN = "joint"
 IMAGE_COLUMN = "jpeg"
+# A camera file's frames are read (and spooled) this many rows at a time.
+SPOOL_ROWS = 64
 TIME_UNIT_TO_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000}
 POSE_COLUMNS = {
     "x": "position_raw.x",
@@ -60,8 +64,11 @@ POSE_COLUMNS = {
 PARQUET_MAGIC = b"PAR1"
 
 
-def _read_table(path: Path, stream: str, columns: Sequence[str] | None = None) -> pl.DataFrame:
-    """The Parquet file, or a rejection saying whether it is cut short or unreadable."""
+def _read_table(
+    path: Path, stream: str, columns: Sequence[str] | None = None, *, leave: Sequence[str] = ()
+) -> pl.DataFrame:
+    """The Parquet file (without the columns in ``leave``), or a rejection saying whether it
+    is cut short or unreadable."""
     try:
         with path.open("rb") as f:
             head = f.read(4)
@@ -78,7 +85,12 @@ def _read_table(path: Path, stream: str, columns: Sequence[str] | None = None) -
             stream,
         )
     try:
-        df = pl.read_parquet(path)
+        if leave:
+            schema = pl.read_parquet_schema(path)
+            df = pl.read_parquet(path, columns=[c for c in schema if c not in leave])
+            df = df.with_columns([pl.lit(None).alias(c) for c in leave if c in schema])
+        else:
+            df = pl.read_parquet(path)
     except Exception as err:  # polars raises several error types for damaged files
         reject("corrupt_file", f"cannot read the Parquet file: {err}", path.name, stream)
     if columns is not None:
@@ -185,20 +197,31 @@ def _read_signal(path: Path, mapping: StreamMapping, factor_ns: int) -> tuple[Si
     return stream, malformed
 
 
+def _spooled_frames(path: Path, name: str, n: int) -> FileFrames:
+    """The image column, `SPOOL_ROWS` rows at a time, into a `FrameSpool`: a camera file's
+    frames are never all in memory."""
+    spool = FrameSpool(f"{path.name}:{IMAGE_COLUMN}")
+    try:
+        with pq.ParquetFile(path) as pf:
+            for batch in pf.iter_batches(batch_size=SPOOL_ROWS, columns=[IMAGE_COLUMN]):
+                column = batch.column(0)
+                for k in range(len(column)):
+                    frame = column[k].as_buffer()
+                    spool.append(b"" if frame is None else memoryview(frame))
+    except Exception as err:  # pyarrow raises several error types for damaged pages
+        reject("corrupt_file", f"cannot read the frames: {err}", path.name, name)
+    if len(spool) != n:
+        reject("corrupt_file", f"{len(spool)} frames for {n} stamps", path.name, name)
+    return spool.frames()
+
+
 def _read_camera(path: Path, name: str, factor_ns: int) -> CameraStream:
-    df = _read_table(path, name, [TIME_COLUMN, IMAGE_COLUMN])
+    df = _read_table(path, name, [TIME_COLUMN, IMAGE_COLUMN], leave=[IMAGE_COLUMN])
     t_ns = _times(df, TIME_COLUMN, factor_ns)
     check_increasing(t_ns, path.name, name, TIME_COLUMN)
     received = _times(df, RECEIVED_COLUMN, factor_ns) if RECEIVED_COLUMN in df.columns else None
-    cam = CameraStream(
-        name,
-        "robot",
-        t_ns,
-        tuple(df.get_column(IMAGE_COLUMN).to_list()),
-        "jpeg",
-        received,
-        path.name,
-    )
+    frames = _spooled_frames(path, name, len(t_ns))
+    cam = CameraStream(name, "robot", t_ns, frames, "jpeg", received, path.name)
     check_stamps(cam, path.name)
     return cam
 

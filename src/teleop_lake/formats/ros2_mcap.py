@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rosbags.typesys.msg import normalize_msgtype
 
 from teleop_lake.canonical import (
@@ -41,7 +40,7 @@ from teleop_lake.formats.kuavo_ros1 import (
     REQUIRED_STREAMS,
     check_parts,
 )
-from teleop_lake.formats.kuavo_topics import decode_signal, reject
+from teleop_lake.formats.kuavo_topics import camera_from_payloads, decode_signal, reject
 from teleop_lake.formats.mcap_container import McapFile
 from teleop_lake.formats.ros1_bag import BagReadError, RawMessages
 from teleop_lake.formats.topic_check import check_topics
@@ -111,26 +110,21 @@ def _cdr_string(p: memoryview, pos: int) -> tuple[str, int]:
     return text, pos + 4 + n
 
 
+def _cdr_image_header(p: memoryview, payload_length: int) -> tuple[int, int, int, str]:
+    """sensor_msgs/msg/CompressedImage (CDR): encapsulation, header (stamp, frame_id),
+    format, data."""
+    sec, nsec = struct.unpack_from("<iI", p, 4)
+    _, pos = _cdr_string(p, 12)
+    fmt, pos = _cdr_string(p, pos)
+    pos += (-(pos - 4)) % 4
+    (dlen,) = struct.unpack_from("<I", p, pos)
+    return sec * 1_000_000_000 + nsec, pos + 4, dlen, fmt
+
+
 def decode_cdr_camera(raw: RawMessages, name: str) -> CameraStream:
-    """sensor_msgs/msg/CompressedImage (CDR): header stamp, format, encoded bytes."""
-    n = raw.n_messages
-    t_ns = np.zeros(n, dtype=np.int64)
-    frames: list[bytes] = []
-    fmt = ""
-    for i, p in enumerate(raw.payloads()):
-        sec, nsec = struct.unpack_from("<iI", p, 4)
-        _, pos = _cdr_string(p, 12)
-        fmt, pos = _cdr_string(p, pos)
-        pos += (-(pos - 4)) % 4
-        (dlen,) = struct.unpack_from("<I", p, pos)
-        if pos + 4 + dlen > len(p):
-            raise struct.error(f"frame {i} is longer than its payload")
-        t_ns[i] = sec * 1_000_000_000 + nsec
-        frames.append(bytes(p[pos + 4 : pos + 4 + dlen]))
-    encoding = "png" if "png" in fmt.lower() else "jpeg"
-    return CameraStream(
-        name, "robot", t_ns, tuple(frames), encoding, raw.t_record_ns.astype(np.int64), raw.topic
-    )
+    """sensor_msgs/msg/CompressedImage (CDR) payloads; frames stored uncompressed stay in
+    the file (`camera_from_payloads`)."""
+    return camera_from_payloads(raw, name, _cdr_image_header)
 
 
 def decode_cdr_events(raw: RawMessages) -> tuple[list[Event], list[str]]:
