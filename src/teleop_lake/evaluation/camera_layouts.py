@@ -43,7 +43,7 @@ def _frames(n: int, size: tuple[int, int], seed: int) -> list[bytes]:
     t = np.linspace(0.0, 2 * np.pi, n)
     state = np.zeros((n, len(CAMERA_CHANNELS)))
     state[:, :] = 0.3 * np.sin(t)[:, None]  # the hands move: frames differ as in a recording
-    return render_frames("camera_head", state, rng, CameraParams(size_px=size))
+    return list(render_frames("camera_head", state, rng, CameraParams(size_px=size)))
 
 
 def _best(fn: Callable[[], object], repeats: int) -> float:

@@ -15,6 +15,7 @@ pixels a frame would cost more than the JPEG encoding does.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
@@ -82,31 +83,59 @@ def _offsets(n: int, rng: np.random.Generator) -> np.ndarray:
     return np.stack([flat // span, flat % span, flicker - 1], axis=1)
 
 
-def render_frames(
-    camera: str,
-    state: np.ndarray,
-    rng: np.random.Generator,
-    params: CameraParams | None = None,
-) -> list[bytes]:
-    """One JPEG per row of ``state`` (columns in `CAMERA_CHANNELS` order)."""
-    params = params or CameraParams()
-    width, height = params.size_px
-    col = {c: i for i, c in enumerate(CAMERA_CHANNELS)}
-    scene = _scene(camera, width, height, params.scene_texture_levels)
-    amp = params.sensor_noise_levels
-    noise = rng.integers(
-        -amp,
-        amp + 1,
-        size=(height + 2 * NOISE_MARGIN_PX, width + 2 * NOISE_MARGIN_PX, 3),
-        dtype=np.int16,
-    )
-    offsets = _offsets(len(state), rng)
-    sx, sy = width / _REF_W, height / _REF_H
-    sides = {"camera_head": ("left", "right"), "camera_left": ("left",), "camera_right": ("right",)}
-    frames: list[bytes] = []
-    img = np.empty_like(scene)
-    for row, (dy, dx, flicker) in zip(state, offsets, strict=True):
-        np.add(scene, noise[dy : dy + height, dx : dx + width], out=img)
+class RenderedFrames(Sequence[bytes]):
+    """A camera stream's JPEG frames, each rendered when it is indexed.
+
+    Every random draw is made when the stream is set up, so a frame's bytes do not depend on
+    when or how often it is rendered, and a ten-minute recording at 1280x720 (9 GB of JPEG)
+    never sits in memory. The most recent frame is kept, so a writer that reads a frame twice
+    in a row renders it once."""
+
+    def __init__(
+        self, camera: str, state: np.ndarray, rng: np.random.Generator, params: CameraParams
+    ) -> None:
+        self._camera, self._params = camera, params
+        width, height = params.size_px
+        self._state = np.asarray(state)
+        self._scene = _scene(camera, width, height, params.scene_texture_levels)
+        amp = params.sensor_noise_levels
+        self._noise = rng.integers(
+            -amp,
+            amp + 1,
+            size=(height + 2 * NOISE_MARGIN_PX, width + 2 * NOISE_MARGIN_PX, 3),
+            dtype=np.int16,
+        )
+        self._offsets = _offsets(len(self._state), rng)
+        self._last: tuple[int, bytes] | None = None
+
+    def __len__(self) -> int:
+        return len(self._state)
+
+    def __getitem__(self, i: int) -> bytes:  # type: ignore[override]
+        i = int(i)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        if self._last is not None and self._last[0] == i:
+            return self._last[1]
+        frame = self._render(i)
+        self._last = (i, frame)
+        return frame
+
+    def _render(self, i: int) -> bytes:
+        camera, params = self._camera, self._params
+        width, height = params.size_px
+        col = {c: k for k, c in enumerate(CAMERA_CHANNELS)}
+        sx, sy = width / _REF_W, height / _REF_H
+        sides = {
+            "camera_head": ("left", "right"),
+            "camera_left": ("left",),
+            "camera_right": ("right",),
+        }
+        dy, dx, flicker = (int(v) for v in self._offsets[i])
+        row = self._state[i]
+        img = self._scene + self._noise[dy : dy + height, dx : dx + width]
         img += flicker
         for side in sides.get(camera, ("left", "right")):
             pitch = row[col[f"arm_pitch_rad.{side}"]]
@@ -126,5 +155,15 @@ def render_frames(
         Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(
             buf, format="JPEG", quality=params.jpeg_quality
         )
-        frames.append(buf.getvalue())
-    return frames
+        return buf.getvalue()
+
+
+def render_frames(
+    camera: str,
+    state: np.ndarray,
+    rng: np.random.Generator,
+    params: CameraParams | None = None,
+) -> RenderedFrames:
+    """One JPEG per row of ``state`` (columns in `CAMERA_CHANNELS` order), rendered when
+    indexed (`RenderedFrames`)."""
+    return RenderedFrames(camera, state, rng, params or CameraParams())

@@ -9,6 +9,7 @@ joints sat on a stop. Pure: no IO (bytes of JPEG frames are returned, not writte
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,7 +49,7 @@ class EpisodeData:
     start_ns: int
     position_noise_rad: float
     streams: dict[str, SimStream]
-    frames: dict[str, list[bytes]]
+    frames: dict[str, Sequence[bytes]]
     events: tuple[BagEvent, ...]
     faults: tuple[FaultRecord, ...]
     rig: Rig
@@ -176,7 +177,7 @@ def simulate_episode(
         true_position_rad=true_position,
         arm_joints=robot.arm_joint_names,
     )
-    frames = {
+    frames: dict[str, Sequence[bytes]] = {
         cam: render_frames(cam, streams[cam].values, camera_rng, sim.cameras)
         for cam in CAMERA_STREAMS
         if cam in streams

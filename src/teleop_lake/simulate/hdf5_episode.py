@@ -87,7 +87,7 @@ def write_hdf5_episode(
     profile: CenterProfile,
     robot_model: str,
     streams: dict[str, SimStream],
-    frames: dict[str, list[bytes]],
+    frames: dict[str, Sequence[bytes]],
     events: Sequence[BagEvent],
     robot_serial: str,
 ) -> list[Path]:

@@ -269,12 +269,43 @@ ENCODERS: dict[str, Callable[[_Builder, SimStream, StreamMapping, RobotModel], l
 }
 
 
+class _ImageMessages(Sequence[bytes]):
+    """sensor_msgs/CompressedImage messages of one camera, serialized when indexed."""
+
+    def __init__(self, b: _Builder, frames: Sequence[bytes], s: SimStream, frame_id: str) -> None:
+        self._b, self._frames, self._s, self._frame_id = b, frames, s, frame_id
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def __getitem__(self, i: int) -> bytes:  # type: ignore[override]
+        msg = self._b.t[CAMERA_MSGTYPE](
+            header=self._b.header(i, self._s.stamp_ns[i], self._frame_id),
+            format="jpeg",
+            data=np.frombuffer(self._frames[i], np.uint8),
+        )
+        return bytes(self._b.store.serialize_ros1(msg, CAMERA_MSGTYPE))
+
+
+class _Subset(Sequence[bytes]):
+    """``items[indices[k]]`` for k, read when indexed."""
+
+    def __init__(self, items: Sequence[bytes], indices: np.ndarray) -> None:
+        self._items, self._indices = items, indices
+
+    def __len__(self) -> int:
+        return len(self._indices)
+
+    def __getitem__(self, k: int) -> bytes:  # type: ignore[override]
+        return self._items[int(self._indices[k])]
+
+
 def write_kuavo_bag(
     path: str | os.PathLike[str],
     profile: CenterProfile,
     robot: RobotModel,
     streams: dict[str, SimStream],
-    frames: dict[str, list[bytes]],
+    frames: dict[str, Sequence[bytes]],
     events: Sequence[BagEvent],
     effort_field: str = "joint_torque",
 ) -> int:
@@ -284,8 +315,9 @@ def write_kuavo_bag(
     ``effort_field`` names jointData's fourth field. Returns the number of messages written.
     """
     b = _Builder(effort_field)
-    # (topic, msgtype, record times, serialized messages) per connection
-    plan: list[tuple[str, str, np.ndarray, list[bytes]]] = []
+    # (topic, msgtype, record times, serialized messages) per connection; camera messages
+    # are serialized as they are written, so a recording's frames are never all in memory
+    plan: list[tuple[str, str, np.ndarray, Sequence[bytes]]] = []
     for name, mapping in profile.streams.items():
         if name not in streams:
             continue
@@ -303,21 +335,9 @@ def write_kuavo_bag(
             continue
         s = streams[cam]
         frame_id = topic.strip("/").split("/")[0] + "_color_optical_frame"
-        cls = b.t[CAMERA_MSGTYPE]
-        data = [
-            bytes(
-                b.store.serialize_ros1(
-                    cls(
-                        header=b.header(i, s.stamp_ns[i], frame_id),
-                        format="jpeg",
-                        data=np.frombuffer(f, np.uint8),
-                    ),
-                    CAMERA_MSGTYPE,
-                )
-            )
-            for i, f in enumerate(frames[cam])
-        ]
-        plan.append((topic, CAMERA_MSGTYPE, s.received_ns, data))
+        plan.append(
+            (topic, CAMERA_MSGTYPE, s.received_ns, _ImageMessages(b, frames[cam], s, frame_id))
+        )
     string_t = b.t[EVENT_MSGTYPE]
     ev_data = [bytes(b.store.serialize_ros1(string_t(data=e.text), EVENT_MSGTYPE)) for e in events]
     plan.append(
@@ -345,7 +365,7 @@ def write_split_kuavo_bag(
     profile: CenterProfile,
     robot: RobotModel,
     streams: dict[str, SimStream],
-    frames: dict[str, list[bytes]],
+    frames: dict[str, Sequence[bytes]],
     events: Sequence[BagEvent],
     effort_field: str = "joint_torque",
 ) -> list[Path]:
@@ -367,8 +387,8 @@ def write_split_kuavo_bag(
     paths: list[Path] = []
     for k in range(last + 1):
         part_streams = {n: s.keep(part_of(s.received_ns) == k) for n, s in streams.items()}
-        part_frames = {
-            n: [f for f, p in zip(fr, part_of(streams[n].received_ns), strict=True) if p == k]
+        part_frames: dict[str, Sequence[bytes]] = {
+            n: _Subset(fr, np.flatnonzero(part_of(streams[n].received_ns) == k))
             for n, fr in frames.items()
             if n in streams
         }

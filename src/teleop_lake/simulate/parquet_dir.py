@@ -99,7 +99,7 @@ def write_parquet_dir(
     rec_dir: Path,
     profile: CenterProfile,
     streams: dict[str, SimStream],
-    frames: dict[str, list[bytes]],
+    frames: dict[str, Sequence[bytes]],
     events: Sequence[BagEvent],
     robot_serial: str,
 ) -> list[Path]:

@@ -101,7 +101,7 @@ def write_ros2_mcap(
     bag_dir: Path,
     profile: CenterProfile,
     streams: dict[str, SimStream],
-    frames: dict[str, list[bytes]],
+    frames: dict[str, Sequence[bytes]],
     events: Sequence[BagEvent],
 ) -> list[Path]:
     """Write the rosbag2 folder ``bag_dir``; return its files (the ``.mcap`` first)."""
