@@ -29,7 +29,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-import pyarrow.parquet as pq
 
 from teleop_lake.canonical import CAMERA_STREAMS, CameraStream, Recording, RecordingMeta
 from teleop_lake.canonical import SignalStream as Signal
@@ -200,9 +199,12 @@ def _read_signal(path: Path, mapping: StreamMapping, factor_ns: int) -> tuple[Si
 def _spooled_frames(path: Path, name: str, n: int) -> FileFrames:
     """The image column, `SPOOL_ROWS` rows at a time, into a `FrameSpool`: a camera file's
     frames are never all in memory."""
+    import pyarrow.parquet as pq  # only here: importing pyarrow costs a reader 30 MB of RSS
+
     spool = FrameSpool(f"{path.name}:{IMAGE_COLUMN}")
     try:
-        with pq.ParquetFile(path) as pf:
+        # buffered reads: pages are read as they are decoded, not the whole column chunk
+        with pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False) as pf:
             for batch in pf.iter_batches(batch_size=SPOOL_ROWS, columns=[IMAGE_COLUMN]):
                 column = batch.column(0)
                 for k in range(len(column)):
