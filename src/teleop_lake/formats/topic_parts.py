@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import struct
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,16 +87,24 @@ class PartAssembler:
         topics = [m.topic for m in self.mappings.values()] + [self.events_topic]
         return topics + (list(self.cameras.values()) if self.with_cameras else [])
 
-    def add_part(self, file: str, raw: Mapping[str, RawMessages], record_ns: np.ndarray) -> None:
-        """Decode one part's raw messages (``record_ns``: every record time of the part)."""
+    def add_part(self, file: str, raw: dict[str, RawMessages], record_ns: np.ndarray) -> None:
+        """Decode one part's raw messages (``record_ns``: every record time of the part).
+
+        Each topic's raw messages are dropped from ``raw`` once decoded, so a part's raw
+        payloads and its decoded streams are not all held at once."""
         if len(record_ns):
             self._t_first.append(int(record_ns.min()))
             self._t_last.append(int(record_ns.max()))
         malformed = self.info.setdefault("malformed_messages", {})
+        # a topic is dropped after its last use (two streams may share one topic)
+        uses = Counter([self.events_topic, *self.cameras.values()])
+        uses.update(m.topic for m in self.mappings.values())
         for name, mapping in self.mappings.items():
             if mapping.topic not in raw:
                 continue  # topic absent from this part only
-            stream, bad = self.decoders.signal(raw[mapping.topic], mapping, file)
+            uses[mapping.topic] -= 1
+            messages = raw.pop(mapping.topic) if uses[mapping.topic] == 0 else raw[mapping.topic]
+            stream, bad = self.decoders.signal(messages, mapping, file)
             check_stamps(stream, file)
             if bad:
                 malformed[name] = malformed.get(name, 0) + bad
