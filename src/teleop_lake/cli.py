@@ -313,14 +313,14 @@ def nightly(
 
     night = _check_date(date or _default_date())
     params_file = _check_params(params)
+    held = read_lease(Store(lake)) if not wait else None
+    if held is not None and not held.expired(dt.datetime.now(dt.UTC)):
+        _fail(str(LakeBusyError(held, lake)), EXIT_BUSY)  # before starting Prefect
     drops = Store(network)
     if drops.is_local and not drops.isdir(""):
         # before starting Prefect: a mistyped local --network fails in a second, not after a
         # whole (empty) night; a remote network is judged center by center in the night
         _fail(f"no center was reachable under {network}: no such folder; check --network")
-    held = read_lease(Store(lake)) if not wait else None
-    if held is not None and not held.expired(dt.datetime.now(dt.UTC)):
-        _fail(str(LakeBusyError(held, lake)), EXIT_BUSY)  # before starting Prefect
     try:
         summary = _run_night(
             network, lake, night, batch_size, center, dask_address, params_file, wait
