@@ -264,8 +264,9 @@ def camera_from_payloads(raw: RawMessages, name: str, header: FrameHeader) -> Ca
     t_ns = np.zeros(n, dtype=np.int64)
     offsets = np.zeros(n, dtype=np.int64)
     lengths = np.zeros(n, dtype=np.int64)
-    in_file = raw.path is not None and all(s.file_starts is not None for s in raw.segments)
-    spool: FrameSpool | None = None if in_file else FrameSpool(raw.topic)
+    in_file = all(s.file_starts is not None for s in raw.segments)
+    path = raw.path if in_file else None  # every frame stays in this file
+    spool: FrameSpool | None = None  # else every frame is copied here
     fmt = ""
     i = 0
     stack = contextlib.ExitStack()
@@ -274,6 +275,7 @@ def camera_from_payloads(raw: RawMessages, name: str, header: FrameHeader) -> Ca
         for seg in raw.segments:
             view = memoryview(seg.buffer.data)
             kept = seg.lengths if seg.kept is None else seg.kept
+            file_starts = seg.file_starts
             for j, (start, length) in enumerate(
                 zip(seg.starts.tolist(), seg.lengths.tolist(), strict=True)
             ):
@@ -284,20 +286,25 @@ def camera_from_payloads(raw: RawMessages, name: str, header: FrameHeader) -> Ca
                     raise struct.error(f"frame {i}: {err}") from None
                 if pos + dlen > length:
                     raise struct.error(f"frame {i} is longer than its payload")
-                if spool is None:
-                    offsets[i] = int(seg.file_starts[j]) + pos  # type: ignore[index]
+                if path is not None and file_starts is not None:
+                    offsets[i] = int(file_starts[j]) + pos
                     lengths[i] = dlen
-                elif seg.kept is not None and seg.file_starts is not None and raw.path is not None:
-                    # a file mixing compressed and plain chunks: this frame was left in the file
-                    if source is None:
-                        source = stack.enter_context(raw.path.open("rb"))
-                    source.seek(int(seg.file_starts[j]) + pos)
-                    spool.append(source.read(dlen))
                 else:
-                    spool.append(p[pos : pos + dlen])
+                    if spool is None:
+                        spool = FrameSpool(raw.topic)
+                    if seg.kept is not None and file_starts is not None and raw.path is not None:
+                        # a file mixing compressed and plain chunks: this frame was left there
+                        if source is None:
+                            source = stack.enter_context(raw.path.open("rb"))
+                        source.seek(int(file_starts[j]) + pos)
+                        spool.append(source.read(dlen))
+                    else:
+                        spool.append(p[pos : pos + dlen])
                 i += 1
     frames: Sequence[bytes] = (
-        spool.frames() if spool is not None else FileFrames(raw.path, offsets, lengths)  # type: ignore[arg-type]
+        FileFrames(path, offsets, lengths)
+        if path is not None
+        else (FrameSpool(raw.topic) if spool is None else spool).frames()
     )
     encoding = "png" if "png" in fmt.lower() else "jpeg"
     return CameraStream(
