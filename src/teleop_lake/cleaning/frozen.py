@@ -33,7 +33,7 @@ from typing import Literal
 import numpy as np
 
 from teleop_lake.cleaning.findings import Evidence, Finding, runs_of
-from teleop_lake.cleaning.noise import repeat_rates, sample_noise_sigma
+from teleop_lake.cleaning.noise import column_blocks, repeat_rates, sample_noise_sigma
 from teleop_lake.cleaning.params import CleaningParams
 
 HELD_SHARE_MAX = 0.5
@@ -121,27 +121,38 @@ def detect_frozen(
     judged = np.flatnonzero(measured if measured is not None else np.ones(m, dtype=bool))
     if len(judged) == 0:
         return FrozenResult(mask, ())
-    x = values[:, judged]
-    step = np.abs(np.diff(x, axis=0))
-    repeats = step <= params.frozen_tolerance
+    # channel by channel, a block at a time: repeats, the finest step, the range
+    repeats = np.empty((n - 1, len(judged)), dtype=bool)
+    resolution = np.empty(len(judged))
+    low, high = np.empty(len(judged)), np.empty(len(judged))
+    for block in column_blocks((n, len(judged))):
+        xb = values[:, judged[block]]
+        step = np.abs(np.diff(xb, axis=0))
+        held = step <= params.frozen_tolerance
+        repeats[:, block] = held
+        step[held] = np.inf
+        resolution[block] = step.min(axis=0)
+        gaps = np.isnan(xb).any()
+        low[block] = np.nanmin(xb, axis=0) if gaps else xb.min(axis=0)
+        high[block] = np.nanmax(xb, axis=0) if gaps else xb.max(axis=0)
+        del xb, step, held
     period_ns = float(np.median(np.diff(t_ns)))
     long_run = max(int(params.frozen_min_s * 1e9 / max(period_ns, 1.0)), 2)
     rates = repeat_rates(repeats, long_run)
     if noise is None:
         noise = sample_noise_sigma(values, np.full(m, 1e-12))
     sigma = noise[judged]
-    resolution = np.where(repeats, np.inf, step).min(axis=0)
     info = _Channels(
         log_p=np.log10(rates.share),
         noise_usable=(rates.held_share <= HELD_SHARE_MAX)
         & (resolution < params.frozen_resolution_share * sigma),
-        low=np.nanmin(x, axis=0) if np.isnan(x).any() else x.min(axis=0),
-        high=np.nanmax(x, axis=0) if np.isnan(x).any() else x.max(axis=0),
+        low=low,
+        high=high,
     )
 
     def verdict(j: int, a: int, b: int) -> tuple[str, str, float | None] | None:
         """Why channel ``judged[j]``, repeating over samples a..b, is frozen (None: it is not)."""
-        stuck = float(x[a, j])
+        stuck = float(values[a, judged[j]])
         run_diffs = b - a
         chance = _log10_chance(float(info.log_p[j]), run_diffs, n)
         saturated = stuck in (info.low[j], info.high[j]) and info.log_p[j] > -3.0

@@ -29,6 +29,19 @@ def robust_scale(residual: np.ndarray, stride: int, floors: np.ndarray) -> np.nd
     return np.maximum(MAD_TO_SIGMA * np.median(np.abs(sample), axis=0), floors)
 
 
+BLOCK_BYTES = 16 << 20
+"""Size of the channel blocks that per-channel tests work through (`column_blocks`)."""
+
+
+def column_blocks(shape: tuple[int, ...]) -> list[slice]:
+    """Slices of columns whose (rows x columns) float64 block stays near `BLOCK_BYTES`: a test
+    that judges each channel on its own goes a block at a time, so its temporaries stay a
+    block's size however long the stream."""
+    n, width = shape
+    step = max(1, min(width, BLOCK_BYTES // max(8 * n, 1)))
+    return [slice(c, min(c + step, width)) for c in range(0, width, step)]
+
+
 def second_difference_scale(d: np.ndarray, stride: int, floors: np.ndarray) -> np.ndarray:
     """Per-channel robust sigma of the second differences (from first differences ``d``).
 

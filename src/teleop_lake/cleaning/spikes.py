@@ -31,7 +31,11 @@ import numpy as np
 
 from teleop_lake.cleaning.findings import Evidence, Finding, runs_of
 from teleop_lake.cleaning.limits import judge_limits
-from teleop_lake.cleaning.noise import SECOND_DIFFERENCE_GAIN, second_difference_scale
+from teleop_lake.cleaning.noise import (
+    SECOND_DIFFERENCE_GAIN,
+    column_blocks,
+    second_difference_scale,
+)
 from teleop_lake.cleaning.params import CleaningParams
 
 NEIGHBOURS = 3  # good samples on each side of a spike run for its trend line
@@ -369,15 +373,23 @@ def detect_spikes(
     floors = np.array([params.scale_floor(c) for c in channels])
     # A channel with no finite value at all was not delivered (a format without torque): it is
     # absent, not one long spike.
-    nonfinite = ~np.isfinite(x) & np.isfinite(x).any(axis=0)
+    finite = np.isfinite(x)
+    nonfinite = ~finite & finite.any(axis=0)
+    del finite
     if nonfinite.any():
         _interpolate_masked(t_ns, x, nonfinite)
-    d = np.diff(x, axis=0).astype(np.float32)
-    second = (
-        second_difference_scale(d, params.scale_stride, floors) if len(x) >= 4 else floors.copy()
-    )
+    second = floors.copy()
+    spike = np.zeros(x.shape, dtype=bool)
+    # Every test is per channel, so channels are judged a block at a time: the temporaries
+    # (differences, medians, residuals) stay a block's size whatever the stream's length.
+    for block in column_blocks(x.shape):
+        xb = np.ascontiguousarray(x[:, block])
+        d = np.diff(xb, axis=0).astype(np.float32)
+        if len(x) >= 4:
+            second[block] = second_difference_scale(d, params.scale_stride, floors[block])
+        spike[:, block] = hampel_spikes(t_ns, xb, floors[block], params, second[block], d)
+        del xb, d
     sigma = np.maximum(second / SECOND_DIFFERENCE_GAIN, floors)
-    spike = hampel_spikes(t_ns, x, floors, params, second, d)
     if params.derived_spikes_need_position:
         spike = _with_position_glitch(spike, channels)
     spike |= nonfinite
@@ -388,7 +400,8 @@ def detect_spikes(
         for c, a, b in zip(ch, first, last, strict=True):
             if b - a + 1 > params.max_spike_samples and not nonfinite[a : b + 1, c].all():
                 spike[a : b + 1, c] = False
-        before = np.where(nonfinite, np.asarray(values, dtype=np.float64), x)
+        # the values as delivered: only non-finite samples were interpolated so far
+        before = np.asarray(values, dtype=np.float64)
         _interpolate_masked(t_ns, x, spike)
         ch, first, last = runs_of(spike)
         for c, a, b in zip(ch, first, last, strict=True):

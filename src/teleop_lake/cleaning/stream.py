@@ -64,7 +64,10 @@ def clean_signal_stream(
     """Clean one stream; ``lower``/``upper`` are per-channel limits (+-inf: none)."""
     ordered = order_and_deduplicate(stream.name, stream.t_ns, stream.values, stream.t_received_ns)
     t = ordered.t_ns
-    values = stream.values[ordered.kept]
+    in_order = len(ordered.kept) == len(t) == len(stream.values) and bool(
+        np.all(ordered.kept == np.arange(len(t)))
+    )
+    values = stream.values if in_order else stream.values[ordered.kept]  # no copy when in order
     floors = np.array([params.scale_floor(ch) for ch in stream.channels])
     jittery = len(stream.channels) > 1 and stamp_jitter_share(t) > SWAP_MIN_JITTER_SHARE
     swapped = detect_swapped_rows(values, floors) if jittery else np.zeros(0, dtype=np.int64)
@@ -106,7 +109,9 @@ def clean_signal_stream(
         )
     spikes = detect_spikes(stream.name, t, values, stream.channels, params, lower, upper)
     gaps = detect_dropouts(t, params)
-    received = None if stream.t_received_ns is None else stream.t_received_ns[ordered.kept]
+    received = stream.t_received_ns
+    if received is not None and not in_order:
+        received = received[ordered.kept]
     cleaned = replace(stream, t_ns=t, values=spikes.values, t_received_ns=received)
     findings = (
         *ordered.findings,

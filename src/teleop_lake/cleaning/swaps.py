@@ -83,10 +83,12 @@ def detect_swapped_rows(x: np.ndarray, floors: np.ndarray) -> np.ndarray:
 
 
 def unswap_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """A copy of ``x`` with each pair ``rows[k], rows[k]+1`` exchanged back."""
+    """``x`` with each pair ``rows[k], rows[k]+1`` exchanged back (a copy; ``x`` itself when
+    there is nothing to exchange)."""
+    if not len(rows):
+        return x
     out = np.array(x, copy=True)
-    if len(rows):
-        out[rows], out[rows + 1] = x[rows + 1], x[rows]
+    out[rows], out[rows + 1] = x[rows + 1], x[rows]
     return out
 
 
@@ -135,7 +137,10 @@ def detect_scrambled_windows(x: np.ndarray, floors: np.ndarray) -> list[tuple[in
 
 
 def reorder_windows(x: np.ndarray, windows: list[tuple[int, np.ndarray]]) -> np.ndarray:
-    """A copy of ``x`` with each window's rows put in its order."""
+    """``x`` with each window's rows put in its order (a copy; ``x`` itself when there are
+    none)."""
+    if not windows:
+        return x
     out = np.array(x, copy=True)
     for start, order in windows:
         out[start : start + WINDOW] = x[start + order]
