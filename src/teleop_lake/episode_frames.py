@@ -94,20 +94,17 @@ def build_frames(
             if name in REQUIRED_FOR_DROPOUT_FLAG
             else ()
         )
-        values = c.stream.values
-        if c.unpopulated.any():  # never measured: null in the frames, not zeros
-            values = values.copy()
-            values[:, c.unpopulated] = np.nan
         return GridStream(
             name,
             c.stream.t_ns,
             c.stream.channels,
-            values,
+            c.stream.values,
             c.period_ns,
             c.spike,
             c.limit,
             frozen.get(name),
             dropouts,
+            c.unpopulated if c.unpopulated.any() else None,  # null in the frames, not zeros
         )
 
     joints, arms = robot.joint_names, robot.arm_joint_names

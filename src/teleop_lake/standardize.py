@@ -151,17 +151,24 @@ def _joint_stream(
     known = frozenset(robot.joint_names)
     factor = _angle_factor(stream, mapping)
     name_map = _name_map(mapping)
+    quantities = _JOINT_QUANTITIES[stream.name]
     channels: list[str] = []
-    blocks: list[np.ndarray] = []
-    for raw_q, canon_q, angular in _JOINT_QUANTITIES[stream.name]:
+    # filled quantity by quantity: one copy of the stream, not one per step
+    values = np.empty((stream.n_samples, len(targets) * len(quantities)))
+    for k, (raw_q, canon_q, angular) in enumerate(quantities):
+        out = values[:, k * len(targets) : (k + 1) * len(targets)]
         block = _reorder(stream, raw_q, targets, known, name_map, missing)
         if block is None:
             if raw_q == "position_raw":
                 raise _reject("missing_stream", "stream has no position channels", stream)
-            block = np.full((stream.n_samples, len(targets)), np.nan)
-        blocks.append(block * factor if angular and factor != 1.0 else block)
+            out[:] = np.nan
+        elif angular and factor != 1.0:
+            np.multiply(block, factor, out=out)
+        else:
+            out[:] = block
+        del block
         channels += [f"{canon_q}.{j}" for j in targets]
-    return dataclasses.replace(stream, channels=tuple(channels), values=np.hstack(blocks))
+    return dataclasses.replace(stream, channels=tuple(channels), values=values)
 
 
 def _hand_stream(

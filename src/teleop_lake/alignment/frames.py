@@ -35,6 +35,16 @@ class GridStream:
     limit: np.ndarray
     frozen: np.ndarray | None = None
     dropouts: tuple[tuple[int, int], ...] = ()  # (start_ns, end_ns) on the robot clock
+    unpopulated: np.ndarray | None = None
+    """Per channel: never measured, so null on the grid (not zeros)."""
+
+
+def _columns(x: np.ndarray, cols: list[int]) -> np.ndarray:
+    """``x[:, cols]``: a view when the columns are consecutive (a stream's columns usually
+    are), so a long stream is not copied to resample it."""
+    if cols and cols == list(range(cols[0], cols[0] + len(cols))):
+        return x[:, cols[0] : cols[0] + len(cols)]
+    return x[:, cols]
 
 
 @dataclass
@@ -80,7 +90,7 @@ class FrameColumns:
                 self.floats[out] = np.full(m, np.nan, dtype=np.float32)
             return
         tolerance = self.edge_hold_periods * stream.period_ns
-        values = stream.values[:, present]
+        values = _columns(stream.values, present)
         res: Resampled
         if method == "previous":
             res = resample_previous(stream.t_ns, values, self.t_grid, tolerance)
@@ -89,8 +99,14 @@ class FrameColumns:
         else:
             res = resample_linear(stream.t_ns, values, self.t_grid, tolerance)
         position = {c: i for i, c in enumerate(present)}
+        never = stream.unpopulated
+        if never is not None and method == "slerp" and never[present].any():
+            never = np.ones_like(never)  # a quaternion missing a component is no rotation
         for c, (_, out) in zip(cols, columns, strict=True):
-            column = res.values[:, position[c]] if c >= 0 else np.full(m, np.nan)
+            if c < 0 or (never is not None and never[c]):
+                column = np.full(m, np.nan)
+            else:
+                column = res.values[:, position[c]]
             self.floats[out] = column.astype(np.float32)
         self._follow_flags(stream, res, present)
 
@@ -107,7 +123,7 @@ class FrameColumns:
         ):
             if mask is None:
                 continue
-            per_sample: np.ndarray = np.any(mask[:, cols], axis=1)
+            per_sample: np.ndarray = np.any(_columns(mask, cols), axis=1)
             if per_sample.any():
                 target |= valid & (per_sample[left] | per_sample[right])
         for start_ns, end_ns in stream.dropouts:

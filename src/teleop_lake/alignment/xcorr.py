@@ -37,6 +37,10 @@ class LagFit:
     window_residual_ms: np.ndarray
 
 
+SPECTRA_BYTES = 16 << 20
+"""Bytes of one block of per-channel spectra in `_summed_correlation`."""
+
+
 def _velocity_grid(
     t_ns: np.ndarray, values: np.ndarray, step_ns: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -67,8 +71,16 @@ def _summed_correlation(long: np.ndarray, short: np.ndarray, mode: str) -> np.nd
     """
     n_long, n_short = len(long), len(short)
     size = sp_fft.next_fast_len(n_long + n_short - 1, real=True)
-    cross = sp_fft.rfft(long, size, axis=0) * np.conj(sp_fft.rfft(short, size, axis=0))
-    xc = sp_fft.irfft(np.sum(cross, axis=1), size)
+    # channels a block at a time, so a long recording's spectra stay near SPECTRA_BYTES
+    width = long.shape[1]
+    step = max(1, min(width, SPECTRA_BYTES // (16 * (size // 2 + 1))))
+    summed = np.zeros(size // 2 + 1, dtype=np.complex128)
+    for c in range(0, width, step):
+        cols = slice(c, c + step)
+        cross = sp_fft.rfft(long[:, cols], size, axis=0)
+        cross *= np.conj(sp_fft.rfft(short[:, cols], size, axis=0))
+        summed += cross.sum(axis=1)
+    xc = sp_fft.irfft(summed, size)
     if mode == "full":
         return np.concatenate([xc[size - (n_short - 1) :], xc[:n_long]])
     return xc[: n_long - n_short + 1]

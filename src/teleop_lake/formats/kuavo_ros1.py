@@ -40,12 +40,12 @@ from teleop_lake.canonical import (
 from teleop_lake.formats.end_effector import resolve_end_effector
 from teleop_lake.formats.kuavo_labels import apply_labels, read_label_files
 from teleop_lake.formats.kuavo_topics import (
-    decode_camera,
     decode_events,
-    decode_signal,
+    decode_signal_piece,
     reject,
+    ros1_image_header,
 )
-from teleop_lake.formats.ros1_bag import BagReadError, Ros1Bag
+from teleop_lake.formats.ros1_bag import BATCH_MESSAGES, BagReadError, Ros1Bag
 from teleop_lake.formats.ros1_layout import (
     decode_fields,
     typestore_for,
@@ -65,7 +65,9 @@ REQUIRED_STREAMS = ("joint_state", "joint_command", "arm_target", "hand_command"
 # refused; so is a missing VR head pose.
 OPTIONAL_STREAMS = ("hand_state", "head_pose")
 EVENTS_TOPIC = "/teleop/event"  # std_msgs/String; a profile stream "events" overrides it
-ROS1_DECODERS = TopicDecoders(signal=decode_signal, camera=decode_camera, events=decode_events)
+ROS1_DECODERS = TopicDecoders(
+    signal=decode_signal_piece, frame_header=ros1_image_header, events=decode_events
+)
 
 
 def _part_key(path: Path) -> tuple[int, str]:
@@ -142,8 +144,10 @@ def read_signals(
     *,
     with_cameras: bool = True,
     metadata: dict[str, Any] | None = None,
+    batch_messages: int | None = BATCH_MESSAGES,
 ) -> tuple[dict[str, SignalStream], dict[str, CameraStream], list[Event], dict[str, Any]]:
-    """Decode the mapped streams of one recording's bag parts (read in part order).
+    """Decode the mapped streams of one recording's bag parts (read in part order), each
+    part in batches of about ``batch_messages`` messages (None: whole).
 
     ``metadata``: the recording's metadata.json, whose ``eef_type`` picks the end-effector
     streams (`teleop_lake.formats.end_effector`); without it the topics decide."""
@@ -162,11 +166,16 @@ def read_signals(
             info={"absent_optional_streams": absent, "malformed_messages": {}, **eef},
         )
         for bag in bags:
-            try:
-                raw = bag.read_topics(parts.topics)
-            except BagReadError as err:
-                reject(err.code, str(err), file=bag.path.name)
-            parts.add_part(bag.path.name, raw, bag.record_times_ns(bag.connections))
+            parts.add_record_times(bag.record_times_ns(bag.connections))
+            batches = bag.read_topic_batches(parts.topics, batch_messages)
+            while True:  # each batch decoded before the next is read
+                try:
+                    raw = next(batches, None)
+                except BagReadError as err:
+                    reject(err.code, str(err), file=bag.path.name)
+                if raw is None:
+                    break
+                parts.add_part(bag.path.name, raw)
         return parts.finish(REQUIRED_STREAMS, ", ".join(p.name for p in bag_paths))
     finally:
         for b in bags:

@@ -1,10 +1,10 @@
 """Decoding one Kuavo bag topic into a canonical stream (raw units, recorder order).
 
 What belongs here: the table of which fields of each Kuavo / standard message
-type carry which quantity (`MESSAGE_FIELDS`), turning one bag part's raw
-messages of a mapped topic into a `SignalStream` (`decode_signal`), cameras
-(`decode_camera`), ``/teleop/event`` (`decode_events`) and the stamp sanity
-check (`check_stamps`). Which topics to read and how parts and labels combine is
+type carry which quantity (`MESSAGE_FIELDS`), turning a bag part's raw messages
+of a mapped topic, batch by batch, into a `SignalStream` (`decode_signal_piece`,
+`join_signal_pieces`), cameras (`FrameLocator` with `ros1_image_header`),
+``/teleop/event`` (`decode_events`) and the stamp sanity check (`check_stamps`). Which topics to read and how parts and labels combine is
 `kuavo_ros1`'s business. Channel naming is documented there.
 """
 
@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import struct
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, BinaryIO, NoReturn, Protocol
 
 import numpy as np
@@ -138,17 +140,30 @@ def _ros1_store(msgtype: str, msgdef: str) -> Any:
     return typestore_for(msgtype, msgdef)[0]
 
 
-def decode_signal(
+@dataclass(frozen=True, eq=False)
+class SignalPiece:
+    """One batch of a mapped topic's messages, decoded: stamps, and the values of each
+    quantity side by side (``values`` float64, columns in ``quantities`` order), with each
+    quantity's channel labels and how many of its rows were malformed (NaN)."""
+
+    t_ns: np.ndarray
+    received_ns: np.ndarray
+    values: np.ndarray
+    quantities: tuple[tuple[str, tuple[str, ...], int], ...]  # (quantity, labels, bad rows)
+    topic: str
+    clock: str
+
+
+def decode_signal_piece(
     raw: RawMessages,
     mapping: StreamMapping,
     file: str,
     decode: FieldDecoder = decode_fields,
     store_for: TypestoreFor = _ros1_store,
-) -> tuple[SignalStream, int]:
-    """One part's messages of a mapped topic as a raw-unit `SignalStream`, + malformed count.
-
-    ``decode`` / ``store_for`` pick the serialization (ROS 1 by default; CDR for ROS 2).
-    """
+) -> SignalPiece:
+    """A batch of a mapped topic's messages as a `SignalPiece` (raw units); `join_signal_pieces`
+    makes the stream once every batch is decoded. ``decode`` / ``store_for`` pick the
+    serialization (ROS 1 by default; CDR for ROS 2)."""
     name = mapping.name
     msgtype = normalize_msgtype(raw.connection.msgtype)
     try:
@@ -175,40 +190,90 @@ def decode_signal(
     except LayoutError as err:
         reject("corrupt_file", str(err), file, name)
     t_ns = _stamps(decoded, stamp, raw)
-    channels: list[str] = []
+    found: list[tuple[str, tuple[str, ...], int]] = []
     blocks: list[np.ndarray] = []
-    malformed = 0
     for q, group in groups.items():
         names = POSE_CHANNELS.get(q) if name == "head_pose" else mapping.joint_order
         width = len(names) if names else None
         block, bad = numeric_rows(decoded, group, width)
-        if bad == len(block) and len(block):
-            if q == "position":
-                reject(
-                    "unmapped_stream",
-                    f"{raw.topic}: messages carry another number of values than the profile's "
-                    f"{len(names or ())} names",
-                    file,
-                    name,
-                )
-            continue  # an optional quantity the recorder leaves empty
-        malformed = max(malformed, bad)
-        labels = names or tuple(str(i) for i in range(block.shape[1]))
-        channels += [f"{q}_raw.{j}" for j in labels]
+        found.append((q, tuple(names or (str(i) for i in range(block.shape[1]))), bad))
         blocks.append(block)
-    values = np.empty((len(t_ns), len(channels)), dtype=np.float64)
+    values = np.empty((len(t_ns), sum(b.shape[1] for b in blocks)), dtype=np.float64)
     col = 0
     for block in blocks:  # one cast-and-copy per block, straight from the byte matrix
         values[:, col : col + block.shape[1]] = block
         col += block.shape[1]
+    return SignalPiece(
+        t_ns,
+        raw.t_record_ns.astype(np.int64),
+        values,
+        tuple(found),
+        raw.topic,
+        "operator" if mapping.clock == "operator" else "robot",
+    )
+
+
+def join_signal_pieces(
+    mapping: StreamMapping, pieces: list[SignalPiece], file: str
+) -> tuple[SignalStream, int]:
+    """The stream of a topic's decoded batches (in order), and its malformed message count.
+
+    A quantity malformed in every message is dropped (an optional quantity the recorder
+    leaves empty), or rejects the recording when it is the position. The batches are
+    released as they are copied in."""
+    name = mapping.name
+    n = sum(len(p.t_ns) for p in pieces)
+    labels: dict[str, dict[str, None]] = {}  # quantity -> its labels, in order
+    bad: dict[str, int] = {}
+    for piece in pieces:
+        for q, names, b in piece.quantities:
+            labels.setdefault(q, {}).update(dict.fromkeys(names))
+            bad[q] = bad.get(q, 0) + b
+    kept = [q for q in labels if not (n and bad[q] == n)]
+    if "position" not in kept and n:
+        names = POSE_CHANNELS["position"] if name == "head_pose" else mapping.joint_order
+        width = len(names or ())
+        reject(
+            "unmapped_stream",
+            f"{pieces[0].topic}: messages carry another number of values than the profile's "
+            f"{width} names",
+            file,
+            name,
+        )
+    channels = [f"{q}_raw.{j}" for q in kept for j in labels[q]]
+    column = {c: i for i, c in enumerate(channels)}
+    malformed = max((bad[q] for q in kept), default=0)
+    first = pieces[0]
+    t_ns = np.concatenate([p.t_ns for p in pieces]) if len(pieces) > 1 else first.t_ns
+    received = (
+        np.concatenate([p.received_ns for p in pieces]) if len(pieces) > 1 else first.received_ns
+    )
+    if len(pieces) == 1 and len(channels) == first.values.shape[1]:
+        values = first.values  # one batch, every quantity kept: no copy
+    else:
+        values = np.full((n, len(channels)), np.nan)
+        row = 0
+        while pieces:  # each batch is let go once copied
+            piece = pieces.pop(0)
+            col = 0
+            for q, names, _ in piece.quantities:
+                if q in kept:
+                    idx = [column[f"{q}_raw.{j}"] for j in names]
+                    rows = slice(row, row + len(piece.t_ns))
+                    cols: slice | list[int] = idx
+                    if idx == list(range(idx[0], idx[0] + len(idx))) if idx else False:
+                        cols = slice(idx[0], idx[0] + len(idx))
+                    values[rows, cols] = piece.values[:, col : col + len(names)]
+                col += len(names)
+            row += len(piece.t_ns)
     stream = SignalStream(
         name=name,
-        clock="operator" if mapping.clock == "operator" else "robot",
+        clock="operator" if first.clock == "operator" else "robot",
         t_ns=t_ns,
         channels=tuple(channels),
         values=values,
-        t_received_ns=raw.t_record_ns.astype(np.int64),
-        source=raw.topic,
+        t_received_ns=received,
+        source=first.topic,
     )
     return stream, malformed
 
@@ -241,7 +306,7 @@ def check_stamps(stream: SignalStream | CameraStream, file: str) -> None:
 FrameHeader = Callable[[memoryview, int], tuple[int, int, int, str]]
 
 
-def _ros1_image_header(p: memoryview, payload_length: int) -> tuple[int, int, int, str]:
+def ros1_image_header(p: memoryview, payload_length: int) -> tuple[int, int, int, str]:
     """sensor_msgs/CompressedImage (ROS 1): header (seq, stamp, frame_id), format, data."""
     _, sec, nsec, flen = struct.unpack_from("<IIII", p, 0)
     pos = 16 + flen
@@ -254,45 +319,74 @@ def _ros1_image_header(p: memoryview, payload_length: int) -> tuple[int, int, in
     return sec * 1_000_000_000 + nsec, pos + 4, dlen, fmt
 
 
-def camera_from_payloads(raw: RawMessages, name: str, header: FrameHeader) -> CameraStream:
-    """The camera stream of one topic's image messages, parsed with ``header``.
+class FrameLocator:
+    """One camera topic's frames, gathered over the batches of messages of one file.
 
-    Where every payload lies uncompressed in the file, the frames stay there
-    (`FileFrames`: located now, read when used); otherwise (compressed chunks) each is
-    copied, as its chunk is read, into a `FrameSpool`: never all in memory."""
-    n = raw.n_messages
-    t_ns = np.zeros(n, dtype=np.int64)
-    offsets = np.zeros(n, dtype=np.int64)
-    lengths = np.zeros(n, dtype=np.int64)
-    in_file = all(s.file_starts is not None for s in raw.segments)
-    path = raw.path if in_file else None  # every frame stays in this file
-    spool: FrameSpool | None = None  # else every frame is copied here
-    fmt = ""
-    i = 0
-    stack = contextlib.ExitStack()
-    source: BinaryIO | None = None
-    with stack:
-        for seg in raw.segments:
-            view = memoryview(seg.buffer.data)
-            kept = seg.lengths if seg.kept is None else seg.kept
-            file_starts = seg.file_starts
-            for j, (start, length) in enumerate(
-                zip(seg.starts.tolist(), seg.lengths.tolist(), strict=True)
-            ):
-                p = view[start : start + int(kept[j])]
-                try:
-                    t_ns[i], pos, dlen, fmt = header(p, length)
-                except struct.error as err:
-                    raise struct.error(f"frame {i}: {err}") from None
-                if pos + dlen > length:
-                    raise struct.error(f"frame {i} is longer than its payload")
-                if path is not None and file_starts is not None:
-                    offsets[i] = int(file_starts[j]) + pos
-                    lengths[i] = dlen
-                else:
+    Each image message's header is parsed with ``header``. While every frame lies
+    uncompressed in the file, only its byte range is kept (`FileFrames`: read when used);
+    once a frame is not (a compressed chunk), the frames go to a `FrameSpool`, the ones
+    located so far copied there first: never all in memory either way."""
+
+    def __init__(self, name: str, topic: str, header: FrameHeader) -> None:
+        self.name, self.topic, self._header = name, topic, header
+        self._t: list[np.ndarray] = []
+        self._received: list[np.ndarray] = []
+        self._offsets: list[np.ndarray] = []
+        self._lengths: list[np.ndarray] = []
+        self._path: Path | None = None  # the file every frame so far lies in
+        self._spool: FrameSpool | None = None
+        self._fmt = ""
+        self._n = 0
+
+    def _to_spool(self) -> FrameSpool:
+        """The spool, made on first need, with the frames located in the file copied in."""
+        if self._spool is None:
+            self._spool = FrameSpool(self.topic)
+            if self._path is not None and self._offsets:
+                with self._path.open("rb") as f:
+                    for off, n in zip(
+                        np.concatenate(self._offsets).tolist(),
+                        np.concatenate(self._lengths).tolist(),
+                        strict=True,
+                    ):
+                        f.seek(off)
+                        self._spool.append(f.read(n))
+            self._offsets, self._lengths, self._path = [], [], None
+        return self._spool
+
+    def add(self, raw: RawMessages) -> None:
+        """Locate (or spool) the frames of ``raw``, the topic's next messages."""
+        n = raw.n_messages
+        t_ns = np.zeros(n, dtype=np.int64)
+        offsets = np.zeros(n, dtype=np.int64)
+        lengths = np.zeros(n, dtype=np.int64)
+        in_file = self._spool is None and all(s.file_starts is not None for s in raw.segments)
+        if in_file and self._path is not None and raw.path != self._path:
+            in_file = False  # frames of two files: spool them
+        spool = None if in_file else self._to_spool()
+        i = 0
+        with contextlib.ExitStack() as stack:
+            source: BinaryIO | None = None
+            for seg in raw.segments:
+                view = memoryview(seg.buffer.data)
+                kept = seg.lengths if seg.kept is None else seg.kept
+                file_starts = seg.file_starts
+                for j, (start, length) in enumerate(
+                    zip(seg.starts.tolist(), seg.lengths.tolist(), strict=True)
+                ):
+                    p = view[start : start + int(kept[j])]
+                    try:
+                        t_ns[i], pos, dlen, self._fmt = self._header(p, length)
+                    except struct.error as err:
+                        raise struct.error(f"frame {self._n + i}: {err}") from None
+                    if pos + dlen > length:
+                        raise struct.error(f"frame {self._n + i} is longer than its payload")
                     if spool is None:
-                        spool = FrameSpool(raw.topic)
-                    if seg.kept is not None and file_starts is not None and raw.path is not None:
+                        if file_starts is None:  # in_file said every segment has them
+                            raise struct.error(f"frame {self._n + i} has no place in the file")
+                        offsets[i] = int(file_starts[j]) + pos
+                        lengths[i] = dlen
+                    elif seg.kept is not None and file_starts is not None and raw.path:
                         # a file mixing compressed and plain chunks: this frame was left there
                         if source is None:
                             source = stack.enter_context(raw.path.open("rb"))
@@ -300,21 +394,30 @@ def camera_from_payloads(raw: RawMessages, name: str, header: FrameHeader) -> Ca
                         spool.append(source.read(dlen))
                     else:
                         spool.append(p[pos : pos + dlen])
-                i += 1
-    frames: Sequence[bytes] = (
-        FileFrames(path, offsets, lengths)
-        if path is not None
-        else (FrameSpool(raw.topic) if spool is None else spool).frames()
-    )
-    encoding = "png" if "png" in fmt.lower() else "jpeg"
-    return CameraStream(
-        name, "robot", t_ns, frames, encoding, raw.t_record_ns.astype(np.int64), raw.topic
-    )
+                    i += 1
+        self._t.append(t_ns)
+        self._received.append(raw.t_record_ns.astype(np.int64))
+        if spool is None:
+            self._path = raw.path
+            self._offsets.append(offsets)
+            self._lengths.append(lengths)
+        self._n += n
 
-
-def decode_camera(raw: RawMessages, name: str) -> CameraStream:
-    """sensor_msgs/CompressedImage payloads of a ROS 1 bag: header stamp, format, bytes."""
-    return camera_from_payloads(raw, name, _ros1_image_header)
+    def stream(self) -> CameraStream:
+        """The camera stream of every message added."""
+        frames: Sequence[bytes]
+        if self._spool is not None:
+            frames = self._spool.frames()
+        elif self._path is not None:
+            frames = FileFrames(
+                self._path, np.concatenate(self._offsets), np.concatenate(self._lengths)
+            )
+        else:
+            frames = FrameSpool(self.topic).frames()  # no message at all
+        encoding = "png" if "png" in self._fmt.lower() else "jpeg"
+        t = np.concatenate(self._t) if self._t else np.zeros(0, dtype=np.int64)
+        received = np.concatenate(self._received) if self._received else t.copy()
+        return CameraStream(self.name, "robot", t, frames, encoding, received, self.topic)
 
 
 def decode_events(raw: RawMessages) -> tuple[list[Event], list[str]]:

@@ -40,7 +40,7 @@ from teleop_lake.formats.kuavo_ros1 import (
     REQUIRED_STREAMS,
     check_parts,
 )
-from teleop_lake.formats.kuavo_topics import camera_from_payloads, decode_signal, reject
+from teleop_lake.formats.kuavo_topics import SignalPiece, decode_signal_piece, reject
 from teleop_lake.formats.mcap_container import McapFile
 from teleop_lake.formats.ros1_bag import BagReadError, RawMessages
 from teleop_lake.formats.topic_check import check_topics
@@ -110,7 +110,7 @@ def _cdr_string(p: memoryview, pos: int) -> tuple[str, int]:
     return text, pos + 4 + n
 
 
-def _cdr_image_header(p: memoryview, payload_length: int) -> tuple[int, int, int, str]:
+def cdr_image_header(p: memoryview, payload_length: int) -> tuple[int, int, int, str]:
     """sensor_msgs/msg/CompressedImage (CDR): encapsulation, header (stamp, frame_id),
     format, data."""
     sec, nsec = struct.unpack_from("<iI", p, 4)
@@ -119,12 +119,6 @@ def _cdr_image_header(p: memoryview, payload_length: int) -> tuple[int, int, int
     pos += (-(pos - 4)) % 4
     (dlen,) = struct.unpack_from("<I", p, pos)
     return sec * 1_000_000_000 + nsec, pos + 4, dlen, fmt
-
-
-def decode_cdr_camera(raw: RawMessages, name: str) -> CameraStream:
-    """sensor_msgs/msg/CompressedImage (CDR) payloads; frames stored uncompressed stay in
-    the file (`camera_from_payloads`)."""
-    return camera_from_payloads(raw, name, _cdr_image_header)
 
 
 def decode_cdr_events(raw: RawMessages) -> tuple[list[Event], list[str]]:
@@ -140,14 +134,12 @@ def decode_cdr_events(raw: RawMessages) -> tuple[list[Event], list[str]]:
     return events, unknown
 
 
-def _decode_cdr_signal(
-    raw: RawMessages, mapping: StreamMapping, file: str
-) -> tuple[SignalStream, int]:
-    return decode_signal(raw, mapping, file, decode_cdr_fields, cdr_typestore_for)
+def _decode_cdr_signal(raw: RawMessages, mapping: StreamMapping, file: str) -> SignalPiece:
+    return decode_signal_piece(raw, mapping, file, decode_cdr_fields, cdr_typestore_for)
 
 
 CDR_DECODERS = TopicDecoders(
-    signal=_decode_cdr_signal, camera=decode_cdr_camera, events=decode_cdr_events
+    signal=_decode_cdr_signal, frame_header=cdr_image_header, events=decode_cdr_events
 )
 
 

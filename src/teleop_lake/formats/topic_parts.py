@@ -20,7 +20,15 @@ from typing import Any
 import numpy as np
 
 from teleop_lake.canonical import CAMERA_STREAMS, CameraStream, ChainedFrames, Event, SignalStream
-from teleop_lake.formats.kuavo_topics import MESSAGE_FIELDS, check_stamps, reject
+from teleop_lake.formats.kuavo_topics import (
+    MESSAGE_FIELDS,
+    FrameHeader,
+    FrameLocator,
+    SignalPiece,
+    check_stamps,
+    join_signal_pieces,
+    reject,
+)
 from teleop_lake.formats.ros1_bag import RawMessages
 from teleop_lake.formats.ros1_layout import numeric_rows
 from teleop_lake.network.profiles import StreamMapping
@@ -31,8 +39,8 @@ from teleop_lake.rejection import Reason, RecordingRejected
 class TopicDecoders:
     """How one serialization turns a topic's raw messages into canonical pieces."""
 
-    signal: Callable[[RawMessages, StreamMapping, str], tuple[SignalStream, int]]
-    camera: Callable[[RawMessages, str], CameraStream]
+    signal: Callable[[RawMessages, StreamMapping, str], SignalPiece]
+    frame_header: FrameHeader
     events: Callable[[RawMessages], tuple[list[Event], list[str]]]
 
 
@@ -66,7 +74,11 @@ def concat_camera_parts(parts: list[CameraStream]) -> CameraStream:
 
 @dataclass
 class PartAssembler:
-    """Collects the decoded pieces of each part, then joins them into one recording's streams."""
+    """Collects the decoded pieces of each part, then joins them into one recording's streams.
+
+    A part (one file of a split recording) may come in several batches of messages
+    (`add_part` once per batch, in order): a topic's batches are decoded as they come and
+    joined per part at `finish`, so a long recording's raw payloads are never all held."""
 
     mappings: Mapping[str, StreamMapping]
     cameras: Mapping[str, str]
@@ -74,8 +86,8 @@ class PartAssembler:
     decoders: TopicDecoders
     with_cameras: bool = True
     info: dict[str, Any] = field(default_factory=dict)
-    _signals: dict[str, list[SignalStream]] = field(default_factory=dict)
-    _cameras: dict[str, list[CameraStream]] = field(default_factory=dict)
+    _signals: dict[str, dict[str, list[SignalPiece]]] = field(default_factory=dict)
+    _cameras: dict[str, dict[str, FrameLocator]] = field(default_factory=dict)
     _events: list[Event] = field(default_factory=list)
     _unknown_events: list[str] = field(default_factory=list)
     _t_first: list[int] = field(default_factory=list)
@@ -87,36 +99,41 @@ class PartAssembler:
         topics = [m.topic for m in self.mappings.values()] + [self.events_topic]
         return topics + (list(self.cameras.values()) if self.with_cameras else [])
 
-    def add_part(self, file: str, raw: dict[str, RawMessages], record_ns: np.ndarray) -> None:
-        """Decode one part's raw messages (``record_ns``: every record time of the part).
-
-        Each topic's raw messages are dropped from ``raw`` once decoded, so a part's raw
-        payloads and its decoded streams are not all held at once."""
+    def add_record_times(self, record_ns: np.ndarray) -> None:
+        """Every record time of a part (the recording's first and last record count)."""
         if len(record_ns):
             self._t_first.append(int(record_ns.min()))
             self._t_last.append(int(record_ns.max()))
-        malformed = self.info.setdefault("malformed_messages", {})
+
+    def add_part(
+        self, file: str, raw: dict[str, RawMessages], record_ns: np.ndarray | None = None
+    ) -> None:
+        """Decode one part's raw messages, or its next batch of them (``record_ns``: every
+        record time of the part, given once).
+
+        Each topic's raw messages are dropped from ``raw`` once decoded, so raw payloads and
+        decoded streams are not all held at once."""
+        if record_ns is not None:
+            self.add_record_times(record_ns)
         # a topic is dropped after its last use (two streams may share one topic)
         uses = Counter([self.events_topic, *self.cameras.values()])
         uses.update(m.topic for m in self.mappings.values())
         for name, mapping in self.mappings.items():
             if mapping.topic not in raw:
-                continue  # topic absent from this part only
+                continue  # topic absent from this part (or batch) only
             uses[mapping.topic] -= 1
             messages = raw.pop(mapping.topic) if uses[mapping.topic] == 0 else raw[mapping.topic]
-            stream, bad = self.decoders.signal(messages, mapping, file)
-            check_stamps(stream, file)
-            if bad:
-                malformed[name] = malformed.get(name, 0) + bad
-            self._signals.setdefault(name, []).append(stream)
+            piece = self.decoders.signal(messages, mapping, file)
+            self._signals.setdefault(name, {}).setdefault(file, []).append(piece)
         for name, topic in self.cameras.items():
             if self.with_cameras and topic in raw and name in CAMERA_STREAMS:
+                per_file = self._cameras.setdefault(name, {})
+                if file not in per_file:
+                    per_file[file] = FrameLocator(name, topic, self.decoders.frame_header)
                 try:
-                    cam = self.decoders.camera(raw[topic], name)
+                    per_file[file].add(raw[topic])
                 except struct.error as err:
                     reject("corrupt_file", f"camera {topic!r}: {err}", file, name)
-                check_stamps(cam, file)
-                self._cameras.setdefault(name, []).append(cam)
         if self.events_topic in raw:
             try:
                 ev, unknown = self.decoders.events(raw[self.events_topic])
@@ -124,6 +141,22 @@ class PartAssembler:
                 reject("corrupt_file", f"{self.events_topic}: {err}", file, "events")
             self._events += ev
             self._unknown_events += unknown
+
+    def _joined_signals(self) -> dict[str, SignalStream]:
+        """Each stream's batches joined per part (checked), then the parts in order."""
+        malformed = self.info.setdefault("malformed_messages", {})
+        signals: dict[str, SignalStream] = {}
+        for name in list(self._signals):
+            per_file = self._signals.pop(name)
+            parts: list[SignalStream] = []
+            for file, pieces in per_file.items():
+                stream, bad = join_signal_pieces(self.mappings[name], pieces, file)
+                check_stamps(stream, file)
+                if bad:
+                    malformed[name] = malformed.get(name, 0) + bad
+                parts.append(stream)
+            signals[name] = concat_signal_parts(name, parts)
+        return signals
 
     def finish(
         self, required: Sequence[str], files: str
@@ -133,7 +166,7 @@ class PartAssembler:
             self.info["unknown_events"] = self._unknown_events
         self.info["t_first_record_ns"] = min(self._t_first) if self._t_first else 0
         self.info["t_last_record_ns"] = max(self._t_last) if self._t_last else 0
-        signals = {n: concat_signal_parts(n, p) for n, p in self._signals.items()}
+        signals = self._joined_signals()
         empty = [n for n in required if n in signals and signals[n].n_samples == 0]
         if empty:
             raise RecordingRejected(
@@ -148,7 +181,14 @@ class PartAssembler:
                     for n in empty
                 )
             )
-        cams = {n: concat_camera_parts(p) for n, p in self._cameras.items()}
+        cams: dict[str, CameraStream] = {}
+        for name, per_file in self._cameras.items():
+            parts = []
+            for file, locator in per_file.items():
+                cam = locator.stream()
+                check_stamps(cam, file)
+                parts.append(cam)
+            cams[name] = concat_camera_parts(parts)
         return signals, cams, self._events, self.info
 
 
