@@ -218,9 +218,10 @@ class Store:
         """
         return self.write_chunks(dst_rel, src.iter_chunks(src_rel))
 
-    def write_chunks(self, rel: str, chunks: Iterable[bytes]) -> tuple[int, str]:
+    def write_chunks(self, rel: str, chunks: Iterable[bytes | memoryview]) -> tuple[int, str]:
         """Write ``chunks`` to ``rel``, hashing on the way; returns (size, sha256). Atomic like
-        `write_bytes`: a temporary name, renamed into place when complete."""
+        `write_bytes`: a temporary name, renamed into place when complete. Each chunk is
+        hashed and written before the next is taken (they may share one buffer)."""
         full = self.full(rel)
         fs = self.fs
         parent = full.rsplit("/", 1)[0]

@@ -20,7 +20,7 @@ import polars as pl
 from teleop_lake.formats import supported_formats
 from teleop_lake.lake import layout
 from teleop_lake.lake.storage import Store
-from teleop_lake.network.boundary import UnsafeFileError, open_drop_file, read_limited
+from teleop_lake.network.boundary import UnsafeFileError, open_drop_file, read_reused
 from teleop_lake.network.drop import (
     ManifestEntry,
     ManifestProblem,
@@ -177,7 +177,7 @@ def _pull_one(
                     continue
                 # at most one byte more than declared: a file growing meanwhile is noticed,
                 # never copied whole
-                size, sha = lake.write_chunks(f"{staging}/{rel}", read_limited(src, f.size + 1))
+                size, sha = lake.write_chunks(f"{staging}/{rel}", read_reused(src, f.size + 1))
         except FileNotFoundError:
             reasons.append(
                 Reason(
