@@ -1,5 +1,5 @@
-"""A bag is read a batch of chunks at a time, so a long recording's raw payloads are never all
-in memory. Reading in small batches must give exactly what reading the bag whole gives: same
+"""A bag (ROS 1 or MCAP) is read a batch of chunks at a time, so a long recording's raw
+payloads are never all in memory. Reading in small batches must give exactly what reading the bag whole gives: same
 streams, channels, stamps, values, malformed counts, camera frames and events, on bags of the
 independent Kuavo writer (rig variation: unpopulated fields, bz2 chunks, repeated
 connections, claws) and of the simulator (default faults)."""
@@ -94,6 +94,45 @@ def test_simulated_bags_with_faults_read_the_same_in_small_batches(tmp_path: Pat
                 assert again.value.reasons == err.reasons
                 continue
             _same(whole, read_signals(parts, profile, batch_messages=300))
+
+
+@pytest.mark.parametrize("storage", ["unchunked", "zstd-chunks"])
+def test_mcap_files_read_the_same_in_small_batches(tmp_path: Path, storage: str) -> None:
+    """MCAP as the simulator writes it (messages outside chunks), and re-chunked with zstd
+    by the mcap library as rosbag2 writes it."""
+    from mcap.writer import CompressionType
+    from test_frames_out_of_memory import _rewrite_mcap
+
+    from teleop_lake.formats import ros2_mcap
+    from teleop_lake.formats.mcap_container import McapFile
+
+    simulate_network(
+        tmp_path / "net",
+        episodes_per_center=3,
+        seed=5,
+        date=DATE,
+        profile="default",
+        centers=["jinan"],
+        camera_size=(64, 48),
+        duration_scale=0.5,
+    )
+    profile = load_profile("jinan")
+    for mcap in sorted((tmp_path / "net").rglob("*.mcap")):
+        if storage == "zstd-chunks":
+            chunked = tmp_path / f"{mcap.stem}.chunked.mcap"
+            _rewrite_mcap(mcap, chunked, CompressionType.ZSTD)
+            mcap = chunked
+        with McapFile(mcap) as f:
+            topics = list(f.topic_channels())
+            assert sum(1 for _ in f.read_topic_batches(topics, 300)) > 3  # many batches
+        try:
+            whole = ros2_mcap.read_signals([mcap], profile, batch_messages=None)
+        except RecordingRejected as err:
+            with pytest.raises(RecordingRejected) as again:
+                ros2_mcap.read_signals([mcap], profile, batch_messages=300)
+            assert again.value.reasons == err.reasons
+            continue
+        _same(whole, ros2_mcap.read_signals([mcap], profile, batch_messages=300))
 
 
 MAPPING = StreamMapping("joint_state", "/j", "sensor_msgs/JointState", "robot", ("a", "b"))

@@ -29,7 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
-from teleop_lake.formats.ros1_bag import BagConnection, BagReadError, RawMessages, TopicInfo
+from teleop_lake.formats.ros1_bag import (
+    BATCH_MESSAGES,
+    BagConnection,
+    BagReadError,
+    RawMessages,
+    TopicInfo,
+)
 from teleop_lake.formats.ros1_records import PayloadSegment, TopicPayloads, Truncated, windows
 
 MCAP_MAGIC = b"\x89MCAP0\r\n"
@@ -376,42 +382,81 @@ class McapFile:
             i = j
 
     def read_topics(self, topics: Sequence[str]) -> dict[str, RawMessages]:
-        """Raw payloads of ``topics`` (each in file order) with their log times.
+        """Raw payloads of ``topics`` (each in file order) with their log times."""
+        for batch in self.read_topic_batches(topics, batch_messages=None):
+            return batch
+        return {}
 
-        Chunks and blocks of unchunked messages are read one at a time. Each topic's
-        payloads are copied out of them (`TopicPayloads`); a camera frame stored uncompressed
-        keeps only its first bytes and its place in the file, so it is read when used."""
+    def read_topic_batches(
+        self, topics: Sequence[str], batch_messages: int | None = BATCH_MESSAGES
+    ) -> Iterator[dict[str, RawMessages]]:
+        """Raw payloads of ``topics`` with their log times, in batches of chunks (then of
+        blocks of unchunked messages) holding about ``batch_messages`` of their messages
+        (None: one batch).
+
+        Chunks and blocks are read one at a time. Each topic's payloads are copied out of
+        them (`TopicPayloads`); a camera frame stored uncompressed keeps only its first bytes
+        and its place in the file, so it is read when used. A reader that decodes each batch
+        before taking the next holds one batch's payloads, not the file's."""
         by_topic = self.topic_channels()
         wanted = {c.channel_id: t for t in topics for c in by_topic.get(t, [])}
-        counts: dict[str, int] = dict.fromkeys(topics, 0)
+        units: list[tuple[_Chunk | tuple[int, int, dict[int, np.ndarray]], int]] = []
         for chunk in self._chunks:
-            for cid, entries in chunk.index.items():
-                if cid in wanted:
-                    counts[wanted[cid]] += len(entries)
-        for cid, recs in self._loose.items():
-            if cid in wanted:
-                counts[wanted[cid]] += len(recs)
+            n = sum(len(e) for c, e in chunk.index.items() if c in wanted)
+            if n:
+                units.append((chunk, n))
+        for block in self._loose_blocks(set(wanted)):
+            units.append((block, sum(len(v) for v in block[2].values())))
+        batches: list[list[_Chunk | tuple[int, int, dict[int, np.ndarray]]]] = [[]]
+        held = 0
+        for unit, n in units:
+            if batch_messages is not None and held and held + n > batch_messages:
+                batches.append([])
+                held = 0
+            batches[-1].append(unit)
+            held += n
+        for i, batch in enumerate(batches):
+            # the first batch names every topic the file has, even one without messages
+            yield self._read_units(topics, by_topic, wanted, batch, keep_empty=i == 0)
+
+    def _read_units(
+        self,
+        topics: Sequence[str],
+        by_topic: dict[str, list[McapChannel]],
+        wanted: dict[int, str],
+        units: list[_Chunk | tuple[int, int, dict[int, np.ndarray]]],
+        keep_empty: bool,
+    ) -> dict[str, RawMessages]:
+        counts: dict[str, int] = dict.fromkeys(topics, 0)
+        for unit in units:
+            if isinstance(unit, _Chunk):
+                for cid, entries in unit.index.items():
+                    if cid in wanted:
+                        counts[wanted[cid]] += len(entries)
+            else:
+                for cid, offsets in unit[2].items():
+                    counts[wanted[cid]] += len(offsets)
         times: dict[str, list[np.ndarray]] = {t: [] for t in topics}
         gathered = {t: TopicPayloads(counts[t]) for t in topics}
         try:
-            for chunk in self._chunks:
-                cids = [c for c in chunk.index if c in wanted and len(chunk.index[c])]
-                if not cids:
-                    continue
-                data = self._chunk_records(chunk)
-                arr = np.frombuffer(data, dtype=np.uint8)
-                in_file = chunk.records_pos if chunk.compression == "" else None
-                for cid in cids:
-                    offsets = np.sort(chunk.index[cid]["offset"].astype(np.int64), kind="stable")
-                    seg, t = _locate(arr, offsets)
-                    times[wanted[cid]].append(t)
-                    gathered[wanted[cid]].add(seg, in_file)
-            for start, length, by_channel in self._loose_blocks(set(wanted)):
-                arr = np.frombuffer(self._src.read(start, length), dtype=np.uint8)
-                for cid, offsets in by_channel.items():
-                    seg, t = _locate(arr, offsets)
-                    times[wanted[cid]].append(t)
-                    gathered[wanted[cid]].add(seg, start)
+            for unit in units:
+                if isinstance(unit, _Chunk):
+                    cids = [c for c in unit.index if c in wanted and len(unit.index[c])]
+                    data = self._chunk_records(unit)
+                    arr = np.frombuffer(data, dtype=np.uint8)
+                    in_file = unit.records_pos if unit.compression == "" else None
+                    for cid in cids:
+                        offsets = np.sort(unit.index[cid]["offset"].astype(np.int64), kind="stable")
+                        seg, t = _locate(arr, offsets)
+                        times[wanted[cid]].append(t)
+                        gathered[wanted[cid]].add(seg, in_file)
+                else:
+                    start, length, by_channel = unit
+                    arr = np.frombuffer(self._src.read(start, length), dtype=np.uint8)
+                    for cid, offsets in by_channel.items():
+                        seg, t = _locate(arr, offsets)
+                        times[wanted[cid]].append(t)
+                        gathered[wanted[cid]].add(seg, start)
         except Truncated:
             raise BagReadError(
                 "truncated_file", "a chunk ends before the messages its index lists", self.path
@@ -423,8 +468,8 @@ class McapFile:
         out: dict[str, RawMessages] = {}
         for topic in topics:
             chans = by_topic.get(topic)
-            if not chans:
-                continue
+            if not chans or (not counts[topic] and not keep_empty):
+                continue  # not in the file, or not in this batch
             t = np.concatenate(times[topic]) if times[topic] else np.zeros(0, dtype=np.int64)
             out[topic] = RawMessages(
                 topic, chans[0].as_connection(), t, gathered[topic].segments(), self.path

@@ -42,7 +42,7 @@ from teleop_lake.formats.kuavo_ros1 import (
 )
 from teleop_lake.formats.kuavo_topics import SignalPiece, decode_signal_piece, reject
 from teleop_lake.formats.mcap_container import McapFile
-from teleop_lake.formats.ros1_bag import BagReadError, RawMessages
+from teleop_lake.formats.ros1_bag import BATCH_MESSAGES, BagReadError, RawMessages
 from teleop_lake.formats.topic_check import check_topics
 from teleop_lake.formats.topic_parts import PartAssembler, TopicDecoders, time_bulk_decoding
 from teleop_lake.network.profiles import CenterProfile, StreamMapping
@@ -150,9 +150,11 @@ def read_signals(
     with_cameras: bool = True,
     required: Sequence[str] = REQUIRED_STREAMS,
     metadata: dict[str, Any] | None = None,
+    batch_messages: int | None = BATCH_MESSAGES,
 ) -> tuple[dict[str, SignalStream], dict[str, CameraStream], list[Event], dict[str, Any]]:
-    """Decode the mapped streams of one recording's MCAP parts (read in part order);
-    ``metadata``'s ``eef_type`` picks the end-effector streams (else the topics do)."""
+    """Decode the mapped streams of one recording's MCAP parts (read in part order), each
+    part in batches of about ``batch_messages`` messages (None: whole); ``metadata``'s
+    ``eef_type`` picks the end-effector streams (else the topics do)."""
     files = _open_files(mcap_paths)
     names = ", ".join(p.name for p in mcap_paths)
     try:
@@ -173,11 +175,16 @@ def read_signals(
         )
         for f in files:
             _check_encodings(f, set(parts.topics))
-            try:
-                raw = f.read_topics(parts.topics)
-            except BagReadError as err:
-                reject(err.code, str(err), file=f.path.name)
-            parts.add_part(f.path.name, raw, f.log_times_ns(f.channels))
+            parts.add_record_times(f.log_times_ns(f.channels))
+            batches = f.read_topic_batches(parts.topics, batch_messages)
+            while True:  # each batch decoded before the next is read
+                try:
+                    raw = next(batches, None)
+                except BagReadError as err:
+                    reject(err.code, str(err), file=f.path.name)
+                if raw is None:
+                    break
+                parts.add_part(f.path.name, raw)
         return parts.finish(required, names)
     finally:
         for f in files:
