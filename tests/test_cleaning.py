@@ -139,6 +139,37 @@ def test_limits_short_run_repaired_long_run_flagged() -> None:
     assert np.all(result.values[2000:2100, 1] == 0.7)  # kept, not clipped
 
 
+def test_steps_no_joint_can_make_are_flagged_not_repaired() -> None:
+    """A stretch of lost values (a zeroed region of a file reads as a plateau at zero) steps
+    away and back faster than any joint moves: flagged between the steps, kept as read. A lone
+    step (a sensor re-zeroed) flags the sample it lands on. A stuck sensor coming back jumps
+    too, but that is the frozen detector's finding, not this one; smooth fast motion never
+    trips it."""
+    rng = np.random.default_rng(8)
+    t, _, x = moving_signal(rng, n=6_000, channels=3)
+    x = x + 0.4  # away from zero, so the lost values step
+    x[1000:1100, 0] = 0.0  # 0.2 s of lost values
+    x[3000:, 1] += 0.3  # a lone step of 0.3 rad in one sample
+    x[4000:4200, 2] = x[3999, 2]  # stuck for 0.4 s while the joint moves on
+    assert abs(x[4200, 2] - x[4199, 2]) > 3 * 8.0 * PERIOD_NS / 1e9  # it comes back with a jump
+    rate = np.full(3, 8.0)  # rad/s
+    result = detect_spikes("joint_state", t, x, floors(3), PARAMS, rate=rate)
+    jumps = [f for f in result.findings if f.evidence.rule == "limit.implied_velocity"]
+    assert [(f.channel, f.kind, f.repaired) for f in jumps] == [
+        ("position_rad.j0", "limit_violation", False),
+        ("position_rad.j1", "limit_violation", False),
+    ]
+    assert (jumps[0].start_ns, jumps[0].end_ns) == (int(t[1000]), int(t[1099]))
+    assert jumps[0].evidence.expected == 8.0 and jumps[0].evidence.value > 100.0
+    assert result.limit[1000:1100, 0].all() and result.limit[:, 0].sum() == 100
+    assert result.limit[3000, 1] and result.limit[:, 1].sum() == 1
+    assert not result.limit[:, 2].any()
+    assert np.all(result.values[1000:1100, 0] == 0.0)  # kept as read
+    _, _, smooth = moving_signal(rng, n=6_000, channels=20)
+    calm = detect_spikes("joint_state", t, smooth, floors(20), PARAMS, rate=np.full(20, 8.0))
+    assert not calm.limit.any()
+
+
 def test_non_finite_values_are_repaired() -> None:
     rng = np.random.default_rng(7)
     t, clean, noisy = moving_signal(rng, n=2_000, channels=2)

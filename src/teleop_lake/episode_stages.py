@@ -40,7 +40,7 @@ from teleop_lake.cleaning import (
 )
 from teleop_lake.cleaning.channels import channel_statuses, channels_frame
 from teleop_lake.cleaning.findings import Evidence
-from teleop_lake.cleaning.limits import channel_limits
+from teleop_lake.cleaning.limits import channel_limits, rate_limits
 from teleop_lake.rejection import Reason, RecordingRejected
 from teleop_lake.robots import RobotModel
 
@@ -110,7 +110,9 @@ def clean_streams(
             if name in (STREAM_JOINT_STATE, STREAM_HAND_STATE, STREAM_HAND_COMMAND)
             else (None, None)
         )
-        c = clean_signal_stream(stream, cp, lower, upper)
+        # a joint sensor's position cannot step faster than the joint moves
+        rate = rate_limits(robot, stream.channels) if name == STREAM_JOINT_STATE else None
+        c = clean_signal_stream(stream, cp, lower, upper, rate)
         if name in COMMAND_STREAMS:
             c = replace(c, unpopulated=np.zeros_like(c.unpopulated))
         cleaned[name] = c

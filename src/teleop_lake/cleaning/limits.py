@@ -14,6 +14,9 @@ from teleop_lake.cleaning.params import CleaningParams
 from teleop_lake.robots import RobotModel
 
 CLOSURE_LIMITS = (-0.05, 1.05)  # the frames contract's range for hand closures (0..1 + slack)
+# Exact repeats before a step that mark a stuck sensor (noise never repeats a float value
+# four times; a frozen segment is >= 0.3 s, i.e. >= 30 samples at 100 Hz).
+STUCK_SAMPLES = 4
 
 
 def channel_limits(robot: RobotModel, channels: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -207,3 +210,94 @@ def repair_non_physical(
             )
         )
     return out, findings
+
+
+JUMP_RATE_FACTOR = 3.0
+"""A step between consecutive samples implying more than this many times the joint's velocity
+limit (over the larger of the stamped interval and the nominal period) is no motion: the
+sensor or the file lost the value. At 500 Hz and an 8 rad/s limit that is a 0.048 rad step,
+against 2-4e-3 rad of sample noise and 8e-3 rad per sample of a joint at half its limit."""
+JUMP_NOISE_SIGMAS = 20.0
+"""...and more than this many noise sigmas (a channel without a known noise is not judged)."""
+JUMP_RETURN_S = 5.0
+"""A jump away and one back (opposite sign) within this span flag the samples between them
+(a stretch of lost values: a zeroed region of a file reads as a plateau at zero)."""
+
+
+def rate_limits(robot: RobotModel, channels: tuple[str, ...]) -> np.ndarray:
+    """Per channel the largest plausible rate of change (units per second): a joint
+    position's velocity limit; +inf for channels the model sets none on."""
+    by_joint = {j.name: j for j in robot.joints}
+    out = np.full(len(channels), np.inf)
+    for i, channel in enumerate(channels):
+        quantity, _, name = channel.partition(".")
+        joint = by_joint.get(name)
+        if joint is not None and quantity == "position_rad":
+            out[i] = joint.velocity_max_rad_s
+    return out
+
+
+def judge_jumps(
+    stream: str,
+    t_ns: np.ndarray,
+    x: np.ndarray,
+    channels: tuple[str, ...],
+    rate: np.ndarray,
+    sigma: np.ndarray,
+) -> tuple[np.ndarray, list[Finding]]:
+    """Steps no joint can make (`JUMP_RATE_FACTOR`): each lone jump flags the sample it lands
+    on, a jump away and back within `JUMP_RETURN_S` flags the samples between; both are kept
+    (never repaired: the true values are unknown) and reported as ``limit_violation`` with rule
+    ``limit.implied_velocity``. A jump that ends exact repeats of a value is a stuck sensor
+    coming back, the frozen detector's business, and is left to it."""
+    mask = np.zeros(x.shape, dtype=bool)
+    findings: list[Finding] = []
+    judged = np.flatnonzero(np.isfinite(rate) & (sigma > 0))
+    if len(x) < 2 or not len(judged):
+        return mask, findings
+    step_ns = np.diff(t_ns).astype(np.float64)
+    period = float(np.median(step_ns))
+    seconds = np.maximum(step_ns, period) / 1e9
+    for c in judged:
+        d = np.diff(x[:, c])
+        with np.errstate(invalid="ignore"):
+            speed = np.abs(d) / seconds
+            bad = (speed > JUMP_RATE_FACTOR * rate[c]) & (np.abs(d) > JUMP_NOISE_SIGMAS * sigma[c])
+        steps = np.flatnonzero(bad)
+        k = 0
+        while k < len(steps):
+            a = int(steps[k])
+            k += 1
+            held = x[max(a - STUCK_SAMPLES + 1, 0) : a + 1, c]
+            if a + 1 >= STUCK_SAMPLES and bool(np.all(held == held[0])):
+                continue  # a frozen sensor coming back
+            last = a + 1
+            if k < len(steps):
+                b = int(steps[k])
+                back = np.sign(d[b]) == -np.sign(d[a])
+                if back and t_ns[b] - t_ns[a + 1] <= JUMP_RETURN_S * 1e9:
+                    last, k = b, k + 1
+            mask[a + 1 : last + 1, c] = True
+            worst = float(speed[a])
+            findings.append(
+                Finding(
+                    stream,
+                    channels[c],
+                    "limit_violation",
+                    int(t_ns[a + 1]),
+                    int(t_ns[last]),
+                    False,
+                    f"a step of {d[a]:.3g} in one sample ({worst:.3g}/s, the joint's limit "
+                    f"{rate[c]:.3g}/s): no motion, a lost value; "
+                    f"{last - a} sample(s) kept and flagged",
+                    Evidence(
+                        rule="limit.implied_velocity",
+                        value=worst,
+                        expected=float(rate[c]),
+                        residual_sigma=float(abs(d[a]) / sigma[c]),
+                        noise_floor=float(sigma[c]),
+                        n_samples=int(last - a),
+                    ),
+                )
+            )
+    return mask, findings

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from teleop_lake.cleaning.findings import Evidence, Finding, runs_of
-from teleop_lake.cleaning.limits import judge_limits
+from teleop_lake.cleaning.limits import STUCK_SAMPLES, judge_jumps, judge_limits
 from teleop_lake.cleaning.noise import (
     SECOND_DIFFERENCE_GAIN,
     column_blocks,
@@ -40,9 +40,6 @@ from teleop_lake.cleaning.params import CleaningParams
 
 NEIGHBOURS = 3  # good samples on each side of a spike run for its trend line
 MAX_RUN = 8  # upper bound of max_spike_samples for the vectorised run test
-# Exact repeats before a candidate that mark a stuck sensor (noise never repeats a float value
-# four times; a frozen segment is >= 0.3 s, i.e. >= 30 samples at 100 Hz).
-STUCK_SAMPLES = 4
 KINK_FIT_SIGMA = 5.0
 """A candidate whose samples each lie within this many noise sigmas of the trend before or the
 trend after it is a change of velocity, not a spike. A 3-point line extrapolated one or two
@@ -365,10 +362,13 @@ def detect_spikes(
     params: CleaningParams,
     lower: np.ndarray | None = None,
     upper: np.ndarray | None = None,
+    rate: np.ndarray | None = None,
 ) -> SpikeResult:
     """Find, repair and report spikes; judge readings past the limits (``lower``/``upper``
     per channel, +-inf where a channel has none) against the channel's noise
-    (`teleop_lake.cleaning.limits.judge_limits`): a limit never makes a spike."""
+    (`teleop_lake.cleaning.limits.judge_limits`): a limit never makes a spike. With ``rate``
+    (per channel, the largest plausible change per second), steps no joint can make are
+    limit violations too (`teleop_lake.cleaning.limits.judge_jumps`)."""
     x = np.array(values, dtype=np.float64, copy=True)
     floors = np.array([params.scale_floor(c) for c in channels])
     # A channel with no finite value at all was not delivered (a format without torque): it is
@@ -435,4 +435,8 @@ def detect_spikes(
     if lower is not None and upper is not None:
         limit, limit_findings = judge_limits(stream, t_ns, x, channels, lower, upper, sigma, params)
         findings.extend(limit_findings)
+    if rate is not None:
+        jumps, jump_findings = judge_jumps(stream, t_ns, x, channels, rate, sigma)
+        limit |= jumps
+        findings.extend(jump_findings)
     return SpikeResult(values=x, spike=spike, limit=limit, findings=tuple(findings), noise=sigma)

@@ -60,8 +60,10 @@ def clean_signal_stream(
     params: CleaningParams,
     lower: np.ndarray | None = None,
     upper: np.ndarray | None = None,
+    rate: np.ndarray | None = None,
 ) -> CleanedStream:
-    """Clean one stream; ``lower``/``upper`` are per-channel limits (+-inf: none)."""
+    """Clean one stream; ``lower``/``upper`` are per-channel limits (+-inf: none), ``rate``
+    the largest plausible change per second (+inf: none)."""
     ordered = order_and_deduplicate(stream.name, stream.t_ns, stream.values, stream.t_received_ns)
     t = ordered.t_ns
     in_order = len(ordered.kept) == len(t) == len(stream.values) and bool(
@@ -107,7 +109,7 @@ def clean_signal_stream(
         values, physical_findings = repair_non_physical(
             stream.name, stream.channels, t, values, bad
         )
-    spikes = detect_spikes(stream.name, t, values, stream.channels, params, lower, upper)
+    spikes = detect_spikes(stream.name, t, values, stream.channels, params, lower, upper, rate)
     gaps = detect_dropouts(t, params)
     received = stream.t_received_ns
     if received is not None and not in_order:
