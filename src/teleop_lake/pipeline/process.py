@@ -33,6 +33,7 @@ from teleop_lake.lake.quarantine import quarantine
 from teleop_lake.lake.storage import Store
 from teleop_lake.network.profiles import load_profile
 from teleop_lake.network.pull import BronzeRecording
+from teleop_lake.pipeline.heap import fix_mmap_threshold, release_arrow_pool
 from teleop_lake.pipeline.pull import MAX_PENDING_NIGHTS
 from teleop_lake.pipeline.stage_clock import timed
 from teleop_lake.pipeline.stop import stop_requested
@@ -290,6 +291,7 @@ def process_batch(
     watchdog (`teleop_lake.pipeline.isolation`) knows what a stuck batch is stuck on.
     """
     report = progress or (lambda step, recording: None)
+    fix_mmap_threshold()  # freed arrays go back to the system, not to a fragmented heap
     lake = Store(lake_url)
     key = pseudonym_key(lake)
     catalog = load_task_catalog()
@@ -432,6 +434,7 @@ def process_batch(
         cameras = _stack_cameras([k[3] for k in kept])
         with timed("write segment"):
             write_segment(lake, segment_id, frames_all, episodes, findings, cameras, channels)
+        release_arrow_pool()
         result.segment_id = segment_id
         result.episodes = rows
         published = {k[0].content_key: k[0] for k in kept}
