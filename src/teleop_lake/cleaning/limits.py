@@ -244,12 +244,14 @@ def judge_jumps(
     channels: tuple[str, ...],
     rate: np.ndarray,
     sigma: np.ndarray,
+    flagged: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[Finding]]:
     """Steps no joint can make (`JUMP_RATE_FACTOR`): each lone jump flags the sample it lands
     on, a jump away and back within `JUMP_RETURN_S` flags the samples between; both are kept
     (never repaired: the true values are unknown) and reported as ``limit_violation`` with rule
     ``limit.implied_velocity``. A jump that ends exact repeats of a value is a stuck sensor
-    coming back, the frozen detector's business, and is left to it."""
+    coming back, the frozen detector's business, and is left to it; so is a stretch already
+    ``flagged`` (samples x channels: readings past a limit), which its own finding reports."""
     mask = np.zeros(x.shape, dtype=bool)
     findings: list[Finding] = []
     judged = np.flatnonzero(np.isfinite(rate) & (sigma > 0))
@@ -277,6 +279,8 @@ def judge_jumps(
                 back = np.sign(d[b]) == -np.sign(d[a])
                 if back and t_ns[b] - t_ns[a + 1] <= JUMP_RETURN_S * 1e9:
                     last, k = b, k + 1
+            if flagged is not None and flagged[a + 1 : last + 1, c].all():
+                continue  # past a limit all along: reported once, as that
             mask[a + 1 : last + 1, c] = True
             worst = float(speed[a])
             findings.append(

@@ -436,7 +436,7 @@ def detect_spikes(
         limit, limit_findings = judge_limits(stream, t_ns, x, channels, lower, upper, sigma, params)
         findings.extend(limit_findings)
     if rate is not None:
-        jumps, jump_findings = judge_jumps(stream, t_ns, x, channels, rate, sigma)
+        jumps, jump_findings = judge_jumps(stream, t_ns, x, channels, rate, sigma, limit)
         limit |= jumps
         findings.extend(jump_findings)
     return SpikeResult(values=x, spike=spike, limit=limit, findings=tuple(findings), noise=sigma)

@@ -167,15 +167,7 @@ def read_signals(
         )
         for bag in bags:
             parts.add_record_times(bag.record_times_ns(bag.connections))
-            batches = bag.read_topic_batches(parts.topics, batch_messages)
-            while True:  # each batch decoded before the next is read
-                try:
-                    raw = next(batches, None)
-                except BagReadError as err:
-                    reject(err.code, str(err), file=bag.path.name)
-                if raw is None:
-                    break
-                parts.add_part(bag.path.name, raw)
+            parts.add_batches(bag.path.name, bag.read_topic_batches(parts.topics, batch_messages))
         return parts.finish(REQUIRED_STREAMS, ", ".join(p.name for p in bag_paths))
     finally:
         for b in bags:

@@ -36,7 +36,13 @@ from teleop_lake.formats.ros1_bag import (
     RawMessages,
     TopicInfo,
 )
-from teleop_lake.formats.ros1_records import PayloadSegment, TopicPayloads, Truncated, windows
+from teleop_lake.formats.ros1_records import (
+    PayloadSegment,
+    TopicPayloads,
+    Truncated,
+    in_batches,
+    windows,
+)
 
 MCAP_MAGIC = b"\x89MCAP0\r\n"
 OP_HEADER = 0x01
@@ -407,15 +413,7 @@ class McapFile:
                 units.append((chunk, n))
         for block in self._loose_blocks(set(wanted)):
             units.append((block, sum(len(v) for v in block[2].values())))
-        batches: list[list[_Chunk | tuple[int, int, dict[int, np.ndarray]]]] = [[]]
-        held = 0
-        for unit, n in units:
-            if batch_messages is not None and held and held + n > batch_messages:
-                batches.append([])
-                held = 0
-            batches[-1].append(unit)
-            held += n
-        for i, batch in enumerate(batches):
+        for i, batch in enumerate(in_batches(units, batch_messages)):
             # the first batch names every topic the file has, even one without messages
             yield self._read_units(topics, by_topic, wanted, batch, keep_empty=i == 0)
 

@@ -42,6 +42,7 @@ from teleop_lake.formats.ros1_records import (
     Truncated,
     header_u32,
     header_u64,
+    in_batches,
     locate_payloads,
     op_code,
     parse_header,
@@ -338,17 +339,11 @@ class Ros1Bag:
         batch's payloads, not the bag's."""
         by_topic = self.topic_connections()
         wanted = {c.conn_id: t for t in topics for c in by_topic.get(t, [])}
-        batches: list[list[_Chunk]] = [[]]
-        held = 0
-        for chunk in self._chunks:
-            n = sum(len(e) for cid, e in chunk.index.items() if cid in wanted)
-            if not n:
-                continue
-            if batch_messages is not None and held and held + n > batch_messages:
-                batches.append([])
-                held = 0
-            batches[-1].append(chunk)
-            held += n
+        units = [
+            (chunk, sum(len(e) for cid, e in chunk.index.items() if cid in wanted))
+            for chunk in self._chunks
+        ]
+        batches = in_batches([(c, n) for c, n in units if n], batch_messages)
         for i, chunks in enumerate(batches):
             # the first batch names every topic the bag has, even one without messages
             yield self._read_chunks(topics, by_topic, wanted, chunks, keep_empty=i == 0)

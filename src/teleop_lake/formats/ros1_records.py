@@ -9,7 +9,9 @@ payloads of many message records of one chunk at once with numpy
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -27,6 +29,9 @@ OP_CONNECTION = 0x07
 # PAYLOAD_PREFIX bytes (the message header, the image format, the data length) are copied.
 LARGE_PAYLOAD = 4096
 PAYLOAD_PREFIX = 512
+
+
+T = TypeVar("T")
 
 
 class Truncated(Exception):
@@ -128,6 +133,21 @@ class TopicPayloads:
     def segments(self) -> tuple[PayloadSegment, ...]:
         self._flush_matrix()
         return tuple(self._segments)
+
+
+def in_batches(units: Sequence[tuple[T, int]], batch_messages: int | None) -> list[list[T]]:
+    """Consecutive ``units`` (a chunk, a block: each with its number of wanted messages)
+    grouped into batches of about ``batch_messages`` messages (None: one batch). A unit is
+    never split, so a batch holds at least one; there is always at least one batch."""
+    batches: list[list[T]] = [[]]
+    held = 0
+    for unit, n in units:
+        if batch_messages is not None and held and held + n > batch_messages:
+            batches.append([])
+            held = 0
+        batches[-1].append(unit)
+        held += n
+    return batches
 
 
 def parse_header(buf: bytes | memoryview) -> dict[str, bytes]:

@@ -176,15 +176,7 @@ def read_signals(
         for f in files:
             _check_encodings(f, set(parts.topics))
             parts.add_record_times(f.log_times_ns(f.channels))
-            batches = f.read_topic_batches(parts.topics, batch_messages)
-            while True:  # each batch decoded before the next is read
-                try:
-                    raw = next(batches, None)
-                except BagReadError as err:
-                    reject(err.code, str(err), file=f.path.name)
-                if raw is None:
-                    break
-                parts.add_part(f.path.name, raw)
+            parts.add_batches(f.path.name, f.read_topic_batches(parts.topics, batch_messages))
         return parts.finish(required, names)
     finally:
         for f in files:

@@ -13,7 +13,7 @@ import dataclasses
 import struct
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,7 @@ from teleop_lake.formats.kuavo_topics import (
     join_signal_pieces,
     reject,
 )
-from teleop_lake.formats.ros1_bag import RawMessages
+from teleop_lake.formats.ros1_bag import BagReadError, RawMessages
 from teleop_lake.formats.ros1_layout import numeric_rows
 from teleop_lake.network.profiles import StreamMapping
 from teleop_lake.rejection import Reason, RecordingRejected
@@ -141,6 +141,18 @@ class PartAssembler:
                 reject("corrupt_file", f"{self.events_topic}: {err}", file, "events")
             self._events += ev
             self._unknown_events += unknown
+
+    def add_batches(self, file: str, batches: Iterator[dict[str, RawMessages]]) -> None:
+        """Decode a part batch by batch (each before the next is read); a batch that cannot
+        be read rejects the recording with the reader's reason."""
+        while True:
+            try:
+                raw = next(batches, None)
+            except BagReadError as err:
+                reject(err.code, str(err), file=file)
+            if raw is None:
+                return
+            self.add_part(file, raw)
 
     def _joined_signals(self) -> dict[str, SignalStream]:
         """Each stream's batches joined per part (checked), then the parts in order."""
