@@ -15,6 +15,7 @@ import polars as pl
 
 from teleop_lake.alignment.resample import (
     Resampled,
+    columns_of,
     nearest_index,
     resample_linear,
     resample_previous,
@@ -37,14 +38,6 @@ class GridStream:
     dropouts: tuple[tuple[int, int], ...] = ()  # (start_ns, end_ns) on the robot clock
     unpopulated: np.ndarray | None = None
     """Per channel: never measured, so null on the grid (not zeros)."""
-
-
-def _columns(x: np.ndarray, cols: list[int]) -> np.ndarray:
-    """``x[:, cols]``: a view when the columns are consecutive (a stream's columns usually
-    are), so a long stream is not copied to resample it."""
-    if cols and cols == list(range(cols[0], cols[0] + len(cols))):
-        return x[:, cols[0] : cols[0] + len(cols)]
-    return x[:, cols]
 
 
 @dataclass
@@ -90,7 +83,7 @@ class FrameColumns:
                 self.floats[out] = np.full(m, np.nan, dtype=np.float32)
             return
         tolerance = self.edge_hold_periods * stream.period_ns
-        values = _columns(stream.values, present)
+        values = columns_of(stream.values, present)
         res: Resampled
         if method == "previous":
             res = resample_previous(stream.t_ns, values, self.t_grid, tolerance)
@@ -123,7 +116,7 @@ class FrameColumns:
         ):
             if mask is None:
                 continue
-            per_sample: np.ndarray = np.any(_columns(mask, cols), axis=1)
+            per_sample: np.ndarray = np.any(columns_of(mask, cols), axis=1)
             if per_sample.any():
                 target |= valid & (per_sample[left] | per_sample[right])
         for start_ns, end_ns in stream.dropouts:

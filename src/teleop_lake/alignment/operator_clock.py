@@ -43,6 +43,7 @@ from teleop_lake.alignment.clock_domain import (
 from teleop_lake.alignment.clock_model import ClockCandidate, ClockEstimate
 from teleop_lake.alignment.envelope import estimate_by_envelope, stamp_jitter_ms
 from teleop_lake.alignment.params import AlignmentParams
+from teleop_lake.alignment.resample import columns_of
 from teleop_lake.alignment.xcorr import LagFit, estimate_by_xcorr
 from teleop_lake.canonical import SignalStream
 
@@ -73,9 +74,9 @@ def _xcorr_candidate(
         return None, None
     fit = estimate_by_xcorr(
         arm_target.t_ns,
-        arm_target.values[:, [arm_target.channel_index(c) for c in common]],
+        columns_of(arm_target.values, [arm_target.channel_index(c) for c in common]),
         joint_command.t_ns,
-        joint_command.values[:, [joint_command.channel_index(c) for c in common]],
+        columns_of(joint_command.values, [joint_command.channel_index(c) for c in common]),
         latency.nominal_ms * 1e6,
         t_ref_ns,
         params,

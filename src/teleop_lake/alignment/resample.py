@@ -13,6 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def columns_of(x: np.ndarray, cols: list[int]) -> np.ndarray:
+    """``x[:, cols]``: a view when the columns are consecutive (a stream's columns usually
+    are), so a long stream is not copied to resample or correlate it."""
+    if cols and cols == list(range(cols[0], cols[0] + len(cols))):
+        return x[:, cols[0] : cols[0] + len(cols)]
+    return x[:, cols]
+
+
 def grid_times(start_ns: int, end_ns: int, rate_hz: float) -> np.ndarray:
     """Ticks ``start_ns + k * period`` (int64 ns, period rounded to 1 ns) up to ``end_ns``."""
     period = round(1e9 / rate_hz)

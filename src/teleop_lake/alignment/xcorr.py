@@ -103,8 +103,11 @@ def estimate_by_xcorr(
     if not moving.any():
         return None
     step_ns = round(1e9 / params.correlation_rate_hz)
-    op_grid, d_arm = _velocity_grid(arm_t_ns, arm_values[:, moving], step_ns)
-    rb_grid, d_cmd = _velocity_grid(command_t_ns, command_values[:, moving], step_ns)
+    # the moving channels, selected once (a copy unless every channel moves)
+    arm_moving = arm_values if moving.all() else arm_values[:, moving]
+    command_moving = command_values if moving.all() else command_values[:, moving]
+    op_grid, d_arm = _velocity_grid(arm_t_ns, arm_moving, step_ns)
+    rb_grid, d_cmd = _velocity_grid(command_t_ns, command_moving, step_ns)
     d_arm = (d_arm - d_arm.mean(axis=0)) / np.maximum(d_arm.std(axis=0), 1e-12)
     d_cmd = (d_cmd - d_cmd.mean(axis=0)) / np.maximum(d_cmd.std(axis=0), 1e-12)
     n_arm, n_cmd = len(d_arm), len(d_cmd)
@@ -155,9 +158,9 @@ def estimate_by_xcorr(
     coarse = _fit_line(x, y, w, np.asarray(centres_ns, dtype=np.int64), params)
     fine = refine_clock(
         arm_t_ns,
-        arm_values[:, moving],
+        arm_moving,
         command_t_ns,
-        command_values[:, moving],
+        command_moving,
         latency_ns,
         t_ref_ns,
         coarse.offset_ns,
