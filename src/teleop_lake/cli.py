@@ -870,6 +870,116 @@ def release_verify(
         raise typer.Exit(EXIT_PROBLEM)
 
 
+@release_app.command("export")
+def release_export(
+    lake: Annotated[str, typer.Option(help="Lake URL.")],
+    out_dir: Annotated[
+        str,
+        typer.Option(
+            "--out",
+            help="New or empty folder (or fsspec URL): one dataset per robot model "
+            "and end effector goes below it.",
+        ),
+    ],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="lerobot: a LeRobot v3.0 dataset (LeRobotDataset loads it); replay-buffer: a "
+            "Zarr format 2 store in the diffusion-policy/UMI layout.",
+        ),
+    ],
+    release_id: Annotated[str | None, typer.Argument(help="Release id; default: latest.")] = None,
+    center: Annotated[
+        list[str] | None, typer.Option(help="Only this center (repeat for more).")
+    ] = None,
+    robot_model: Annotated[
+        list[str] | None, typer.Option(help="Only this robot model (repeat for more).")
+    ] = None,
+    task: Annotated[
+        list[str] | None, typer.Option(help="Only this task code (repeat for more).")
+    ] = None,
+    outcome: Annotated[
+        list[str] | None,
+        typer.Option(help="Only this outcome: success, failure or unknown (repeat for more)."),
+    ] = None,
+    min_quality: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Only episodes with quality_score >= this.")
+    ] = 0.0,
+    fps: Annotated[
+        int, typer.Option(help="Rows per second: the 50 Hz grid, or every k-th row (25, 10, ...).")
+    ] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Export a release (default: the latest) for training, filtered by center, robot model,
+    task, outcome and quality. Labels are the release's, with QA overrides; camera frames are
+    the rig's JPEG bytes; episodes a dataset cannot hold whole are listed with the reason."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from teleop_lake.lake.layout import BadIdError
+    from teleop_lake.release.export import (
+        ExportFilter,
+        ExportTargetError,
+        export_release,
+    )
+    from teleop_lake.release.export.frames import ExportRateError
+    from teleop_lake.release.export.selection import EmptySelectionError
+    from teleop_lake.release.verify import ReleaseNotFoundError
+
+    selection = ExportFilter(
+        centers=tuple(center or ()),
+        robot_models=tuple(robot_model or ()),
+        tasks=tuple(task or ()),
+        outcomes=tuple(outcome or ()),
+        min_quality=min_quality,
+    )
+    if fmt not in ("lerobot", "replay-buffer"):
+        _fail(f"--format {fmt!r}: choose lerobot or replay-buffer", EXIT_USAGE)
+    with Progress(
+        TextColumn("exporting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=True,
+        disable=as_json,
+    ) as progress:
+        bar = progress.add_task("", total=None)
+
+        def advance(episode_id: str) -> None:
+            progress.update(bar, advance=1, description=episode_id)
+
+        try:
+            res = export_release(lake, out_dir, fmt, release_id, selection, fps, on_episode=advance)
+        except (BadIdError, ExportRateError, ExportTargetError) as exc:
+            _fail(str(exc), EXIT_USAGE)
+            return
+        except ReleaseNotFoundError as exc:
+            _fail(str(exc))
+            return
+        except EmptySelectionError as exc:
+            _fail(f"{exc}; loosen the filters", EXIT_PROBLEM)
+            return
+    if as_json:
+        typer.echo(json.dumps(res.to_dict()))
+        return
+    t = Table(title=f"release {res.release_id} -> {res.out} ({res.format})")
+    for c in ("dataset", "episodes", "frames", "MB", "skipped"):
+        t.add_column(c)
+    for d in res.datasets:
+        t.add_row(
+            d["name"],
+            str(d["episodes"]),
+            str(d["frames"]),
+            f"{d['bytes_written'] / 1e6:.1f}",
+            str(len(d["skipped"])),
+        )
+    out.print(t)
+    for d in res.datasets:
+        for eid, why in d["skipped"].items():
+            out.print(f"  skipped {d['name']}/{eid}: {why}")
+
+
 @keys_app.command("new")
 def keys_new(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the key pair (kept private).")],

@@ -2,7 +2,9 @@
 
 A segment folder holds ``frames.parquet`` (the aligned grid), ``episodes.parquet``
 (one row per episode with its row offset), ``findings.parquet`` (what cleaning
-flagged, with its evidence), ``channels.parquet`` (every channel's status per episode:
+flagged, with its evidence), ``stats.parquet`` (per episode and channel: count, sum, sum of
+squares, min, max and a fixed-bin histogram, which merge exactly: `teleop_lake.release.stats`),
+``channels.parquet`` (every channel's status per episode:
 measured, unpopulated, faulty or absent), ``cameras/<camera>.parquet`` (the frames the rig
 recorded, its JPEG bytes passed through: `teleop_lake.release.cameras`), ``replay.zarr``
 (a replay buffer: ``data/<family>`` arrays of shape
@@ -32,6 +34,7 @@ from teleop_lake.release.cameras import (
     camera_table_batches,
     camera_table_path,
 )
+from teleop_lake.release.stats import episode_channel_stats
 
 SEGMENT_MANIFEST_NAME = "segment.json"
 REPLAY_NAME = "replay.zarr"
@@ -160,7 +163,12 @@ def write_segment(
     if lake.exists(f"{seg}/{SEGMENT_MANIFEST_NAME}"):
         raise FileExistsError(f"segment {segment_id} already exists; segments are written once")
     lake.remove_tree(seg)  # leftovers of a crashed attempt of the same batch
-    tables = {"frames": frames, "episodes": episodes, "findings": findings}
+    tables = {
+        "frames": frames,
+        "episodes": episodes,
+        "findings": findings,
+        "stats": episode_channel_stats(frames),
+    }
     if channels is not None:
         tables["channels"] = channels
     written = {

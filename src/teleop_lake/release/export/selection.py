@@ -1,0 +1,162 @@
+"""Which episodes of a release an export takes, and how they split into datasets.
+
+An export is one dataset per robot model and end-effector type (``kuavo_4pro-qiangnao``): the
+vectors a policy trains on (``observation.state``, ``action``) need the same channels in every
+frame. A group's channels are those measured in at least one of its episodes; an episode
+lacking one of them anywhere (a rig that never records hand state, a camera it does not have)
+is left out and listed with the reason, never padded with invented values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from teleop_lake.lake import layout
+from teleop_lake.release.reader import Release
+
+STATE_FAMILIES = ("obs.position_rad", "obs.hand_closure", "obs.gripper_closure")
+"""``observation.state``: joint positions, then the hand's or claw's closure."""
+ACTION_FAMILIES = ("action.target_rad", "action.hand_closure", "action.gripper_closure")
+"""``action``: the robot's joint command, then the end-effector command."""
+EXTRA_FAMILIES = {
+    "observation.velocity": ("obs.velocity_rad_s",),
+    "observation.effort": ("obs.effort_nm", "obs.effort_n_m"),
+    "observation.head_pose": ("obs.head_position_m", "obs.head_orientation"),
+    "action.arm_target": ("action.arm_target_rad",),
+}
+"""Vectors exported when every selected episode of the group measured them."""
+
+
+class EmptySelectionError(ValueError):
+    """The filters select no episode of the release."""
+
+
+@dataclass(frozen=True)
+class ExportFilter:
+    """Episode filters; an empty tuple means any. ``min_quality`` is the episode's
+    ``quality_score`` (0..1)."""
+
+    centers: tuple[str, ...] = ()
+    robot_models: tuple[str, ...] = ()
+    tasks: tuple[str, ...] = ()
+    outcomes: tuple[str, ...] = ()
+    min_quality: float = 0.0
+
+    def apply(self, episodes: pl.DataFrame) -> pl.DataFrame:
+        keep = pl.col("quality_score") >= self.min_quality
+        for column, values in (
+            ("center", self.centers),
+            ("robot_model", self.robot_models),
+            ("task_code", self.tasks),
+            ("outcome", self.outcomes),
+        ):
+            if values:
+                keep &= pl.col(column).is_in(list(values))
+        return episodes.filter(keep)
+
+
+@dataclass
+class ExportGroup:
+    """One dataset of an export: the episodes, in release order, and the columns of each
+    vector feature (feature name -> frames columns)."""
+
+    name: str
+    robot_model: str
+    episodes: pl.DataFrame
+    vectors: dict[str, list[str]]
+    cameras: list[str]
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def frames_columns(self) -> list[str]:
+        cols = [c for cols in self.vectors.values() for c in cols]
+        return cols + [f"camera.{c}.frame_index" for c in self.cameras]
+
+
+def _family_columns(columns: list[str], families: tuple[str, ...]) -> list[str]:
+    return [c for c in columns if any(c.startswith(f"{family}.") for family in families)]
+
+
+def _measured_per_episode(release: Release, episodes: pl.DataFrame) -> pl.DataFrame:
+    """Per episode, for every frames column: True when it has a value in every row."""
+    ids = episodes["episode_id"].implode()
+    scan = release.scan_frames().filter(pl.col("episode_id").is_in(ids))
+    cameras = [c for c in scan.collect_schema().names() if c.endswith(".frame_index")]
+    return (
+        scan.group_by("episode_id")
+        .agg(
+            pl.all().is_not_null().all(),
+            *[pl.col(c).max().ge(0).fill_null(False).alias(f"{c}:any") for c in cameras],
+        )
+        .collect()
+    )
+
+
+def plan_groups(release: Release, selected: pl.DataFrame) -> Iterator[ExportGroup]:
+    """The datasets an export of ``selected`` (rows of the release's episodes) writes."""
+    if selected.is_empty():
+        raise EmptySelectionError(f"the filters select no episode of release {release.release_id}")
+    measured = _measured_per_episode(release, selected)
+    for (robot_model, eef_type), episodes in selected.group_by(
+        ["robot_model", "eef_type"], maintain_order=True
+    ):
+        eef = str(eef_type) if eef_type is not None else "none"
+        name = f"{robot_model}-{eef}"
+        rows = measured.join(episodes.select("episode_id"), on="episode_id", how="semi")
+        # a column the group's episodes measured in full somewhere belongs to the dataset
+        anywhere = [c for c in rows.columns if c != "episode_id" and ":" not in c and rows[c].any()]
+        vectors = {
+            "observation.state": _family_columns(anywhere, STATE_FAMILIES),
+            "action": _family_columns(anywhere, ACTION_FAMILIES),
+        }
+        cameras = sorted(
+            c[len("camera.") : -len(".frame_index")]
+            for c in anywhere
+            if c.startswith("camera.") and c.endswith(".frame_index")
+        )
+        for feature, families in EXTRA_FAMILIES.items():
+            cols = _family_columns(anywhere, families)
+            if cols and rows.select(pl.all_horizontal(pl.col(cols))).to_series().all():
+                vectors[feature] = cols
+        required = [*vectors["observation.state"], *vectors["action"]]
+        skipped = {}
+        for ok in rows.iter_rows(named=True):
+            missing = [c for c in required if not ok[c]]
+            no_camera = [c for c in cameras if not ok.get(f"camera.{c}.frame_index:any")]
+            if missing:
+                skipped[ok["episode_id"]] = (
+                    f"no values in {len(missing)} channel(s) the dataset has, e.g. {missing[0]}"
+                )
+            elif no_camera:
+                skipped[ok["episode_id"]] = f"no {no_camera[0]} frames"
+        keep = episodes.filter(~pl.col("episode_id").is_in(list(skipped)))
+        yield ExportGroup(
+            name=name,
+            robot_model=str(robot_model),
+            episodes=keep,
+            vectors={k: v for k, v in vectors.items() if v},
+            cameras=cameras,
+            skipped=skipped,
+        )
+
+
+def episode_frames(
+    release: Release, episode: dict[str, object], columns: list[str]
+) -> pl.DataFrame:
+    """One episode's frame rows (``frame_index``, ``t_rel_s``, ``columns`` and the flags),
+    read from its segment alone."""
+    seg = layout.segment_dir(str(episode["segment_id"]))
+    scan = pl.scan_parquet(release.lake.uri(f"{seg}/frames.parquet"))
+    available = scan.collect_schema().names()
+    flags = [c for c in available if c.startswith("flag.")]
+    wanted = ["frame_index", "t_rel_s", *columns, *flags]
+    extra = [c for c in ("alignment_residual_ms",) if c in available]
+    return (
+        scan.filter(pl.col("episode_id") == episode["episode_id"])
+        .select([c for c in wanted if c in available] + extra)
+        .sort("frame_index")
+        .collect()
+    )

@@ -1,0 +1,231 @@
+"""Exports of a release (LeRobot v3.0, Zarr format 2 replay buffer) and the statistics they
+derive from: checked against the release itself, read with pyarrow, polars and zarr alone.
+
+LeRobot's own loader and zarr 2.x open the same exports in `make check-exports`
+(tests/partner/), which builds their environments."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+import zarr
+from synthetic_teleop import SMALL_CAMERA
+
+from teleop_lake.lake.overrides import OverrideRecord, append_override
+from teleop_lake.lake.storage import Store
+from teleop_lake.pipeline.plain_night import run_plain_night
+from teleop_lake.release.export import ExportFilter, ExportTargetError, export_release
+from teleop_lake.release.export.frames import ExportRateError, nearest_frames
+from teleop_lake.release.export.selection import EmptySelectionError
+from teleop_lake.release.publish import publish_release
+from teleop_lake.release.reader import decode_frame, open_release
+from teleop_lake.release.stats import (
+    HISTOGRAM_BINS,
+    episode_channel_stats,
+    histogram_range,
+    merge_stats,
+    summarize,
+)
+from teleop_lake.simulate import simulate_network
+
+DATE = "2026-11-23"
+# jinan's rigs publish no hand state: its episodes cannot be in a dataset whose state has it
+CENTERS = ["beijing", "jinan", "hefei", "zhengzhou"]
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("export-lake")
+    simulate_network(
+        root / "net",
+        episodes_per_center=2,
+        seed=5,
+        date=DATE,
+        duration_scale=0.3,
+        camera_size=SMALL_CAMERA,
+        centers=CENTERS,
+    )
+    now = dt.datetime(2026, 11, 24, 2, tzinfo=dt.UTC)
+    run_plain_night(
+        str(root / "net"), str(root / "lake"), CENTERS, DATE, "20261124T020000Z-n1", now
+    )
+    # a QA override after the night: exports must carry it, segments still say "as processed"
+    rel = open_release(str(root / "lake"))
+    target = rel.episodes.filter(pl.col("outcome") == "success").row(0, named=True)
+    append_override(
+        Store(str(root / "lake")),
+        OverrideRecord(
+            episode_id=target["episode_id"],
+            version=1,
+            outcome="failure",
+            failure_reason="object_dropped",
+            reviewer="qa-test",
+            note=None,
+            created_at=now.isoformat(),
+        ),
+    )
+    publish_release(str(root / "lake"), "qa", DATE, now + dt.timedelta(hours=1))
+    return root / "lake"
+
+
+def _grid_frames(lake: Path) -> pl.DataFrame:
+    return open_release(str(lake)).scan_frames().collect()
+
+
+def test_stats_merge_exactly_and_quantiles_stay_within_a_bin(lake: Path) -> None:
+    frames = _grid_frames(lake)
+    per_episode = episode_channel_stats(frames)
+    merged = {r["channel"]: r for r in merge_stats(per_episode).iter_rows(named=True)}
+    checked = 0
+    for channel, row in merged.items():
+        values = frames[channel].drop_nulls().to_numpy().astype(np.float64)
+        s = summarize(row)
+        assert s.count == len(values), channel
+        if not len(values):
+            continue
+        assert s.mean == pytest.approx(values.mean(), abs=1e-9 + 1e-9 * abs(values.mean()))
+        assert s.std == pytest.approx(values.std(), rel=1e-6, abs=1e-6)
+        assert (s.min, s.max) == (values.min(), values.max())
+        lo, hi = histogram_range(channel)  # type: ignore[misc]
+        width = (hi - lo) / HISTOGRAM_BINS
+        for name, q in (("q01", 0.01), ("q50", 0.5), ("q99", 0.99)):
+            # within a bin of the data around the rank (a gap between values is no error)
+            below = np.quantile(values, q, method="lower") - width - 1e-9
+            above = np.quantile(values, q, method="higher") + width + 1e-9
+            assert below <= s.quantiles[name] <= above, (channel, name)
+        checked += 1
+    assert checked > 100
+    # what a segment stores is what its frames give
+    seg = open_release(str(lake)).manifest["segments"][0]
+    stored = pl.read_parquet(lake / "segments" / seg / "stats.parquet")
+    recomputed = episode_channel_stats(pl.read_parquet(lake / "segments" / seg / "frames.parquet"))
+    assert stored.sort("episode_id", "channel").equals(recomputed.sort("episode_id", "channel"))
+
+
+def test_lerobot_export_is_the_release(lake: Path, tmp_path: Path) -> None:
+    out = tmp_path / "lerobot"
+    res = export_release(str(lake), str(out), "lerobot", fps=25)
+    release = open_release(str(lake))
+    frames = _grid_frames(lake)
+    assert res.release_id == release.release_id
+    exported_ids: list[str] = []
+    skipped = {eid: why for d in res.datasets for eid, why in d["skipped"].items()}
+    assert any(eid.startswith("jin-") for eid in skipped), skipped
+    assert all("hand_closure" in why for eid, why in skipped.items() if eid.startswith("jin-"))
+    for d in res.datasets:
+        if not d["episodes"]:
+            continue
+        root = out / d["name"]
+        info = json.loads((root / "meta" / "info.json").read_text())
+        episodes = pl.read_parquet(root / "meta" / "episodes" / "chunk-000" / "file-000.parquet")
+        data = pl.concat([pl.read_parquet(p) for p in sorted((root / "data").glob("*/*.parquet"))])
+        assert info["codebase_version"] == "v3.0" and info["fps"] == 25
+        assert info["total_frames"] == data.height == int(episodes["length"].sum())
+        assert data["index"].to_list() == list(range(data.height))
+        assert (data["timestamp"] - data["frame_index"] / 25).abs().max() < 1e-6
+        # LeRobot reads tasks.parquet with pandas: the task text is the index
+        tasks = pq.read_table(root / "meta" / "tasks.parquet")
+        assert json.loads(tasks.schema.metadata[b"pandas"])["index_columns"] == ["task"]
+        stats = json.loads((root / "meta" / "stats.json").read_text())
+        for name, feature in info["features"].items():
+            if feature["dtype"] == "float32" and feature["shape"][0] > 1:
+                assert len(data[name][0]) == feature["shape"][0]
+                assert len(stats[name]["mean"]) == feature["shape"][0]
+        for ep in episodes.iter_rows(named=True):
+            eid = ep["source_episode_id"]
+            exported_ids.append(eid)
+            label = release.episodes.filter(pl.col("episode_id") == eid).row(0, named=True)
+            assert (ep["outcome"], ep["label_source"]) == (label["outcome"], label["label_source"])
+            rows = data.slice(ep["dataset_from_index"], ep["length"])
+            assert rows["episode_index"].unique().to_list() == [ep["episode_index"]]
+            assert rows["next.done"].to_list() == [False] * (ep["length"] - 1) + [True]
+            assert rows["next.success"][-1] == (label["outcome"] == "success")
+            grid = frames.filter(pl.col("episode_id") == eid).sort("frame_index")
+            grid = grid.gather_every(2)
+            names = info["features"]["observation.state"]["names"]
+            np.testing.assert_array_equal(
+                np.stack(rows["observation.state"].to_list()),
+                grid.select(names).to_numpy().astype(np.float32),
+            )
+            # a camera's image is the rig's JPEG of the frame the grid row points at
+            camera = "camera_head"
+            k = ep["length"] // 2
+            want = int(grid[f"camera.{camera}.frame_index"][k])
+            if want >= 0:
+                table = release.camera_frames(eid, camera)
+                jpeg = table.filter(pl.col("frame_index") == want)["data"][0]
+                assert rows[f"observation.images.{camera}"][k]["bytes"] == jpeg
+                h, w, _ = info["features"][f"observation.images.{camera}"]["shape"]
+                assert decode_frame(jpeg).shape == (h, w, 3)
+    assert sorted(exported_ids + list(skipped)) == sorted(release.episodes["episode_id"])
+    overridden = release.episodes.filter(pl.col("label_source") == "qa_override")
+    assert overridden.height == 1 and overridden["episode_id"][0] in exported_ids + list(skipped)
+
+
+def test_replay_buffer_is_zarr_format_2_with_the_rigs_jpeg_bytes(
+    lake: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "rb"
+    res = export_release(
+        str(lake), str(out), "replay-buffer", selection=ExportFilter(centers=("beijing", "hefei"))
+    )
+    release = open_release(str(lake))
+    frames = _grid_frames(lake)
+    assert {d["name"].split("-")[0] for d in res.datasets} <= {"kuavo_4pro", "tienkung"}
+    for d in res.datasets:
+        if not d["episodes"]:
+            continue
+        path = out / f"{d['name']}.zarr"
+        meta = json.loads((path / "data" / "camera_head" / ".zarray").read_text())
+        assert meta["zarr_format"] == 2 and meta["compressor"] == {"id": "imagecodecs_jpeg"}
+        root = zarr.open_group(str(path), mode="r", zarr_format=2)
+        ends = root["meta/episode_ends"][:]
+        state = root["data/state"][:]
+        assert state.shape[0] == ends[-1] == meta["shape"][0] == root["data/flags"].shape[0]
+        labels = root.attrs["episodes"]
+        assert len(labels) == len(ends)
+        start = 0
+        for end, label in zip(ends.tolist(), labels, strict=True):
+            eid = label["episode_id"]
+            grid = frames.filter(pl.col("episode_id") == eid).sort("frame_index")
+            assert end - start == grid.height
+            cols = root["data/state"].attrs["channels"]
+            np.testing.assert_array_equal(
+                state[start:end], grid.select(cols).to_numpy().astype(np.float32)
+            )
+            want = int(grid["camera.camera_head.frame_index"][0])
+            if want >= 0:
+                chunk = (path / "data" / "camera_head" / f"{start}.0.0.0").read_bytes()
+                table = release.camera_frames(eid, "camera_head")
+                assert chunk == table.filter(pl.col("frame_index") == want)["data"][0]
+            assert (
+                label["outcome"]
+                == release.episodes.filter(pl.col("episode_id") == eid)["outcome"][0]
+            )
+            start = end
+
+
+def test_exports_refuse_what_they_cannot_do(lake: Path, tmp_path: Path) -> None:
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "something").write_text("x")
+    with pytest.raises(ExportTargetError, match="not empty"):
+        export_release(str(lake), str(tmp_path / "full"), "lerobot")
+    with pytest.raises(ExportRateError, match="must divide 50"):
+        export_release(str(lake), str(tmp_path / "a"), "lerobot", fps=30)
+    with pytest.raises(EmptySelectionError):
+        export_release(
+            str(lake), str(tmp_path / "b"), "lerobot", selection=ExportFilter(centers=("x",))
+        )
+    with pytest.raises(ValueError, match="unknown export format"):
+        export_release(str(lake), str(tmp_path / "c"), "hdf5")
+
+
+def test_rows_without_a_camera_frame_take_the_nearest() -> None:
+    assert nearest_frames(np.array([-1, -1, 3, -1, 4, -1])).tolist() == [3, 3, 3, 3, 4, 4]
+    assert nearest_frames(np.array([-1, -1])).tolist() == [-1, -1]
