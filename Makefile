@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test lint typecheck contracts unit bench reliability lock clean
+.PHONY: install demo test lint typecheck contracts unit bench reliability lock clean \
+	check-lerobot check-replay-buffer check-exports
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -45,6 +46,17 @@ bench: $(STAMP)
 
 # Damaged recordings (1,000, four formats), hostile drops through a traced night and kill -9
 # at every write point; prints a table, exits 1 if a target is missed (about half an hour).
+# Optional tier: open exports with the partners' own stacks, each in its own environment
+# (.venv-lerobot: LeRobot 0.4.4 on CPU torch, ~1.5 GB; .venv-zarr2: zarr 2.x + imagecodecs).
+check-lerobot: $(STAMP)
+	bash tests/partner/run_checks.sh lerobot
+
+check-replay-buffer: $(STAMP)
+	bash tests/partner/run_checks.sh replay-buffer
+
+check-exports: $(STAMP)
+	bash tests/partner/run_checks.sh all
+
 reliability: $(STAMP)
 	$(BIN)/python tests/reliability/run.py
 
@@ -53,4 +65,4 @@ lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-output
+	rm -rf $(VENV) .venv-lerobot .venv-zarr2 .pytest_cache .mypy_cache .ruff_cache demo-output
