@@ -15,12 +15,12 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-import numpy as np  # noqa: E402
-import pyarrow.compute as pc  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
-import torch  # noqa: E402
-from lerobot.datasets.lerobot_dataset import LeRobotDataset, LeRobotDatasetMetadata  # noqa: E402
-from PIL import Image  # noqa: E402
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import torch
+from lerobot.datasets.lerobot_dataset import LeRobotDataset, LeRobotDatasetMetadata
+from PIL import Image
 
 
 def release_jpeg(lake: Path, release_id: str, episode_id: str, camera: str, row: int) -> bytes:
@@ -57,7 +57,9 @@ def check(root: Path, lake: Path) -> str:
         first, last = ds[lo], ds[hi - 1]
         assert first["episode_index"].item() == last["episode_index"].item() == ep["episode_index"]
         assert first["frame_index"].item() == 0 and last["frame_index"].item() == ep["length"] - 1
-        assert bool(last["next.done"]) and bool(last["next.success"]) == (ep["outcome"] == "success")
+        assert bool(last["next.done"]) and bool(last["next.success"]) == (
+            ep["outcome"] == "success"
+        )
     # images: the tensor LeRobot yields is the rig's JPEG, decoded
     step = 50 // meta.fps
     for key in meta.camera_keys:
@@ -67,7 +69,9 @@ def check(root: Path, lake: Path) -> str:
         item = ds[ep["dataset_from_index"] + k]
         h, w, _ = meta.features[key]["shape"]
         assert tuple(item[key].shape) == (3, h, w), (key, item[key].shape)
-        jpeg = release_jpeg(lake, provenance["release_id"], ep["source_episode_id"], camera, k * step)
+        jpeg = release_jpeg(
+            lake, provenance["release_id"], ep["source_episode_id"], camera, k * step
+        )
         want = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"), dtype=np.float32) / 255
         got = item[key].permute(1, 2, 0).numpy()
         assert np.abs(got - want).max() < 1e-6, f"{key}: pixels differ from the release's frame"
