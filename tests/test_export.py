@@ -10,6 +10,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import av
 import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
@@ -110,7 +111,7 @@ def test_stats_merge_exactly_and_quantiles_stay_within_a_bin(lake: Path) -> None
 
 def test_lerobot_export_is_the_release(lake: Path, tmp_path: Path) -> None:
     out = tmp_path / "lerobot"
-    res = export_release(str(lake), str(out), "lerobot", fps=25)
+    res = export_release(str(lake), str(out), "lerobot", fps=25, videos=False)
     release = open_release(str(lake))
     frames = _grid_frames(lake)
     assert res.release_id == release.release_id
@@ -166,6 +167,55 @@ def test_lerobot_export_is_the_release(lake: Path, tmp_path: Path) -> None:
     assert sorted(exported_ids + list(skipped)) == sorted(release.episodes["episode_id"])
     overridden = release.episodes.filter(pl.col("label_source") == "qa_override")
     assert overridden.height == 1 and overridden["episode_id"][0] in exported_ids + list(skipped)
+
+
+def test_lerobot_videos_hold_every_row_at_its_timestamp(lake: Path, tmp_path: Path) -> None:
+    out = tmp_path / "video"
+    res = export_release(
+        str(lake), str(out), "lerobot", selection=ExportFilter(centers=("beijing", "zhengzhou"))
+    )
+    release = open_release(str(lake))
+    frames = _grid_frames(lake)
+    checked = 0
+    for d in res.datasets:
+        if not d["episodes"]:
+            continue
+        root = out / d["name"]
+        info = json.loads((root / "meta" / "info.json").read_text())
+        key = "observation.images.camera_head"
+        assert info["features"][key]["dtype"] == "video"
+        assert info["features"][key]["info"]["video.codec"] == "h264"
+        episodes = pl.read_parquet(root / "meta" / "episodes" / "chunk-000" / "file-000.parquet")
+        assert "observation.images.camera_head" not in pl.read_parquet_schema(
+            next((root / "data").glob("*/*.parquet"))
+        )
+        video = root / info["video_path"].format(video_key=key, chunk_index=0, file_index=0)
+        with av.open(str(video)) as container:
+            decoded = [
+                (f.pts * f.time_base, f.to_ndarray(format="rgb24"))
+                for f in container.decode(video=0)
+            ]
+        assert len(decoded) == info["total_frames"]
+        assert [float(t) for t, _ in decoded] == pytest.approx(
+            [i / info["fps"] for i in range(len(decoded))], abs=1e-9
+        )
+        for ep in episodes.iter_rows(named=True):
+            start = ep[f"videos/{key}/from_timestamp"]
+            assert start == pytest.approx(ep["dataset_from_index"] / info["fps"])
+            k = ep["length"] - 1  # the episode's last frame, at from_timestamp + k / fps
+            grid = frames.filter(pl.col("episode_id") == ep["source_episode_id"]).sort(
+                "frame_index"
+            )
+            want = int(grid["camera.camera_head.frame_index"][k])
+            if want < 0:
+                continue
+            jpeg = release.camera_frames(ep["source_episode_id"], "camera_head").filter(
+                pl.col("frame_index") == want
+            )["data"][0]
+            got = decoded[ep["dataset_from_index"] + k][1].astype(float)
+            assert np.abs(got - decode_frame(jpeg)).mean() < 8, "H.264 frame far from the JPEG"
+            checked += 1
+    assert checked >= 2
 
 
 def test_replay_buffer_is_zarr_format_2_with_the_rigs_jpeg_bytes(

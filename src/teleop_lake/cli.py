@@ -909,6 +909,14 @@ def release_export(
     fps: Annotated[
         int, typer.Option(help="Rows per second: the 50 Hz grid, or every k-th row (25, 10, ...).")
     ] = 50,
+    cameras: Annotated[
+        str,
+        typer.Option(
+            help="lerobot only: video (H.264 MP4s encoded from the frames; LeRobot needs "
+            "torchcodec and FFmpeg to decode them) or image (the rig's JPEG bytes in the data "
+            "files, no re-encode)."
+        ),
+    ] = "video",
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Export a release (default: the latest) for training, filtered by center, robot model,
@@ -935,6 +943,8 @@ def release_export(
     )
     if fmt not in ("lerobot", "replay-buffer"):
         _fail(f"--format {fmt!r}: choose lerobot or replay-buffer", EXIT_USAGE)
+    if cameras not in ("video", "image"):
+        _fail(f"--cameras {cameras!r}: choose video or image", EXIT_USAGE)
     with Progress(
         TextColumn("exporting"),
         BarColumn(),
@@ -950,7 +960,16 @@ def release_export(
             progress.update(bar, advance=1, description=episode_id)
 
         try:
-            res = export_release(lake, out_dir, fmt, release_id, selection, fps, on_episode=advance)
+            res = export_release(
+                lake,
+                out_dir,
+                fmt,
+                release_id,
+                selection,
+                fps,
+                on_episode=advance,
+                videos=cameras == "video",
+            )
         except (BadIdError, ExportRateError, ExportTargetError) as exc:
             _fail(str(exc), EXIT_USAGE)
             return

@@ -74,7 +74,11 @@ def check(root: Path, lake: Path) -> str:
         )
         want = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"), dtype=np.float32) / 255
         got = item[key].permute(1, 2, 0).numpy()
-        assert np.abs(got - want).max() < 1e-6, f"{key}: pixels differ from the release's frame"
+        if meta.features[key]["dtype"] == "video":  # H.264: lossy, close on average
+            error = float(np.abs(got - want).mean())
+            assert error < 8 / 255, f"{key}: video frame {k} is {error * 255:.1f}/255 off"
+        else:  # the JPEG itself
+            assert np.abs(got - want).max() < 1e-6, f"{key}: pixels differ from the release's"
         assert meta.stats[key]["mean"].shape == (3, 1, 1)
     fps = meta.fps
     chunked = LeRobotDataset(

@@ -15,7 +15,7 @@ if [[ $WHAT == lerobot || $WHAT == all ]]; then
   bash tests/partner/setup_lerobot_venv.sh .venv-lerobot
   $BIN/teleop-lake release export --lake "$LAKE" --out "$WORK/lerobot" --format lerobot
   $BIN/teleop-lake release export --lake "$LAKE" --out "$WORK/lerobot-25" --format lerobot \
-    --fps 25 --outcome success
+    --fps 25 --outcome success --cameras image
   .venv-lerobot/bin/python tests/partner/check_lerobot.py "$WORK/lerobot" "$LAKE" 2>&1 | grep -v torchcodec
   .venv-lerobot/bin/python tests/partner/check_lerobot.py "$WORK/lerobot-25" "$LAKE" 2>&1 | grep -v torchcodec
 fi

@@ -17,6 +17,8 @@ from typing import Any
 from teleop_lake import __version__
 from teleop_lake.lake.storage import Store
 from teleop_lake.release.export.frames import row_step
+from teleop_lake.release.export.lerobot import LeRobotResult, write_lerobot
+from teleop_lake.release.export.replay_buffer import ReplayBufferResult, write_replay_buffer_v2
 from teleop_lake.release.export.selection import EmptySelectionError, ExportFilter, plan_groups
 from teleop_lake.release.publish import manifest_sha256
 from teleop_lake.release.reader import open_release
@@ -60,9 +62,11 @@ def export_release(
     fps: int = 50,
     now: dt.datetime | None = None,
     on_episode: Callable[[str], None] | None = None,
+    videos: bool = True,
 ) -> ExportResult:
     """Export (part of) a release; one dataset per robot model and end effector below ``out``,
-    which must not exist yet or be empty (exports never overwrite)."""
+    which must not exist yet or be empty (exports never overwrite). ``videos``: a LeRobot
+    export's cameras as H.264 videos, else as the rig's JPEG bytes (image features)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     row_step(fps)
@@ -100,14 +104,10 @@ def export_release(
             )
             continue
         if fmt == "lerobot":
-            from teleop_lake.release.export.lerobot import write_lerobot
-
-            done = write_lerobot(
-                release, group, target.child(group.name), fps, provenance, on_episode
+            done: LeRobotResult | ReplayBufferResult = write_lerobot(
+                release, group, target.child(group.name), fps, provenance, on_episode, videos
             )
         else:
-            from teleop_lake.release.export.replay_buffer import write_replay_buffer_v2
-
             done = write_replay_buffer_v2(
                 release, group, target.child(f"{group.name}.zarr"), fps, provenance, on_episode
             )

@@ -16,8 +16,11 @@ data/chunk-000/file-000.parquet     frames: index, episode_index, frame_index, t
                                     task_index, observation.state, action, ..., cameras
 ```
 
-Cameras are ``image`` features: each row carries the JPEG bytes the rig recorded for the
-camera's nearest frame, passed through (no re-encode, no video decoder needed to load). The
+Cameras are ``video`` features by default: H.264 MP4s under ``videos/<key>/`` encoded from the
+release's JPEG frames (`teleop_lake.release.export.video`), what LeRobot users expect and about
+a tenth of the bytes. With ``videos=False`` they are ``image`` features instead: each row
+carries the JPEG bytes the rig recorded for the camera's nearest frame, passed through (no
+re-encode, and no video decoder needed to load). The
 quality flags ride along as ``quality.flags`` (one bool per flag) and
 ``quality.alignment_residual_ms``; ``next.done`` marks an episode's last frame and
 ``next.success`` its last frame when the release labels the episode a success.
@@ -37,7 +40,7 @@ import pyarrow.parquet as pq
 
 from datalake_schemas import FRAME_FLAG_COLUMNS
 from teleop_lake.lake.storage import Store, json_bytes
-from teleop_lake.release.export.frames import episode_windows, row_step
+from teleop_lake.release.export.frames import EpisodeWindow, episode_windows, row_step
 from teleop_lake.release.export.selection import ExportGroup, episode_frames
 from teleop_lake.release.export.statistics import (
     ImageStats,
@@ -45,6 +48,7 @@ from teleop_lake.release.export.statistics import (
     sample_positions,
     vector_stats,
 )
+from teleop_lake.release.export.video import VIDEO_FILE_SIZE_MB, VIDEO_PATH, CameraVideo
 from teleop_lake.release.reader import Release
 from teleop_lake.tasks import load_task_catalog
 
@@ -81,16 +85,21 @@ def _image_shape(release: Release, group: ExportGroup, camera: str) -> list[int]
     return [int(row["height"]), int(row["width"]), 3]
 
 
-def _features(release: Release, group: ExportGroup) -> dict[str, dict[str, Any]]:
+def _features(
+    group: ExportGroup, shapes: dict[str, list[int]], videos: dict[str, CameraVideo]
+) -> dict[str, dict[str, Any]]:
     features: dict[str, dict[str, Any]] = {}
     for name, cols in group.vectors.items():
         features[name] = {"dtype": "float32", "shape": [len(cols)], "names": cols}
     for camera in group.cameras:
-        features[f"observation.images.{camera}"] = {
-            "dtype": "image",
-            "shape": _image_shape(release, group, camera),
+        key = f"observation.images.{camera}"
+        features[key] = {
+            "dtype": "video" if videos else "image",
+            "shape": shapes[camera],
             "names": ["height", "width", "channels"],
         }
+        if videos:
+            features[key]["info"] = videos[camera].info()
     features["quality.flags"] = {"dtype": "bool", "shape": [len(FLAG_NAMES)], "names": FLAG_NAMES}
     features["quality.alignment_residual_ms"] = {"dtype": "float32", "shape": [1], "names": None}
     features["next.done"] = {"dtype": "bool", "shape": [1], "names": None}
@@ -184,6 +193,69 @@ class _DataFiles:
             self.writer = None
 
 
+def _window_table(
+    group: ExportGroup,
+    window: EpisodeWindow,
+    n_rows: int,
+    first_index: int,
+    ep_index: int,
+    task: int,
+    fps: int,
+    success: bool,
+    images: bool,
+) -> pa.Table:
+    """The data rows of one window of an episode."""
+    part, m = window.rows, window.rows.height
+    local = np.arange(window.start, window.start + m)
+    columns: dict[str, pa.Array] = {
+        "index": pa.array(first_index + local, pa.int64()),
+        "episode_index": pa.array(np.full(m, ep_index), pa.int64()),
+        "frame_index": pa.array(local, pa.int64()),
+        "timestamp": pa.array((local / fps).astype(np.float32)),
+        "task_index": pa.array(np.full(m, task), pa.int64()),
+    }
+    for name, cols in group.vectors.items():
+        values = part.select(cols).to_numpy().astype(np.float32, copy=False)
+        columns[name] = _fixed_list(values, pa.float32())
+    if images:
+        for camera, frames in window.images.items():
+            columns[f"observation.images.{camera}"] = _image_array(frames)
+    flags = part.select(
+        [pl.col(f) if f in part.columns else pl.lit(False) for f in FRAME_FLAG_COLUMNS]
+    ).to_numpy()
+    columns["quality.flags"] = _fixed_list(flags.astype(bool), pa.bool_())
+    residual = (
+        part["alignment_residual_ms"].cast(pl.Float32).fill_null(np.nan).to_numpy()
+        if "alignment_residual_ms" in part.columns
+        else np.full(m, np.nan, np.float32)
+    )
+    columns["quality.alignment_residual_ms"] = pa.array(residual, pa.float32())
+    last = local == n_rows - 1
+    columns["next.done"] = pa.array(last)
+    columns["next.success"] = pa.array(last & success)
+    return pa.table(columns)
+
+
+def _episode_row(episode: dict[str, Any], ep_index: int, task: str) -> dict[str, Any]:
+    """An episode's entry in ``meta/episodes``: LeRobot's fields (completed by the caller)
+    and the release's labels."""
+    return {
+        "episode_index": ep_index,
+        "tasks": [task],
+        "meta/episodes/chunk_index": 0,
+        "meta/episodes/file_index": 0,
+        "source_episode_id": episode["episode_id"],
+        "center": episode["center"],
+        "recording_id": episode["recording_id"],
+        "task_code": episode["task_code"],
+        "outcome": episode["outcome"],
+        "failure_reason": episode["failure_reason"],
+        "label_source": episode["label_source"],
+        "quality_score": episode["quality_score"],
+        "needs_review": episode["needs_review"],
+    }
+
+
 def write_lerobot(
     release: Release,
     group: ExportGroup,
@@ -191,10 +263,18 @@ def write_lerobot(
     fps: int,
     provenance: dict[str, Any],
     on_episode: Callable[[str], None] | None = None,
+    videos: bool = True,
 ) -> LeRobotResult:
-    """Write ``group`` as a LeRobot v3.0 dataset at the root of ``store``."""
+    """Write ``group`` as a LeRobot v3.0 dataset at the root of ``store``: cameras as H.264
+    videos (``videos``) or as the JPEG bytes in the data files."""
     step = row_step(fps)
-    features = _features(release, group)
+    shapes = {c: _image_shape(release, group, c) for c in group.cameras}
+    cams = {
+        c: CameraVideo(store, f"observation.images.{c}", fps, shapes[c][0], shapes[c][1])
+        for c in group.cameras
+        if videos
+    }
+    features = _features(group, shapes, cams)
     tasks = sorted({task_text(str(t)) for t in group.episodes["task_code"]})
     task_index = {t: i for i, t in enumerate(tasks)}
     image_stats = {c: ImageStats() for c in group.cameras}
@@ -206,68 +286,55 @@ def write_lerobot(
         n = rows.height
         task = task_text(str(episode["task_code"]))
         chunk, file = files.location
-        success = episode["outcome"] == "success"
-        sampled = sample_positions(n)
-        for window in episode_windows(release, episode, rows, group.cameras):
-            part = window.rows
-            m = part.height
-            local = np.arange(window.start, window.start + m)
-            columns: dict[str, pa.Array] = {
-                "index": pa.array(total + local, pa.int64()),
-                "episode_index": pa.array(np.full(m, ep_index), pa.int64()),
-                "frame_index": pa.array(local, pa.int64()),
-                "timestamp": pa.array((local / fps).astype(np.float32)),
-                "task_index": pa.array(np.full(m, task_index[task]), pa.int64()),
-            }
-            for name, cols in group.vectors.items():
-                values = part.select(cols).to_numpy().astype(np.float32, copy=False)
-                columns[name] = _fixed_list(values, pa.float32())
-            for camera, frames in window.images.items():
-                columns[f"observation.images.{camera}"] = _image_array(frames)
-                for i in sampled:
-                    if window.start <= i < window.start + m:
-                        image_stats[camera].add(frames[i - window.start])
-            flags = part.select(
-                [pl.col(f) if f in part.columns else pl.lit(False) for f in FRAME_FLAG_COLUMNS]
-            ).to_numpy()
-            columns["quality.flags"] = _fixed_list(flags.astype(bool), pa.bool_())
-            residual = (
-                part["alignment_residual_ms"].cast(pl.Float32).fill_null(np.nan).to_numpy()
-                if "alignment_residual_ms" in part.columns
-                else np.full(m, np.nan, np.float32)
-            )
-            columns["quality.alignment_residual_ms"] = pa.array(residual, pa.float32())
-            last = local == n - 1
-            columns["next.done"] = pa.array(last)
-            columns["next.success"] = pa.array(last & success)
-            files.write(pa.table(columns))
-        episode_rows.append(
+        entry = _episode_row(episode, ep_index, task)
+        entry.update(
             {
-                "episode_index": ep_index,
-                "tasks": [task],
                 "length": n,
                 "dataset_from_index": total,
                 "dataset_to_index": total + n,
                 "data/chunk_index": chunk,
                 "data/file_index": file,
-                "meta/episodes/chunk_index": 0,
-                "meta/episodes/file_index": 0,
-                "source_episode_id": episode["episode_id"],
-                "center": episode["center"],
-                "recording_id": episode["recording_id"],
-                "task_code": episode["task_code"],
-                "outcome": episode["outcome"],
-                "failure_reason": episode["failure_reason"],
-                "label_source": episode["label_source"],
-                "quality_score": episode["quality_score"],
-                "needs_review": episode["needs_review"],
             }
         )
+        for camera, video in cams.items():
+            key = f"videos/observation.images.{camera}"
+            vchunk, vfile = video.location
+            entry[f"{key}/chunk_index"] = vchunk
+            entry[f"{key}/file_index"] = vfile
+            entry[f"{key}/from_timestamp"] = video.from_timestamp
+            entry[f"{key}/to_timestamp"] = video.from_timestamp + n / fps
+        sampled = sample_positions(n)
+        for window in episode_windows(release, episode, rows, group.cameras):
+            table = _window_table(
+                group,
+                window,
+                n,
+                total,
+                ep_index,
+                task_index[task],
+                fps,
+                episode["outcome"] == "success",
+                images=not videos,
+            )
+            files.write(table)
+            for camera, frames in window.images.items():
+                if camera in cams:
+                    cams[camera].append(frames)
+                for i in sampled:
+                    if window.start <= i < window.start + len(frames):
+                        image_stats[camera].add(frames[i - window.start])
+        episode_rows.append(entry)
         total += n
         files.end_episode()
+        for video in cams.values():
+            video.end_episode()
         if on_episode is not None:
             on_episode(str(episode["episode_id"]))
     files.close()
+    video_bytes = 0
+    for video in cams.values():
+        video.close()
+        video_bytes += video.bytes_written
 
     summaries = channel_summaries(release, group)
     stats: dict[str, Any] = {
@@ -283,11 +350,11 @@ def write_lerobot(
         "total_tasks": len(tasks),
         "chunks_size": CHUNKS_SIZE,
         "data_files_size_in_mb": DATA_FILE_SIZE_MB,
-        "video_files_size_in_mb": 200,
+        "video_files_size_in_mb": VIDEO_FILE_SIZE_MB,
         "fps": fps,
         "splits": {"train": f"0:{len(episode_rows)}"},
         "data_path": DATA_PATH,
-        "video_path": None,
+        "video_path": VIDEO_PATH if cams else None,
         "features": features,
     }
     store.write_bytes("meta/info.json", json_bytes(info))
@@ -307,4 +374,6 @@ def write_lerobot(
             }
         ),
     )
-    return LeRobotResult(group.name, len(episode_rows), total, files.bytes_written, group.skipped)
+    return LeRobotResult(
+        group.name, len(episode_rows), total, files.bytes_written + video_bytes, group.skipped
+    )

@@ -248,7 +248,9 @@ def write_replay_buffer_v2(
             }
         )
     written = 0
-    for array in [*arrays.values(), flags, timestamp, *cameras.values()]:
+    streams: list[_ChunkedArray | _JpegFrames] = [*arrays.values(), flags, timestamp]
+    streams += cameras.values()
+    for array in streams:
         array.close()
         written += array.bytes_written
     n_eps = len(ends)
