@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 
 import av
@@ -25,7 +26,7 @@ from teleop_lake.release.export import ExportFilter, ExportTargetError, export_r
 from teleop_lake.release.export.frames import ExportRateError, nearest_frames
 from teleop_lake.release.export.selection import EmptySelectionError
 from teleop_lake.release.publish import publish_release
-from teleop_lake.release.reader import decode_frame, open_release
+from teleop_lake.release.reader import ReleaseVerificationError, decode_frame, open_release
 from teleop_lake.release.stats import (
     HISTOGRAM_BINS,
     episode_channel_stats,
@@ -279,3 +280,61 @@ def test_exports_refuse_what_they_cannot_do(lake: Path, tmp_path: Path) -> None:
 def test_rows_without_a_camera_frame_take_the_nearest() -> None:
     assert nearest_frames(np.array([-1, -1, 3, -1, 4, -1])).tolist() == [3, 3, 3, 3, 4, 4]
     assert nearest_frames(np.array([-1, -1])).tolist() == [-1, -1]
+
+
+def test_release_stats_equal_stats_over_the_whole_release(lake: Path) -> None:
+    release = open_release(str(lake))
+    stored = pl.read_parquet(lake / "releases" / release.release_id / "stats.parquet")
+    frames = _grid_frames(lake).join(
+        release.episodes.select("episode_id", "robot_model"), on="episode_id"
+    )
+    for (model,), part in frames.group_by(["robot_model"]):
+        # columns of the other model read as all-null here (count 0): only measured ones count
+        direct = merge_stats(episode_channel_stats(part.drop("robot_model")))
+        direct = direct.filter(pl.col("count") > 0)
+        mine = stored.filter((pl.col("robot_model") == model) & (pl.col("count") > 0))
+        mine = mine.drop("robot_model")
+        joined = direct.join(mine, on="channel", suffix="_merged")
+        assert joined.height == direct.height == mine.height
+        for c in ("count", "min", "max", "hist"):
+            assert joined[c].equals(joined[f"{c}_merged"], null_equal=True), (model, c)
+        for c in ("sum", "sum_sq"):
+            a, b = joined[c].to_numpy(), joined[f"{c}_merged"].to_numpy()
+            assert np.allclose(a, b, rtol=1e-12, atol=0.0), (model, c)
+
+
+def test_frames_of_one_robot_model_have_only_its_channels(lake: Path) -> None:
+    release = open_release(str(lake))
+    everything = release.scan_frames().collect()
+    assert len(release.robot_models) == 2
+    with pytest.raises(ValueError, match="choose one"):
+        release.frames()
+    with pytest.raises(KeyError, match="not in release"):
+        release.frames("no_such_robot")
+    for model in release.robot_models:
+        frames = release.frames(model).collect()
+        eps = release.episodes.filter(pl.col("robot_model") == model)
+        assert frames.height == int(eps["n_frames"].sum())
+        assert frames.width < everything.width
+        signal = [c for c in frames.columns if histogram_range(c) is not None]
+        assert all(frames[c].null_count() < frames.height for c in signal), model
+        # nothing it measured is lost
+        measured = everything.filter(pl.col("episode_id").is_in(eps["episode_id"].implode()))
+        kept = [c for c in measured.columns if measured[c].null_count() < measured.height]
+        assert set(kept) <= set(frames.columns), model
+    successes = release.frames("kuavo_4pro", outcomes=("success",)).collect()
+    ok = release.episodes.filter(
+        (pl.col("robot_model") == "kuavo_4pro") & (pl.col("outcome") == "success")
+    )
+    assert set(successes["episode_id"].unique()) == set(ok["episode_id"])
+
+
+def test_open_release_verify_refuses_a_changed_file(lake: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "lake"
+    shutil.copytree(lake, copy)
+    open_release(str(copy), verify=True)
+    seg = open_release(str(copy)).manifest["segments"][0]
+    findings = copy / "segments" / seg / "findings.parquet"
+    findings.write_bytes(findings.read_bytes() + b"\0")
+    with pytest.raises(ReleaseVerificationError, match="problem"):
+        open_release(str(copy), verify=True)

@@ -27,6 +27,7 @@ from teleop_lake.lake.storage import Store, json_bytes
 from teleop_lake.release.card import render_dataset_card
 from teleop_lake.release.segment import SEGMENT_MANIFEST_NAME
 from teleop_lake.release.signing import SIGNATURE_SUFFIX, sign, signing_key_from_env
+from teleop_lake.release.stats import STATS_FILE, release_stats
 
 MANIFEST_FORMAT = "teleop-lake-release/1"
 
@@ -253,6 +254,21 @@ def publish_release(lake_url: str, run_id: str, date: str, now: dt.datetime) -> 
         )
         for f in seg_manifests[seg_id]["files"]:
             files.append({**f, "role": "segment_data"})
+
+    stats = release_stats(lake, eps)
+    buf = io.BytesIO()
+    stats.write_parquet(buf, compression="zstd")
+    data = buf.getvalue()
+    lake.write_bytes(f"{rdir}/{STATS_FILE}", data)
+    files.insert(
+        1,
+        {
+            "path": f"{rdir}/{STATS_FILE}",
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "role": "stats",
+        },
+    )
 
     n_frames = int(eps["n_frames"].sum())
     counts: dict[str, Any] = {

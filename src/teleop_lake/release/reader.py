@@ -5,7 +5,7 @@ and the replay-buffer Zarr stores of its segments.
 from teleop_lake.release.reader import open_release
 rel = open_release("./lake")                  # the latest release
 rel.episodes.filter(pl.col("outcome") == "success")
-frames = rel.scan_frames().collect()          # only this release's episode versions
+frames = rel.frames("kuavo_4pro", outcomes=("success",)).collect()  # that model's columns
 head = rel.camera_frames("bei-...", "camera_head")   # JPEG bytes as recorded, + stamps
 pixels = decode_frame(head["data"][0])        # (height, width, 3) uint8
 ```
@@ -25,12 +25,15 @@ from teleop_lake.lake.storage import Store
 from teleop_lake.release.cameras import CAMERA_TABLE_SCHEMA, camera_table_path, decode_frame
 from teleop_lake.release.publish import latest_pointer, manifest_sha256
 from teleop_lake.release.signing import check_manifest
-from teleop_lake.release.verify import ReleaseNotFoundError
+from teleop_lake.release.stats import STATS_FILE, histogram_range
+from teleop_lake.release.verify import ReleaseNotFoundError, verify_release
 
 __all__ = [
     "ChangedReleaseError",
+    "EpisodeFilter",
     "IncompatibleReleaseError",
     "Release",
+    "ReleaseVerificationError",
     "decode_frame",
     "open_release",
 ]
@@ -44,6 +47,34 @@ class ChangedReleaseError(RuntimeError):
     """The release's manifest is not the one that was committed."""
 
 
+class ReleaseVerificationError(RuntimeError):
+    """``open_release(..., verify=True)`` found the release's files not as its manifest says."""
+
+
+@dataclass(frozen=True)
+class EpisodeFilter:
+    """Which episodes of a release to read; an empty tuple means any. ``min_quality`` is the
+    episode's ``quality_score`` (0..1)."""
+
+    centers: tuple[str, ...] = ()
+    robot_models: tuple[str, ...] = ()
+    tasks: tuple[str, ...] = ()
+    outcomes: tuple[str, ...] = ()
+    min_quality: float = 0.0
+
+    def apply(self, episodes: pl.DataFrame) -> pl.DataFrame:
+        keep = pl.col("quality_score") >= self.min_quality
+        for column, values in (
+            ("center", self.centers),
+            ("robot_model", self.robot_models),
+            ("task_code", self.tasks),
+            ("outcome", self.outcomes),
+        ):
+            if values:
+                keep &= pl.col(column).is_in(list(values))
+        return episodes.filter(keep)
+
+
 @dataclass(frozen=True)
 class Release:
     lake: Store
@@ -55,14 +86,70 @@ class Release:
         return [self.lake.uri(f"{layout.segment_dir(s)}/{name}") for s in self.manifest["segments"]]
 
     def scan_frames(self) -> pl.LazyFrame:
-        """Frames of exactly this release's episode versions, across its segments."""
-        keys = self.episodes.select("episode_id", "segment_id").lazy()
+        """Frames of exactly this release's episode versions, across its segments, every robot
+        model's columns together (`frames` reads one model's)."""
+        return self._scan(self.episodes)
+
+    @property
+    def robot_models(self) -> list[str]:
+        return sorted(self.episodes["robot_model"].unique().to_list())
+
+    def frames(
+        self,
+        robot_model: str | None = None,
+        *,
+        centers: tuple[str, ...] = (),
+        tasks: tuple[str, ...] = (),
+        outcomes: tuple[str, ...] = (),
+        min_quality: float = 0.0,
+    ) -> pl.LazyFrame:
+        """Frames of one robot model's episodes (filtered by center, task, outcome, quality),
+        with only the channels that model measured: no column another model fills and this
+        one leaves null. ``robot_model`` may be left out when the release holds one."""
+        models = self.robot_models
+        if robot_model is None:
+            if len(models) > 1:
+                raise ValueError(
+                    f"release {self.release_id} holds robot models {', '.join(models)}: choose "
+                    "one with frames(robot_model=...) (scan_frames() reads them all)"
+                )
+            robot_model = models[0] if models else ""
+        if robot_model not in models:
+            raise KeyError(
+                f"robot model {robot_model!r} is not in release {self.release_id} "
+                f"(it holds {', '.join(models) or 'none'})"
+            )
+        selection = EpisodeFilter(centers, (robot_model,), tasks, outcomes, min_quality)
+        episodes = selection.apply(self.episodes)
+        lf = self._scan(episodes)
+        measured = self._measured_channels(robot_model)
+        if measured is None:  # a release from before its statistics: one pass to find them
+            counts = lf.select(pl.all().is_not_null().any()).collect().row(0, named=True)
+            empty = [c for c, any_value in counts.items() if not any_value]
+        else:
+            names = lf.collect_schema().names()
+            empty = [c for c in names if histogram_range(c) is not None and c not in measured]
+        return lf.drop(empty)
+
+    def _measured_channels(self, robot_model: str) -> set[str] | None:
+        rel = f"{layout.release_dir(self.release_id)}/{STATS_FILE}"
+        if not self.lake.exists(rel):
+            return None
+        stats = self.lake.read_parquet(rel)
+        rows = stats.filter((pl.col("robot_model") == robot_model) & (pl.col("count") > 0))
+        return set(rows["channel"].to_list())
+
+    def _scan(self, episodes: pl.DataFrame) -> pl.LazyFrame:
+        keys = episodes.select("episode_id", "segment_id").lazy()
+        segments = sorted(episodes["segment_id"].unique().to_list())
         scans = [
             pl.scan_parquet(self.lake.uri(f"{layout.segment_dir(s)}/frames.parquet")).with_columns(
                 pl.lit(s).alias("segment_id")
             )
-            for s in self.manifest["segments"]
+            for s in segments
         ]
+        if not scans:
+            return pl.LazyFrame(schema={"episode_id": pl.String()})
         return (
             pl.concat(scans, how="diagonal_relaxed")
             .join(keys, on=["episode_id", "segment_id"], how="semi", maintain_order="left")
@@ -89,11 +176,26 @@ class Release:
 
 
 def open_release(
-    lake_url: str, release_id: str | None = None, public_key: str | None = None
+    lake_url: str,
+    release_id: str | None = None,
+    public_key: str | None = None,
+    *,
+    verify: bool = False,
 ) -> Release:
     """The release ``release_id`` (default: LATEST). With ``public_key`` (a PEM file the lake's
-    operators gave you) its manifest must carry their valid signature, else `SignatureError`."""
+    operators gave you) its manifest must carry their valid signature, else `SignatureError`.
+    With ``verify`` every file is checked against the manifest first (sizes, sha256, no file
+    added), else `ReleaseVerificationError`."""
     lake = Store(lake_url)
+    if verify:
+        result = verify_release(lake_url, release_id, public_key)
+        if not result.ok:
+            first = result.problems[0]
+            raise ReleaseVerificationError(
+                f"release {result.release_id}: {len(result.problems)} problem(s), first: "
+                f"{first['problem']} {first['path']}; run `teleop-lake release verify --lake "
+                f"{lake_url} {result.release_id}` for all of them"
+            )
     pointer, recorded = latest_pointer(lake)
     rid = release_id or pointer
     if rid is None:

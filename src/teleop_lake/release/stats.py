@@ -15,6 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from teleop_lake.lake import layout
+from teleop_lake.lake.storage import Store
+
+STATS_FILE = "stats.parquet"
 HISTOGRAM_BINS = 256
 """Bins across a family's range: 1/256 of a 2*pi joint range is 0.025 rad, finer than the
 spread of any one joint over an episode, so quantiles are good to a fraction of that spread."""
@@ -172,3 +176,34 @@ def summarize(row: dict[str, object]) -> ChannelSummary:
         right = lo + slot * width if slot < HISTOGRAM_BINS + 1 else vmax
         quantiles[name] = float(np.clip(left + inside * (right - left), vmin, vmax))
     return ChannelSummary(count, mean, float(np.sqrt(var)), vmin, vmax, quantiles)
+
+
+def selected_episode_stats(lake: Store, episodes: pl.DataFrame) -> pl.DataFrame:
+    """Per-episode statistics of exactly ``episodes`` (rows of a release's episodes table:
+    ``episode_id``, ``segment_id``, ``robot_model``), each from its own segment's
+    ``stats.parquet``, with the episode's ``robot_model``. A segment written before those
+    existed has them computed from its frames here."""
+    parts = []
+    for (segment_id,), eps in episodes.group_by(["segment_id"], maintain_order=True):
+        seg = layout.segment_dir(str(segment_id))
+        keys = eps.select("episode_id", "robot_model")
+        if lake.exists(f"{seg}/{STATS_FILE}"):
+            stats = lake.read_parquet(f"{seg}/{STATS_FILE}")
+        else:
+            frames = (
+                pl.scan_parquet(lake.uri(f"{seg}/frames.parquet"))
+                .join(keys.select("episode_id").lazy(), on="episode_id", how="semi")
+                .collect()
+            )
+            stats = episode_channel_stats(frames)
+        parts.append(stats.join(keys, on="episode_id", how="inner"))
+    if not parts:
+        return pl.DataFrame(schema={**STATS_SCHEMA, "robot_model": pl.String()})
+    return pl.concat(parts, how="vertical")
+
+
+def release_stats(lake: Store, episodes: pl.DataFrame) -> pl.DataFrame:
+    """Per robot model and channel, statistics over exactly ``episodes``, merged from their
+    segments (no pass over frames)."""
+    merged = merge_stats(selected_episode_stats(lake, episodes), by=["robot_model"])
+    return merged.sort("robot_model", maintain_order=True)

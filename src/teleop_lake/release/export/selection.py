@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from teleop_lake.lake import layout
-from teleop_lake.release.reader import Release
+from teleop_lake.release.reader import EpisodeFilter, Release
 
 STATE_FAMILIES = ("obs.position_rad", "obs.hand_closure", "obs.gripper_closure")
 """``observation.state``: joint positions, then the hand's or claw's closure."""
@@ -34,28 +34,8 @@ class EmptySelectionError(ValueError):
     """The filters select no episode of the release."""
 
 
-@dataclass(frozen=True)
-class ExportFilter:
-    """Episode filters; an empty tuple means any. ``min_quality`` is the episode's
-    ``quality_score`` (0..1)."""
-
-    centers: tuple[str, ...] = ()
-    robot_models: tuple[str, ...] = ()
-    tasks: tuple[str, ...] = ()
-    outcomes: tuple[str, ...] = ()
-    min_quality: float = 0.0
-
-    def apply(self, episodes: pl.DataFrame) -> pl.DataFrame:
-        keep = pl.col("quality_score") >= self.min_quality
-        for column, values in (
-            ("center", self.centers),
-            ("robot_model", self.robot_models),
-            ("task_code", self.tasks),
-            ("outcome", self.outcomes),
-        ):
-            if values:
-                keep &= pl.col(column).is_in(list(values))
-        return episodes.filter(keep)
+ExportFilter = EpisodeFilter
+"""An export's episode filters: those of the release reader."""
 
 
 @dataclass

@@ -1,9 +1,8 @@
 """Normalization statistics of an export, merged from the segments' per-episode statistics.
 
 Vector features take theirs from ``stats.parquet`` of each episode's segment
-(`teleop_lake.release.stats`): sums over the selected episodes, no pass over frames. Segments
-written before those statistics existed get them computed from their frames here, once per
-export. Camera statistics (per colour channel, in 0..1) come from frames sampled evenly
+(`teleop_lake.release.stats.selected_episode_stats`): sums over the selected episodes, no pass
+over frames. Camera statistics (per colour channel, in 0..1) come from frames sampled evenly
 through each episode and decoded at 1/8 scale.
 """
 
@@ -12,16 +11,14 @@ from __future__ import annotations
 import io
 
 import numpy as np
-import polars as pl
 from PIL import Image
 
-from teleop_lake.lake import layout
 from teleop_lake.release.export.selection import ExportGroup
 from teleop_lake.release.reader import Release
 from teleop_lake.release.stats import (
     ChannelSummary,
-    episode_channel_stats,
     merge_stats,
+    selected_episode_stats,
     summarize,
 )
 
@@ -29,27 +26,9 @@ IMAGE_SAMPLES_PER_EPISODE = 12
 """Frames per camera and episode decoded for the camera statistics (at 1/8 scale)."""
 
 
-def _episode_stats(release: Release, group: ExportGroup) -> pl.DataFrame:
-    parts = []
-    for segment_id, eps in group.episodes.group_by("segment_id", maintain_order=True):
-        seg = layout.segment_dir(str(segment_id[0]))
-        ids = eps.select("episode_id")
-        if release.lake.exists(f"{seg}/stats.parquet"):
-            stats = release.lake.read_parquet(f"{seg}/stats.parquet")
-        else:  # a segment from before per-episode statistics: computed from its frames
-            frames = (
-                pl.scan_parquet(release.lake.uri(f"{seg}/frames.parquet"))
-                .join(ids.lazy(), on="episode_id", how="semi")
-                .collect()
-            )
-            stats = episode_channel_stats(frames)
-        parts.append(stats.join(ids, on="episode_id", how="semi"))
-    return pl.concat(parts, how="vertical") if parts else pl.DataFrame()
-
-
 def channel_summaries(release: Release, group: ExportGroup) -> dict[str, ChannelSummary]:
     """Per frames column of the group's vectors: its statistics over the group's episodes."""
-    merged = merge_stats(_episode_stats(release, group))
+    merged = merge_stats(selected_episode_stats(release.lake, group.episodes))
     return {row["channel"]: summarize(row) for row in merged.iter_rows(named=True)}
 
 
