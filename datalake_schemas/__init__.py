@@ -6,12 +6,23 @@ boundary, in batches (one `validate` call per batch, never per episode).
 """
 
 from datalake_schemas.episodes import EPISODE_FIELDS, episodes_schema
-from datalake_schemas.frames import FRAME_FLAG_COLUMNS, frames_schema
+from datalake_schemas.frames import (
+    CAMERA_COLUMNS,
+    FLAG_DOCS,
+    FRAME_FAMILIES,
+    FRAME_FIXED_COLUMNS,
+    FRAME_FLAG_COLUMNS,
+    frames_schema,
+)
 from datalake_schemas.quarantine import quarantine_schema
 from datalake_schemas.version import SCHEMA_VERSION
 
 __all__ = [
+    "CAMERA_COLUMNS",
     "EPISODE_FIELDS",
+    "FLAG_DOCS",
+    "FRAME_FAMILIES",
+    "FRAME_FIXED_COLUMNS",
     "FRAME_FLAG_COLUMNS",
     "SCHEMA_VERSION",
     "episodes_schema",

@@ -2,8 +2,8 @@
 
 `EPISODE_FIELDS` documents every column once; the release's dataset card and
 the README table are generated from it. Columns added in schema 1.2.0 (rig variant, channel
-counts, clock status and candidates) are null for episodes processed before it: a release
-still holds them, unchanged.
+counts, clock status and candidates) and 2.1.0 (task texts) are null for episodes processed
+before it: a release still holds them, unchanged.
 """
 
 from __future__ import annotations
@@ -39,6 +39,16 @@ EPISODE_FIELDS: dict[str, tuple[type[pl.DataType] | pl.DataType, bool, str]] = {
     "station": (pl.String, True, "teleoperation station within the center"),
     "scene": (pl.String, True, "scene code from the recording's label file"),
     "task_code": (pl.String, True, "task from the task catalog"),
+    "task_text_en": (
+        pl.String,
+        True,
+        "the task in English as the recording's label file words it (null if it has none)",
+    ),
+    "task_text_zh": (
+        pl.String,
+        True,
+        "the task in Chinese as the recording's label file words it (null if it has none)",
+    ),
     "robot_model": (pl.String, False, "robot model; arrays of different models never mix"),
     "robot_serial": (pl.String, True, "robot serial number"),
     "operator_pseudonym": (pl.String, True, "keyed hash of the operator id (never the raw id)"),
@@ -53,7 +63,12 @@ EPISODE_FIELDS: dict[str, tuple[type[pl.DataType] | pl.DataType, bool, str]] = {
     "run_id": (pl.String, False, "the night that processed it"),
     "segment_id": (pl.String, False, "data segment holding the frames"),
     "segment_row_start": (pl.Int64, False, "first row of this episode in its segment"),
-    "quality_score": (pl.Float64, False, "0..1, see docs/QUALITY.md"),
+    "quality_score": (
+        pl.Float64,
+        False,
+        "0..1: 1 minus weighted shares of dropouts, frozen stretches, limit violations, "
+        "interpolated rows, spikes and clock uncertainty (the card's Quality section)",
+    ),
     "n_spikes": (pl.Int64, False, "spikes flagged"),
     "n_dropouts": (pl.Int64, False, "dropouts flagged"),
     "n_frozen": (pl.Int64, False, "frozen segments flagged"),

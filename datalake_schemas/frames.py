@@ -34,6 +34,92 @@ FRAME_FLAG_COLUMNS = (
     "flag.limit_violation",
 )
 
+FLAG_DOCS: dict[str, str] = {
+    "flag.interpolated": "a value of the row was filled in across a short gap (dropout)",
+    "flag.repaired": "a spike was replaced by its neighbours' trend (the raw value is in "
+    "findings.parquet)",
+    "flag.dropout": "a stream delivered nothing here; values are interpolated or null",
+    "flag.frozen": "a channel repeated one value longer than its noise allows (a stuck sensor)",
+    "flag.limit_violation": "a joint is past its position, velocity or implied-velocity limit; "
+    "values kept as read",
+}
+"""What each per-row quality flag means; a flag is true when any channel of the row has it."""
+
+FRAME_FIXED_COLUMNS: dict[str, tuple[str, str]] = {
+    "episode_id": ("", "the episode (episodes.parquet)"),
+    "frame_index": ("", "0-based row within the episode"),
+    "t_ns": ("ns", "grid instant on the robot clock, UTC epoch nanoseconds"),
+    "t_rel_s": ("s", "seconds since the episode's first row"),
+    "alignment_residual_ms": (
+        "ms",
+        "how far the operator streams' clock estimate may be off at this row",
+    ),
+}
+"""name -> (unit, meaning) of the columns every frames table has (flags aside)."""
+
+
+FRAME_FAMILIES: dict[str, tuple[str, str, str]] = {
+    "obs.position_rad": ("rad", "joint position the robot measured", "joint_state.position_rad"),
+    "obs.velocity_rad_s": (
+        "rad/s",
+        "joint velocity the robot measured (null where its firmware leaves it unpopulated)",
+        "joint_state.velocity_rad_s",
+    ),
+    "obs.effort_nm": (
+        "N*m",
+        "joint torque the robot measured, in newton-metres (null where unpopulated)",
+        "joint_state.effort_nm",
+    ),
+    "obs.hand_closure": (
+        "1",
+        "dexterous hand finger closure, 0 open .. 1 closed",
+        "hand_state.closure",
+    ),
+    "obs.gripper_closure": ("1", "claw closure, 0 open .. 1 closed", "hand_state.closure"),
+    "obs.gripper_state_code": (
+        "code",
+        "the claw's own state: -1 error, 0 unknown, 1 moving, 2 reached, 3 grabbed",
+        "hand_state.state_code",
+    ),
+    "obs.head_position_m": ("m", "VR headset position", "head_pose.position_m"),
+    "obs.head_orientation": (
+        "1",
+        "VR headset orientation, unit quaternion (qx, qy, qz, qw)",
+        "head_pose.orientation",
+    ),
+    "action.target_rad": (
+        "rad",
+        "joint command sent to the robot",
+        "joint_command.target_rad",
+    ),
+    "action.arm_target_rad": (
+        "rad",
+        "the exoskeleton's arm target, moved onto the robot clock",
+        "arm_target.target_rad",
+    ),
+    "action.hand_closure": (
+        "1",
+        "hand closure command, 0 open .. 1 closed",
+        "hand_command.closure",
+    ),
+    "action.gripper_closure": (
+        "1",
+        "claw closure command, 0 open .. 1 closed",
+        "hand_command.closure",
+    ),
+}
+"""Column families ``<family>.<channel>``: family -> (unit, meaning, source
+``<stream>.<quantity>`` as robot models name their required channels)."""
+
+CAMERA_COLUMNS: dict[str, tuple[str, str]] = {
+    "frame_index": (
+        "",
+        "the camera's nearest frame (-1: none), a row of cameras/<name>.parquet",
+    ),
+    "offset_ms": ("ms", "that frame's capture instant minus the row's time (null where none)"),
+}
+"""``camera.<name>.<suffix>``: suffix -> (unit, meaning)."""
+
 
 def _t_strictly_increasing(data: pa.PolarsData) -> pl.LazyFrame:
     """Within each episode, t_ns strictly increases with frame_index."""

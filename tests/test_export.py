@@ -338,3 +338,29 @@ def test_open_release_verify_refuses_a_changed_file(lake: Path, tmp_path: Path) 
     findings.write_bytes(findings.read_bytes() + b"\0")
     with pytest.raises(ReleaseVerificationError, match="problem"):
         open_release(str(copy), verify=True)
+
+
+def test_a_release_describes_itself(lake: Path) -> None:
+    release = open_release(str(lake))
+    folder = lake / "releases" / release.release_id
+    features = json.loads((folder / "features.json").read_text())
+    frames = release.scan_frames().collect()
+    described = {c["name"]: c for c in features["columns"]}
+    assert set(described) == set(frames.columns)
+    assert not [c for c in described.values() if c["meaning"] == "undocumented column"]
+    knee = described["obs.position_rad.l_knee"]
+    assert knee["unit"] == "rad" and knee["robot_models"]["kuavo_4pro"] == {
+        "measured": True,
+        "required": True,
+    }
+    torque = described["obs.effort_nm.l_knee"]
+    assert torque["unit"] == "N*m" and torque["robot_models"]["kuavo_4pro"]["required"] is False
+    assert set(features["flags"]) == {c for c in frames.columns if c.startswith("flag.")}
+    for code, text in features["tasks"].items():
+        assert text["en"] and text["zh"], code  # the simulated label files carry both
+    card = (folder / "README.md").read_text()
+    for section in ("## Quality", "## Frame columns", "## Episode columns", "features.json"):
+        assert section in card
+    assert "1 relabeled" in card and "qa_override 1" in card
+    assert "docs/QUALITY.md" not in card  # the card needs no document outside the release
+    assert release.episodes["task_text_zh"].null_count() == 0

@@ -171,3 +171,24 @@ def apply_labels(
                 Event(t_ns=t_end_ns, clock="robot", kind="operator_mark", value=mark_value)
             )
     return new_meta, tuple(events)
+
+
+def _is_chinese(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def task_texts(extra: dict[str, Any]) -> dict[str, str | None]:
+    """The task's wording from a recording's label file (``task_name``, ``task_name_zh``), by
+    language: real rigs write ``task_name`` in Chinese or in English."""
+    en: str | None = None
+    zh: str | None = None
+    for key in ("task_name", "task_name_zh", "task_name_en"):
+        value = extra.get(key)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        text = value.strip()
+        if _is_chinese(text):
+            zh = zh or text
+        else:
+            en = en or text
+    return {"task_text_en": en, "task_text_zh": zh}

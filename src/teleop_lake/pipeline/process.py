@@ -25,6 +25,7 @@ from teleop_lake import __version__
 from teleop_lake.alignment.clock_model import CANDIDATE_METHODS
 from teleop_lake.canonical import Recording, RecordingMeta
 from teleop_lake.formats import read_recording
+from teleop_lake.formats.kuavo_labels import task_texts
 from teleop_lake.labeling import Label
 from teleop_lake.lake import layout
 from teleop_lake.lake.ledger import Outcome, write_outcomes
@@ -156,6 +157,7 @@ def episode_row(
         "station": meta.station,
         "scene": meta.scene,
         "task_code": meta.task_code,
+        **task_texts(meta.extra),
         "robot_model": meta.robot_model,
         "robot_serial": meta.robot_serial,
         "operator_pseudonym": pseudonymize(key, meta.operator_id),

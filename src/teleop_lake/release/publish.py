@@ -16,6 +16,7 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from datalake_schemas import EPISODE_FIELDS, SCHEMA_VERSION, episodes_schema
@@ -25,6 +26,7 @@ from teleop_lake.lake import layout
 from teleop_lake.lake.overrides import latest_overrides, overrides_frame
 from teleop_lake.lake.storage import Store, json_bytes
 from teleop_lake.release.card import render_dataset_card
+from teleop_lake.release.features import FEATURES_FILE, release_features
 from teleop_lake.release.segment import SEGMENT_MANIFEST_NAME
 from teleop_lake.release.signing import SIGNATURE_SUFFIX, sign, signing_key_from_env
 from teleop_lake.release.stats import STATS_FILE, release_stats
@@ -270,7 +272,20 @@ def publish_release(lake_url: str, run_id: str, date: str, now: dt.datetime) -> 
         },
     )
 
+    features = json_bytes(release_features(lake, eps, stats))
+    lake.write_bytes(f"{rdir}/{FEATURES_FILE}", features)
+    files.insert(
+        2,
+        {
+            "path": f"{rdir}/{FEATURES_FILE}",
+            "size": len(features),
+            "sha256": hashlib.sha256(features).hexdigest(),
+            "role": "features",
+        },
+    )
+
     n_frames = int(eps["n_frames"].sum())
+    scores = eps["quality_score"].to_numpy()
     counts: dict[str, Any] = {
         "episodes": eps.height,
         "frames": n_frames,
@@ -278,6 +293,19 @@ def publish_release(lake_url: str, run_id: str, date: str, now: dt.datetime) -> 
         "by_outcome": dict(eps.group_by("outcome").len().sort("outcome").iter_rows()),
         "by_robot_model": dict(eps.group_by("robot_model").len().sort("robot_model").iter_rows()),
         "needs_review": int(eps["needs_review"].sum()),
+        "by_label_source": dict(
+            eps.group_by("label_source").len().sort("label_source").iter_rows()
+        ),
+        "quality_score": {
+            "min": round(float(scores.min()), 4),
+            "p10": round(float(np.quantile(scores, 0.1)), 4),
+            "median": round(float(np.median(scores)), 4),
+            "mean": round(float(scores.mean()), 4),
+        },
+        "findings": {
+            c: int(eps[c].sum())
+            for c in ("n_spikes", "n_dropouts", "n_frozen", "n_limit_violations")
+        },
     }
     manifest = {
         "format": MANIFEST_FORMAT,
