@@ -6,7 +6,6 @@ LeRobot's own loader and zarr 2.x open the same exports in `make check-exports`
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -17,15 +16,11 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 import zarr
-from synthetic_teleop import SMALL_CAMERA
+from release_lake import release_lake
 
-from teleop_lake.lake.overrides import OverrideRecord, append_override
-from teleop_lake.lake.storage import Store
-from teleop_lake.pipeline.plain_night import run_plain_night
 from teleop_lake.release.export import ExportFilter, ExportTargetError, export_release
 from teleop_lake.release.export.frames import ExportRateError, nearest_frames
 from teleop_lake.release.export.selection import EmptySelectionError
-from teleop_lake.release.publish import publish_release
 from teleop_lake.release.reader import ReleaseVerificationError, decode_frame, open_release
 from teleop_lake.release.stats import (
     HISTOGRAM_BINS,
@@ -34,46 +29,11 @@ from teleop_lake.release.stats import (
     merge_stats,
     summarize,
 )
-from teleop_lake.simulate import simulate_network
-
-DATE = "2026-11-23"
-# jinan's rigs publish no hand state: its episodes cannot be in a dataset whose state has it
-CENTERS = ["beijing", "jinan", "hefei", "zhengzhou"]
 
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("export-lake")
-    simulate_network(
-        root / "net",
-        episodes_per_center=2,
-        seed=5,
-        date=DATE,
-        duration_scale=0.3,
-        camera_size=SMALL_CAMERA,
-        centers=CENTERS,
-    )
-    now = dt.datetime(2026, 11, 24, 2, tzinfo=dt.UTC)
-    run_plain_night(
-        str(root / "net"), str(root / "lake"), CENTERS, DATE, "20261124T020000Z-n1", now
-    )
-    # a QA override after the night: exports must carry it, segments still say "as processed"
-    rel = open_release(str(root / "lake"))
-    target = rel.episodes.filter(pl.col("outcome") == "success").row(0, named=True)
-    append_override(
-        Store(str(root / "lake")),
-        OverrideRecord(
-            episode_id=target["episode_id"],
-            version=1,
-            outcome="failure",
-            failure_reason="object_dropped",
-            reviewer="qa-test",
-            note=None,
-            created_at=now.isoformat(),
-        ),
-    )
-    publish_release(str(root / "lake"), "qa", DATE, now + dt.timedelta(hours=1))
-    return root / "lake"
+    return release_lake(tmp_path_factory)
 
 
 def _grid_frames(lake: Path) -> pl.DataFrame:
@@ -364,3 +324,25 @@ def test_a_release_describes_itself(lake: Path) -> None:
     assert "1 relabeled" in card and "qa_override 1" in card
     assert "docs/QUALITY.md" not in card  # the card needs no document outside the release
     assert release.episodes["task_text_zh"].null_count() == 0
+
+
+def test_the_partner_notebook_reads_a_release_without_the_project(
+    lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+
+    path = Path(__file__).resolve().parents[1] / "notebooks" / "partner_quickstart.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    sources = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "teleop_lake" not in sources.replace("'teleop_lake'", "")
+    monkeypatch.setenv("TELEOP_LAKE", str(lake))
+    monkeypatch.delenv("TELEOP_LEROBOT_EXPORT", raising=False)
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    printed = "".join(
+        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    )
+    assert open_release(str(lake)).release_id in printed
+    assert "read with polars, pyarrow, zarr and PIL alone" in printed

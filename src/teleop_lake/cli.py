@@ -999,6 +999,98 @@ def release_export(
             out.print(f"  skipped {d['name']}/{eid}: {why}")
 
 
+@release_app.command("diff")
+def release_diff(
+    lake: Annotated[str, typer.Option(help="Lake URL.")],
+    release_a: Annotated[str, typer.Argument(help="The release to compare from.")],
+    release_b: Annotated[str, typer.Argument(help="The release to compare to.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the diff as JSON.")] = False,
+) -> None:
+    """What changed from RELEASE_A to RELEASE_B: episodes added, removed (and why), updated,
+    relabeled (old -> new, by whom and why), and schema changes."""
+    from teleop_lake.lake.layout import BadIdError
+    from teleop_lake.release.lineage import diff_releases
+    from teleop_lake.release.verify import ReleaseNotFoundError
+
+    try:
+        diff = diff_releases(lake, release_a, release_b)
+    except BadIdError as exc:
+        _fail(str(exc), EXIT_USAGE)
+        return
+    except ReleaseNotFoundError as exc:
+        _fail(str(exc))
+        return
+    if as_json:
+        typer.echo(json.dumps(diff.to_dict()))
+        return
+    out.print(
+        f"{diff.a} -> {diff.b}: {len(diff.added)} added, {len(diff.removed)} removed, "
+        f"{len(diff.updated)} updated (reprocessed), {len(diff.relabeled)} relabeled"
+    )
+    for eid in diff.added:
+        out.print(f"  added     {eid}")
+    for r in diff.removed:
+        out.print(f"  removed   {r['episode_id']}: {r['reason']}: {r['detail']}", markup=False)
+    for eid in diff.updated:
+        out.print(f"  updated   {eid}")
+    for r in diff.relabeled:
+        old, new = r["old"], r["new"]
+        why = f" ({r['why']})" if r["why"] else ""
+        out.print(
+            f"  relabeled {r['episode_id']}: {old['outcome']}/{old['failure_reason']} -> "
+            f"{new['outcome']}/{new['failure_reason']} by {r['by']}{why}",
+            markup=False,
+        )
+    schema = diff.schema
+    versions = schema["schema_version"]
+    changed = [
+        f"{k.replace('_', ' ')}: {', '.join(v)}"
+        for k, v in schema.items()
+        if k != "schema_version" and v
+    ]
+    if versions[0] != versions[1] or changed:
+        out.print(f"  schema {versions[0]} -> {versions[1]}" + "".join(f"; {c}" for c in changed))
+
+
+@release_app.command("promote")
+def release_promote(
+    lake: Annotated[str, typer.Option(help="Lake URL.")],
+    release_id: Annotated[str, typer.Argument(help="The release partners should train on.")],
+    by: Annotated[
+        str | None, typer.Option(help="Who promotes it (default: the login name).")
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="Why, for the promotion log.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
+) -> None:
+    """Point releases/STABLE at RELEASE_ID once it verifies, and log who and why in
+    releases/promotions/. Nights never move it; partners read it with
+    open_release(lake, "stable"). Exit 1 when the release does not verify."""
+    import getpass
+
+    from teleop_lake.lake.layout import BadIdError
+    from teleop_lake.release.lineage import PromotionRefusedError, promote_release
+    from teleop_lake.release.verify import ReleaseNotFoundError
+
+    try:
+        record = promote_release(
+            lake, release_id, by or getpass.getuser(), note, dt.datetime.now(dt.UTC)
+        )
+    except BadIdError as exc:
+        _fail(str(exc), EXIT_USAGE)
+        return
+    except ReleaseNotFoundError as exc:
+        _fail(str(exc))
+        return
+    except PromotionRefusedError as exc:
+        _fail(str(exc), EXIT_PROBLEM)
+        return
+    if as_json:
+        typer.echo(json.dumps(record))
+        return
+    previous = record["previous_stable"] or "none"
+    out.print(f"stable: {release_id} (was {previous}), promoted by {record['promoted_by']}")
+
+
 @keys_app.command("new")
 def keys_new(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the key pair (kept private).")],
@@ -1025,10 +1117,14 @@ def release_list(
     by it: `release verify` checks the manifest still has it) and whether it is signed."""
     from teleop_lake.lake import layout
     from teleop_lake.lake.storage import Store
+    from teleop_lake.release.lineage import stable_release
     from teleop_lake.release.publish import latest_release_id, list_releases, manifest_sha256
     from teleop_lake.release.signing import SIGNATURE_SUFFIX
 
     store = Store(lake)
+    if not store.exists(layout.RELEASES_DIR):
+        _fail(f"no releases in {lake}: is it the lake's URL? (a night creates releases/)")
+    stable, _ = stable_release(store)
     rows = []
     for rid in list_releases(store):
         mpath = f"{layout.release_dir(rid)}/{layout.RELEASE_MANIFEST_NAME}"
@@ -1040,21 +1136,38 @@ def release_list(
                 "episodes": m["counts"]["episodes"],
                 "frames": m["counts"]["frames"],
                 "parent": m["parent_release_id"],
+                "by_outcome": m["counts"].get("by_outcome", {}),
                 **{k: m["changelog"][k] for k in ("added", "updated", "removed")},
+                "relabeled": m["changelog"].get("relabeled", 0),
                 "manifest_sha256": manifest_sha256(store, rid),
                 "signed": store.exists(f"{mpath}{SIGNATURE_SUFFIX}"),
             }
         )
     if as_json:
-        typer.echo(json.dumps({"latest": latest_release_id(store), "releases": rows}))
+        typer.echo(
+            json.dumps({"latest": latest_release_id(store), "stable": stable, "releases": rows})
+        )
         return
-    t = Table()
-    cols = ("release_id", "created_at", "episodes", "frames", "added", "updated", "removed")
-    for c in (*cols, "manifest sha256", "signed"):
+    t = Table(caption="changes against the parent: +added ~updated -removed, relabeled")
+    for c in ("release", "created", "episodes", "frames", "outcomes s/f/u", "changes"):
         t.add_column(c)
+    t.add_column("manifest sha256")
+    t.add_column("signed")
     for r in rows:
+        name = f"{r['release_id']} (stable)" if r["release_id"] == stable else r["release_id"]
+        outcomes = "/".join(
+            str(r["by_outcome"].get(k, 0)) for k in ("success", "failure", "unknown")
+        )
+        changes = f"+{r['added']} ~{r['updated']} -{r['removed']}, {r['relabeled']} relabeled"
         t.add_row(
-            *(str(r[c]) for c in cols), str(r["manifest_sha256"])[:16], "yes" if r["signed"] else ""
+            name,
+            str(r["created_at"])[:16].replace("T", " "),
+            str(r["episodes"]),
+            str(r["frames"]),
+            outcomes,
+            changes,
+            str(r["manifest_sha256"])[:12],
+            "yes" if r["signed"] else "",
         )
     out.print(t)
 

@@ -23,6 +23,7 @@ from datalake_schemas.version import READABLE_MAJORS
 from teleop_lake.lake import layout
 from teleop_lake.lake.storage import Store
 from teleop_lake.release.cameras import CAMERA_TABLE_SCHEMA, camera_table_path, decode_frame
+from teleop_lake.release.lineage import stable_release
 from teleop_lake.release.publish import latest_pointer, manifest_sha256
 from teleop_lake.release.signing import check_manifest
 from teleop_lake.release.stats import STATS_FILE, histogram_range
@@ -182,7 +183,8 @@ def open_release(
     *,
     verify: bool = False,
 ) -> Release:
-    """The release ``release_id`` (default: LATEST). With ``public_key`` (a PEM file the lake's
+    """The release ``release_id`` (default: LATEST; ``"stable"``: the one the lake's operators
+    promoted). With ``public_key`` (a PEM file the lake's
     operators gave you) its manifest must carry their valid signature, else `SignatureError`.
     With ``verify`` every file is checked against the manifest first (sizes, sha256, no file
     added), else `ReleaseVerificationError`."""
@@ -197,6 +199,17 @@ def open_release(
                 f"{lake_url} {result.release_id}` for all of them"
             )
     pointer, recorded = latest_pointer(lake)
+    if release_id == "stable":
+        release_id, promoted = stable_release(lake)
+        if release_id is None:
+            raise ReleaseNotFoundError(
+                f"no release was promoted to stable in {lake_url}: ask the lake's operators "
+                "(`teleop-lake release promote`), or open the latest"
+            )
+        if promoted is not None and manifest_sha256(lake, release_id) != promoted:
+            raise ChangedReleaseError(
+                f"release {release_id}: its manifest changed after it was promoted to stable"
+            )
     rid = release_id or pointer
     if rid is None:
         raise ReleaseNotFoundError(f"no release in {lake_url}")
