@@ -15,7 +15,13 @@ from datalake_schemas.frames import (
     frames_schema,
 )
 from datalake_schemas.quarantine import quarantine_schema
-from datalake_schemas.version import SCHEMA_VERSION
+from datalake_schemas.version import (
+    MAJOR_CHANGES,
+    READABLE_MAJORS,
+    SCHEMA_VERSION,
+    changes_since,
+    upgrade_column,
+)
 
 __all__ = [
     "CAMERA_COLUMNS",
@@ -24,8 +30,12 @@ __all__ = [
     "FRAME_FAMILIES",
     "FRAME_FIXED_COLUMNS",
     "FRAME_FLAG_COLUMNS",
+    "MAJOR_CHANGES",
+    "READABLE_MAJORS",
     "SCHEMA_VERSION",
+    "changes_since",
     "episodes_schema",
     "frames_schema",
     "quarantine_schema",
+    "upgrade_column",
 ]

@@ -146,7 +146,12 @@ EPISODE_FIELDS: dict[str, tuple[type[pl.DataType] | pl.DataType, bool, str]] = {
             ("streams", pl.String, "streams it was computed from, comma-separated"),
         )
     },
-    "outcome": (pl.String, False, "success, failure or unknown"),
+    "outcome": (
+        pl.String,
+        False,
+        "success, failure or unknown: in a release's table with QA overrides applied; in a "
+        "segment's table as processed",
+    ),
     "failure_reason": (pl.String, True, "taxonomy code when not a success"),
     "label_source": (pl.String, False, "operator, rule or qa_override"),
     "label_confidence": (pl.Float64, False, "0..1"),

@@ -4,7 +4,7 @@ Columns (units in the names):
 - ``episode_id``, ``frame_index`` (0-based within the episode), ``t_ns`` (robot
   clock, UTC epoch ns), ``t_rel_s`` (seconds since the episode's first tick);
 - observations ``obs.position_rad.<joint>``, ``obs.velocity_rad_s.<joint>``,
-  ``obs.effort_nm.<joint>`` (velocity and effort null where the robot's firmware left the field
+  ``obs.effort_n_m.<joint>`` (velocity and effort null where the robot's firmware left the field
   unpopulated: see the episode's channel statuses), ``obs.hand_closure.<hand joint>`` (0 open ..
   1 closed) on robots with dexterous hands, or ``obs.gripper_closure.<claw>`` and
   ``obs.gripper_state_code.<claw>`` (the claw's own code: -1 error, 0 unknown, 1 moving,
@@ -65,10 +65,10 @@ FRAME_FAMILIES: dict[str, tuple[str, str, str]] = {
         "joint velocity the robot measured (null where its firmware leaves it unpopulated)",
         "joint_state.velocity_rad_s",
     ),
-    "obs.effort_nm": (
+    "obs.effort_n_m": (
         "N*m",
         "joint torque the robot measured, in newton-metres (null where unpopulated)",
-        "joint_state.effort_nm",
+        "joint_state.effort_n_m",
     ),
     "obs.hand_closure": (
         "1",
@@ -155,7 +155,7 @@ def frames_schema() -> pa.DataFrameSchema:
             "t_ns": pa.Column(pl.Int64, pa.Check.gt(946_684_800_000_000_000)),  # after 2000-01-01
             "t_rel_s": pa.Column(pl.Float64, pa.Check.ge(0.0)),
             r"^obs\.position_rad\..+$": pa.Column(pl.Float32, nullable=False, regex=True),
-            r"^obs\.(velocity_rad_s|effort_nm)\..+$": pa.Column(
+            r"^obs\.(velocity_rad_s|effort_n_m)\..+$": pa.Column(
                 pl.Float32, nullable=True, regex=True
             ),
             r"^obs\.(hand|gripper)_closure\..+$": pa.Column(

@@ -108,7 +108,7 @@ def make_recording(
         0, 0.02, size=(n, len(joints))
     )
     js_channels = tuple(
-        f"{q}.{j}" for q in ("position_rad", "velocity_rad_s", "effort_nm") for j in joints
+        f"{q}.{j}" for q in ("position_rad", "velocity_rad_s", "effort_n_m") for j in joints
     )
     joint_state = SignalStream(
         "joint_state",

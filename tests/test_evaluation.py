@@ -117,7 +117,7 @@ def test_eligibility_rules() -> None:
     truth = faults(
         ("dropout", "joint_state", [], 0, 6 * MS, None),  # 3 periods of 2 ms: eligible
         ("dropout", "joint_state", [], 10 * MS, 14 * MS, None),  # 2 periods
-        ("frozen", "joint_state", ["position_rad.a", "effort_nm.a"], 0, 300 * MS, None),
+        ("frozen", "joint_state", ["position_rad.a", "effort_n_m.a"], 0, 300 * MS, None),
         ("frozen", "joint_state", ["position_rad.b"], 0, 250 * MS, None),
     )
     drops = dropout_truth(truth)
@@ -125,7 +125,7 @@ def test_eligibility_rules() -> None:
     frozen = frozen_truth(truth)
     assert frozen.select("channel", "eligible").rows() == [
         ("position_rad.a", True),
-        ("effort_nm.a", True),
+        ("effort_n_m.a", True),
         ("position_rad.b", False),
     ]
     strict = frozen_truth(truth, EligibilityRules(frozen_min_s=0.5))

@@ -407,11 +407,11 @@ def test_unpopulated_channels_known_answer() -> None:
         ("u1", "joint_state", "velocity_rad_s.a", "unpopulated"),
         ("u1", "joint_state", "velocity_rad_s.b", "unpopulated"),
         ("u1", "joint_state", "position_rad.a", "measured"),
-        ("u1", "joint_state", "effort_nm.a", "measured"),
-        ("u2", "joint_state", "effort_nm.a", "unpopulated"),  # the truth says populated
+        ("u1", "joint_state", "effort_n_m.a", "measured"),
+        ("u2", "joint_state", "effort_n_m.a", "unpopulated"),  # the truth says populated
         ("u2", "hand_state", "closure.l_thumb", "unpopulated"),  # not judged
-        ("u3", "joint_state", "effort_nm.a", "unpopulated"),
-        ("u3", "joint_state", "effort_nm.b", "measured"),  # so u3's effort is not found
+        ("u3", "joint_state", "effort_n_m.a", "unpopulated"),
+        ("u3", "joint_state", "effort_n_m.b", "measured"),  # so u3's effort is not found
     ]
     channels = pl.DataFrame(
         [
@@ -422,8 +422,8 @@ def test_unpopulated_channels_known_answer() -> None:
     s = unpopulated_score(recordings, channels)
     assert (s["recall"], s["n"], s["n_found"]) == (0.5, 2, 1)
     assert s["precision"] == pytest.approx(3 / 4)
-    assert s["missed"] == [{"center": BJ, "recording_id": "u3", "field": "effort_nm"}]
-    assert s["false"] == [{"center": BJ, "recording_id": "u2", "channel": "effort_nm.a"}]
+    assert s["missed"] == [{"center": BJ, "recording_id": "u3", "field": "effort_n_m"}]
+    assert s["false"] == [{"center": BJ, "recording_id": "u2", "channel": "effort_n_m.a"}]
     assert s["elsewhere_by_stream"] == {"hand_state": 1}
     none = unpopulated_score(recordings, None)  # a lake without channels.parquet
     assert none["available"] is False and none["recall"] is None

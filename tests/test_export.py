@@ -6,6 +6,7 @@ LeRobot's own loader and zarr 2.x open the same exports in `make check-exports`
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -16,12 +17,17 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 import zarr
-from release_lake import release_lake
+from release_lake import release_lake, release_lake_copy
 
 from teleop_lake.release.export import ExportFilter, ExportTargetError, export_release
 from teleop_lake.release.export.frames import ExportRateError, nearest_frames
 from teleop_lake.release.export.selection import EmptySelectionError
-from teleop_lake.release.reader import ReleaseVerificationError, decode_frame, open_release
+from teleop_lake.release.reader import (
+    IncompatibleReleaseError,
+    ReleaseVerificationError,
+    decode_frame,
+    open_release,
+)
 from teleop_lake.release.stats import (
     HISTOGRAM_BINS,
     episode_channel_stats,
@@ -313,7 +319,7 @@ def test_a_release_describes_itself(lake: Path) -> None:
         "measured": True,
         "required": True,
     }
-    torque = described["obs.effort_nm.l_knee"]
+    torque = described["obs.effort_n_m.l_knee"]
     assert torque["unit"] == "N*m" and torque["robot_models"]["kuavo_4pro"]["required"] is False
     assert set(features["flags"]) == {c for c in frames.columns if c.startswith("flag.")}
     for code, text in features["tasks"].items():
@@ -346,3 +352,48 @@ def test_the_partner_notebook_reads_a_release_without_the_project(
     )
     assert open_release(str(lake)).release_id in printed
     assert "read with polars, pyarrow, zarr and PIL alone" in printed
+
+
+def test_older_majors_read_under_current_names_and_newer_ones_say_what_changed(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    lake = release_lake_copy(tmp_path_factory, tmp_path)
+    release = open_release(str(lake))
+    # a segment written under schema 2.x: torque was obs.effort_nm.*
+    seg = lake / "segments" / release.manifest["segments"][0] / "frames.parquet"
+    old = pl.read_parquet(seg)
+    old.rename(
+        {c: c.replace("obs.effort_n_m.", "obs.effort_nm.") for c in old.columns}
+    ).write_parquet(seg)
+    frames = release.scan_frames().collect()
+    assert not [c for c in frames.columns if c.startswith("obs.effort_nm.")]
+    assert frames["obs.effort_n_m.l_knee"].null_count() < frames.height
+    # a release from a newer major than this reader knows
+    manifest_path = lake / "releases" / release.release_id / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["schema_version"] = "9.0.0"
+    manifest["schema_changes"]["9"] = "frames.t_ns became microseconds"
+    manifest_path.write_text(json.dumps(manifest))
+    digest = hashlib.sha256(manifest_path.read_bytes()).hexdigest()
+    (lake / "releases" / "LATEST").write_text(f"{release.release_id} {digest}\n")
+    with pytest.raises(IncompatibleReleaseError, match="t_ns became microseconds"):
+        open_release(str(lake), release.release_id)
+
+
+def test_exports_write_to_any_fsspec_url(lake: Path) -> None:
+    import fsspec
+
+    out = "memory://exports/replay"
+    res = export_release(
+        str(lake), out, "lerobot", selection=ExportFilter(centers=("zhengzhou",)), fps=10
+    )
+    fs = fsspec.filesystem("memory")
+    written = [d for d in res.datasets if d["episodes"]]
+    assert written
+    for done in written:
+        root = f"/exports/replay/{done['name']}"
+        info = json.loads(fs.cat(f"{root}/meta/info.json"))
+        assert info["total_frames"] == done["frames"]
+        video = f"{root}/videos/observation.images.camera_head/chunk-000/file-000.mp4"
+        assert fs.size(video) > 0
+    fs.rm("/exports", recursive=True)

@@ -103,7 +103,7 @@ def test_episode_reads_back_in_si_units_and_canonical_order(center: str, tmp_pat
     assert js.channels[:n] == tuple(f"position_rad.{j}" for j in ROBOT.joint_names)
     assert np.array_equal(js.t_ns, stamps // unit_ns * unit_ns)
     sim = _episode().streams["joint_state"]
-    for quantity in ("position_rad", "velocity_rad_s", "effort_nm"):
+    for quantity in ("position_rad", "velocity_rad_s", "effort_n_m"):
         got = js.values[:, [js.channels.index(f"{quantity}.{j}") for j in ROBOT.joint_names]]
         want = values[:, [sim.channels.index(f"{quantity}.{j}") for j in ROBOT.joint_names]]
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)

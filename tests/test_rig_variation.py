@@ -146,12 +146,12 @@ def test_a_long_freeze_of_an_optional_channel_flags_but_does_not_gate() -> None:
     rng = np.random.default_rng(7)
     rec, _ = make_recording(rng, 20.0, cameras=False)
     js = rec.signals["joint_state"]
-    col = js.channel_index("effort_nm.l_knee")
+    col = js.channel_index("effort_n_m.l_knee")
     values = js.values[:, col].copy()
     values[2000:4000] = values[1999]  # 4 s: over max_frozen_s
-    ep = _process(_set_channel(rec, "joint_state", "effort_nm.l_knee", values))
+    ep = _process(_set_channel(rec, "joint_state", "effort_n_m.l_knee", values))
     assert ep.publishable, ep.gate_reasons
-    status = ep.channels.filter(pl.col("channel") == "effort_nm.l_knee")["status"].item()
+    status = ep.channels.filter(pl.col("channel") == "effort_n_m.l_knee")["status"].item()
     assert status == "faulty"
     # the same on a required channel (a position) gates the episode
     pos = js.channel_index("position_rad.l_knee")

@@ -688,7 +688,7 @@ def test_injected_faults_are_where_the_truth_says(network: Path) -> None:
                     field = {
                         "position_rad": "joint_q",
                         "velocity_rad_s": "joint_v",
-                        "effort_nm": "joint_torque",
+                        "effort_n_m": "joint_torque",
                     }[quantity]
                     vals = np.array(
                         [

@@ -83,7 +83,7 @@ def test_joint_state_in_canonical_order_and_units() -> None:
     assert js.channels == (
         tuple(f"position_rad.{j}" for j in names)
         + tuple(f"velocity_rad_s.{j}" for j in names)
-        + tuple(f"effort_nm.{j}" for j in names)
+        + tuple(f"effort_n_m.{j}" for j in names)
     )
     expected = np.column_stack([truth["q"][j] for j in names])
     np.testing.assert_array_equal(js.values[:, :28], expected)

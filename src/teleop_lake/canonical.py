@@ -10,7 +10,7 @@ Stream and channel naming
 -------------------------
 Canonical stream names (``STREAM_*`` constants) and channel names of the form
 ``<quantity>.<name>`` where the quantity carries the unit, for example
-``position_rad.l_knee``, ``velocity_rad_s.l_knee``, ``effort_nm.l_knee``,
+``position_rad.l_knee``, ``velocity_rad_s.l_knee``, ``effort_n_m.l_knee``,
 ``target_rad.l_arm_pitch``, ``closure.l_index`` (0 = open .. 1 = closed),
 ``position_m.x``, ``orientation.qw``.
 """

@@ -116,7 +116,7 @@ def build_frames(
         state,
         [
             (f"{q}.{j}", f"obs.{q}.{j}")
-            for q in ("position_rad", "velocity_rad_s", "effort_nm")
+            for q in ("position_rad", "velocity_rad_s", "effort_n_m")
             for j in joints
         ],
     )

@@ -68,7 +68,7 @@ def check_recording(recording: Recording, robot: RobotModel, params: ProcessingP
         )
     wanted = [
         f"{q}.{j}"
-        for q in ("position_rad", "velocity_rad_s", "effort_nm")
+        for q in ("position_rad", "velocity_rad_s", "effort_n_m")
         for j in robot.joint_names
     ]
     missing = [c for c in wanted if c not in js.channels]
@@ -271,7 +271,7 @@ def expected_channels(recording: Recording, robot: RobotModel) -> dict[str, list
     return {
         STREAM_JOINT_STATE: [
             f"{q}.{j}"
-            for q in ("position_rad", "velocity_rad_s", "effort_nm")
+            for q in ("position_rad", "velocity_rad_s", "effort_n_m")
             for j in robot.joint_names
         ],
         STREAM_JOINT_COMMAND: [f"target_rad.{j}" for j in robot.joint_names],

@@ -7,7 +7,7 @@ model (canonical joint names and order). No IO, nothing from ``formats``.
 
 Output per stream (each in the robot model's canonical order):
 - joint_state: ``position_rad.<joint>``, ``velocity_rad_s.<joint>``,
-  ``effort_nm.<joint>`` for every body joint;
+  ``effort_n_m.<joint>`` for every body joint;
 - joint_command: ``target_rad.<joint>`` for every body joint;
 - arm_target: ``target_rad.<arm joint>`` (degrees -> radians when the profile says deg);
 - hand_command, hand_state: ``closure.<joint>`` = raw / ``closure_full_scale``, over the
@@ -76,7 +76,7 @@ _JOINT_QUANTITIES: dict[str, tuple[tuple[str, str, bool], ...]] = {
     "joint_state": (
         ("position_raw", "position_rad", True),
         ("velocity_raw", "velocity_rad_s", True),
-        ("effort_raw", "effort_nm", False),
+        ("effort_raw", "effort_n_m", False),
     ),
     "joint_command": (("position_raw", "target_rad", True),),
     "arm_target": (("position_raw", "target_rad", True),),

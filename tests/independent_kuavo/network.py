@@ -564,7 +564,7 @@ class _RecordingWriter:
         if rig.velocity_populated:
             channels.append(f"velocity_rad_s.{names[j]}")
         if rig.effort_populated:
-            channels.append(f"effort_nm.{names[j]}")
+            channels.append(f"effort_n_m.{names[j]}")
         moved = float(np.ptp(q_true[k0 : k1 + 1, j]))
         self._add_fault(
             "frozen", s, k0, k1, channels, "channel", moving=moved > FROZEN_MOVING_SIGMAS * sigma

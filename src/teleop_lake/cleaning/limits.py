@@ -35,7 +35,7 @@ def channel_limits(robot: RobotModel, channels: tuple[str, ...]) -> tuple[np.nda
             lower[i], upper[i] = joint.position_min_rad, joint.position_max_rad
         elif quantity == "velocity_rad_s":
             lower[i], upper[i] = -joint.velocity_max_rad_s, joint.velocity_max_rad_s
-        elif quantity == "effort_nm":
+        elif quantity == "effort_n_m":
             lower[i], upper[i] = -joint.effort_max_nm, joint.effort_max_nm
     return lower, upper
 

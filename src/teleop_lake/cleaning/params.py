@@ -11,7 +11,7 @@ DEFAULT_SCALE_FLOORS: tuple[tuple[str, float], ...] = (
     ("position_rad", 5e-5),  # a quarter of the 2e-4 rad encoder noise of the Kuavo joints
     ("target_rad", 5e-5),  # commands share the joint unit
     ("velocity_rad_s", 1e-3),
-    ("effort_nm", 1e-3),
+    ("effort_n_m", 1e-3),
     ("closure", 1e-2),  # the Kuavo hand topics carry 0..100 integers: one step is 0.01
     ("position_m", 1e-5),
     ("orientation", 1e-5),

@@ -327,7 +327,7 @@ def _off_the_line(
     return distance.max(axis=1)
 
 
-DERIVED_QUANTITIES = ("velocity_rad_s", "effort_nm")
+DERIVED_QUANTITIES = ("velocity_rad_s", "effort_n_m")
 """Joint-state quantities a robot derives or measures beside the position (KUAVO.md: joint_v,
 joint_torque or joint_current)."""
 

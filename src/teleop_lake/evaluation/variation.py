@@ -12,7 +12,7 @@ with ``available`` false and the reason), never an error.
   naming another recording or stream is false; one naming an ineligible item is left out.
 - **Unpopulated channels** (``unpopulated``): a recording whose truth says
   ``velocity_populated`` (``effort_populated``) is false is one item per field, found when
-  every joint_state ``velocity_rad_s.*`` (``effort_nm.*``) channel of its episode has status
+  every joint_state ``velocity_rad_s.*`` (``effort_n_m.*``) channel of its episode has status
   ``unpopulated`` in the evidence's channels table. Precision is judged on joint_state
   channels (where the truth speaks): status ``unpopulated`` is right only on a field the truth
   says is unpopulated. Unpopulated channels of other streams are counted apart, not judged.
@@ -41,7 +41,7 @@ fastest transit differs from stream to stream by up to ~20 ms (a few to tens of 
 than that cannot be told apart. ``n_ineligible`` counts the mismatches below it."""
 UNPOPULATED_FIELDS: dict[str, str] = {
     "velocity_populated": "velocity_rad_s",
-    "effort_populated": "effort_nm",
+    "effort_populated": "effort_n_m",
 }
 """Truth column -> joint_state channel quantity it speaks about."""
 LISTED = 20

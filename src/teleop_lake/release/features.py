@@ -20,6 +20,7 @@ from datalake_schemas import (
     FRAME_FAMILIES,
     FRAME_FIXED_COLUMNS,
     SCHEMA_VERSION,
+    upgrade_column,
 )
 from teleop_lake.lake import layout
 from teleop_lake.lake.storage import Store
@@ -61,7 +62,7 @@ def _frame_schemas(lake: Store, segments: list[str]) -> dict[str, dict[str, str]
     for seg in segments:
         with lake.fs.open(lake.full(f"{layout.segment_dir(seg)}/frames.parquet"), "rb") as f:
             schema = pq.read_schema(f)
-        out[seg] = {field.name: str(field.type) for field in schema}
+        out[seg] = {upgrade_column(field.name): str(field.type) for field in schema}
     return out
 
 

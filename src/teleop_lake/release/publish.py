@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from datalake_schemas import EPISODE_FIELDS, SCHEMA_VERSION, episodes_schema
+from datalake_schemas import EPISODE_FIELDS, MAJOR_CHANGES, SCHEMA_VERSION, episodes_schema
 from teleop_lake import __version__
 from teleop_lake.labeling.overrides import apply_overrides
 from teleop_lake.lake import layout
@@ -315,6 +315,7 @@ def publish_release(lake_url: str, run_id: str, date: str, now: dt.datetime) -> 
         "parent_release_id": parent,
         "parent_manifest_sha256": manifest_sha256(lake, parent) if parent else None,
         "schema_version": SCHEMA_VERSION,
+        "schema_changes": MAJOR_CHANGES,
         "pipeline_version": __version__,
         "param_hashes": sorted(eps["param_hash"].unique().to_list()),
         "segments": used_segments,

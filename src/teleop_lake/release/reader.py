@@ -18,8 +18,7 @@ from typing import Any
 
 import polars as pl
 
-from datalake_schemas import SCHEMA_VERSION
-from datalake_schemas.version import READABLE_MAJORS
+from datalake_schemas import READABLE_MAJORS, SCHEMA_VERSION, upgrade_column
 from teleop_lake.lake import layout
 from teleop_lake.lake.storage import Store
 from teleop_lake.release.cameras import CAMERA_TABLE_SCHEMA, camera_table_path, decode_frame
@@ -46,6 +45,15 @@ class IncompatibleReleaseError(RuntimeError):
 
 class ChangedReleaseError(RuntimeError):
     """The release's manifest is not the one that was committed."""
+
+
+def scan_segment_frames(lake: Store, segment_id: str) -> pl.LazyFrame:
+    """A segment's frames, columns under their current names whatever the segment's schema
+    major (`datalake_schemas.upgrade_column`)."""
+    scan = pl.scan_parquet(lake.uri(f"{layout.segment_dir(segment_id)}/frames.parquet"))
+    names = scan.collect_schema().names()
+    renames = {c: upgrade_column(c) for c in names if upgrade_column(c) != c}
+    return scan.rename(renames) if renames else scan
 
 
 class ReleaseVerificationError(RuntimeError):
@@ -144,9 +152,7 @@ class Release:
         keys = episodes.select("episode_id", "segment_id").lazy()
         segments = sorted(episodes["segment_id"].unique().to_list())
         scans = [
-            pl.scan_parquet(self.lake.uri(f"{layout.segment_dir(s)}/frames.parquet")).with_columns(
-                pl.lit(s).alias("segment_id")
-            )
+            scan_segment_frames(self.lake, s).with_columns(pl.lit(s).alias("segment_id"))
             for s in segments
         ]
         if not scans:
@@ -224,9 +230,17 @@ def open_release(
     manifest = lake.read_json(mpath)
     major = str(manifest["schema_version"]).split(".")[0]
     if major not in READABLE_MAJORS:
+        # the release's manifest says what its majors changed: an old reader can tell you
+        known = max(READABLE_MAJORS, key=int)
+        changes = [
+            f"{m}.0.0: {text}"
+            for m, text in sorted(dict(manifest.get("schema_changes") or {}).items())
+            if m.isdigit() and int(m) > int(known)
+        ]
+        what = ("; what changed: " + "; ".join(changes)) if changes else ""
         raise IncompatibleReleaseError(
             f"release {rid} has schema {manifest['schema_version']}, this reader knows "
-            f"{SCHEMA_VERSION}: upgrade teleop-lake to read it"
+            f"{SCHEMA_VERSION}{what}. Upgrade teleop-lake to read it"
         )
     episodes = lake.read_parquet(f"{layout.release_dir(rid)}/episodes.parquet")
     return Release(lake=lake, release_id=rid, manifest=manifest, episodes=episodes)

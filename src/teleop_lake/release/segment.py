@@ -1,7 +1,8 @@
 """Data segments: one night-batch of published episodes, written once and shared by releases.
 
 A segment folder holds ``frames.parquet`` (the aligned grid), ``episodes.parquet``
-(one row per episode with its row offset), ``findings.parquet`` (what cleaning
+(one row per episode with its row offset and its labels as processed: a release's own
+``episodes.parquet`` holds the labels with QA overrides applied, and exports carry those), ``findings.parquet`` (what cleaning
 flagged, with its evidence), ``stats.parquet`` (per episode and channel: count, sum, sum of
 squares, min, max and a fixed-bin histogram, which merge exactly: `teleop_lake.release.stats`),
 ``channels.parquet`` (every channel's status per episode:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from datalake_schemas import upgrade_column
 from teleop_lake.lake import layout
 from teleop_lake.lake.storage import Store
 
@@ -30,7 +31,6 @@ _FAMILY_RANGES: tuple[tuple[str, float, float], ...] = (
     ("action.target_rad.", -np.pi, np.pi),
     ("action.arm_target_rad.", -np.pi, np.pi),
     ("obs.velocity_rad_s.", -20.0, 20.0),
-    ("obs.effort_nm.", -400.0, 400.0),
     ("obs.effort_n_m.", -400.0, 400.0),
     ("obs.hand_closure.", -0.05, 1.05),
     ("obs.gripper_closure.", -0.05, 1.05),
@@ -188,14 +188,16 @@ def selected_episode_stats(lake: Store, episodes: pl.DataFrame) -> pl.DataFrame:
         seg = layout.segment_dir(str(segment_id))
         keys = eps.select("episode_id", "robot_model")
         if lake.exists(f"{seg}/{STATS_FILE}"):
-            stats = lake.read_parquet(f"{seg}/{STATS_FILE}")
+            stats = lake.read_parquet(f"{seg}/{STATS_FILE}").with_columns(
+                pl.col("channel").map_elements(upgrade_column, return_dtype=pl.String)
+            )
         else:
             frames = (
                 pl.scan_parquet(lake.uri(f"{seg}/frames.parquet"))
                 .join(keys.select("episode_id").lazy(), on="episode_id", how="semi")
                 .collect()
             )
-            stats = episode_channel_stats(frames)
+            stats = episode_channel_stats(frames.rename(upgrade_column))
         parts.append(stats.join(keys, on="episode_id", how="inner"))
     if not parts:
         return pl.DataFrame(schema={**STATS_SCHEMA, "robot_model": pl.String()})

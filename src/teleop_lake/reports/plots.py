@@ -21,7 +21,7 @@ _FRAME_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "joint_state": (
         ("position_rad.", "obs.position_rad."),
         ("velocity_rad_s.", "obs.velocity_rad_s."),
-        ("effort_nm.", "obs.effort_nm."),
+        ("effort_n_m.", "obs.effort_n_m."),
     ),
     "hand_state": (("closure.", "obs.hand_closure."),),
     "head_pose": (

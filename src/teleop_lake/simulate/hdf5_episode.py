@@ -57,7 +57,7 @@ def _joints(group: h5py.Group, s: SimStream, m: StreamMapping) -> None:
     _dataset(group, "joint_position", joint_positions(s, m)[order], joint_names=names, unit=unit)
     for quantity, prefix, scale, unit in (
         ("joint_velocity", "velocity_rad_s.", position_scale(m), f"{m.position_unit}/s"),
-        ("joint_effort", "effort_nm.", 1.0, "N*m"),
+        ("joint_effort", "effort_n_m.", 1.0, "N*m"),
     ):
         wanted = [f"{prefix}{j}" for j in m.joint_order]
         if s.name == "joint_state" and all(c in s.channels for c in wanted):

@@ -118,7 +118,7 @@ def _sensors_data(b: _Builder, s: SimStream, m: StreamMapping, robot: RobotModel
     q = take_channels(s, [f"position_rad.{j}" for j in order], position_scale(m))
     v = take_channels(s, [f"velocity_rad_s.{j}" for j in order], position_scale(m))
     vd = take_channels(s, [f"acceleration_rad_s2.{j}" for j in order], position_scale(m))
-    tau = take_channels(s, [f"effort_nm.{j}" for j in order])
+    tau = take_channels(s, [f"effort_n_m.{j}" for j in order])
     imu = take_channels(s, IMU_CHANNELS)
     jd, imu_t, ee_t = (
         b.t[f"kuavo_msgs/msg/{n}"] for n in ("jointData", "imuData", "endEffectorData")

@@ -65,7 +65,7 @@ class Physics:
     position_rad: np.ndarray
     velocity_rad_s: np.ndarray
     acceleration_rad_s2: np.ndarray
-    effort_nm: np.ndarray
+    effort_n_m: np.ndarray
     hand_command: np.ndarray
     hand_state: np.ndarray
     hand_free_target: np.ndarray
@@ -341,7 +341,7 @@ def simulate_physics(
         position_rad=position,
         velocity_rad_s=velocity,
         acceleration_rad_s2=acceleration,
-        effort_nm=effort,
+        effort_n_m=effort,
         hand_command=hand_cmd,
         hand_state=hand_state,
         hand_free_target=free_target,

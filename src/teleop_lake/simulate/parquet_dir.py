@@ -38,7 +38,7 @@ POSE_COLUMNS = ("x", "y", "z", "qx", "qy", "qz", "qw")
 _LONG_QUANTITIES = {
     "position_raw": (("target_rad.", "position_rad."), True),
     "velocity_raw": (("velocity_rad_s.",), True),
-    "effort_raw": (("effort_nm.",), False),
+    "effort_raw": (("effort_n_m.",), False),
 }
 
 

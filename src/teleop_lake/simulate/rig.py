@@ -58,7 +58,7 @@ class NoiseLevels:
     position_rad: float
     velocity_rad_s: float
     acceleration_rad_s2: float
-    effort_nm: float
+    effort_n_m: float
     hand_state: float  # closure 0..1
 
 
@@ -217,7 +217,7 @@ def draw_conditions(
         position_rad=position,
         velocity_rad_s=params.velocity_noise_rad_s * scale,
         acceleration_rad_s2=params.acceleration_noise_rad_s2 * scale,
-        effort_nm=params.effort_noise_nm * scale,
+        effort_n_m=params.effort_noise_nm * scale,
         hand_state=params.hand_state_noise * scale,
     )
     eef_type: str | None = rig.eef_type

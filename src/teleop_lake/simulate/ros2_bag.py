@@ -60,7 +60,7 @@ def _joint_state(t: dict[str, Any], s: SimStream, m: StreamMapping) -> list[Any]
     """JointState with names, positions and, when the stream has them, velocity and effort."""
     pos = joint_positions(s, m)
     vel = _optional(s, "velocity_rad_s.", m.joint_order, position_scale(m))
-    eff = _optional(s, "effort_nm.", m.joint_order, 1.0)
+    eff = _optional(s, "effort_n_m.", m.joint_order, 1.0)
     names = list(m.joint_order)
     cls = t["sensor_msgs/msg/JointState"]
     return [

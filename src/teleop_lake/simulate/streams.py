@@ -300,7 +300,7 @@ def sample_streams(
         pos = measured(t_s, physics.position_rad, noise.position_rad, True)
         vel = measured(t_s, physics.velocity_rad_s, noise.velocity_rad_s, velocity_populated)
         acc = measured(t_s, physics.acceleration_rad_s2, noise.acceleration_rad_s2, True)
-        eff = measured(t_s, physics.effort_nm, noise.effort_nm, effort_populated)
+        eff = measured(t_s, physics.effort_n_m, noise.effort_n_m, effort_populated)
         imu = np.hstack(
             [
                 _interp(physics, t_s, physics.imu_gyro_rad_s),
@@ -315,7 +315,7 @@ def sample_streams(
         tuple(f"position_rad.{j}" for j in names)
         + tuple(f"velocity_rad_s.{j}" for j in names)
         + tuple(f"acceleration_rad_s2.{j}" for j in names)
-        + tuple(f"effort_nm.{j}" for j in names)
+        + tuple(f"effort_n_m.{j}" for j in names)
         + IMU_CHANNELS
     )
     add(

@@ -230,7 +230,7 @@ def truth_rows(
         "position_sigma_rad": levels.position_rad,
         "velocity_sigma_rad_s": levels.velocity_rad_s,
         "acceleration_sigma_rad_s2": levels.acceleration_rad_s2,
-        "effort_sigma_nm": levels.effort_nm,
+        "effort_sigma_nm": levels.effort_n_m,
         "hand_state_sigma": levels.hand_state,
         "joint_stamp_sigma_s": j.joint_stamp_sigma_s,
         "stream_100hz_stamp_sigma_s": j.stream_100hz_stamp_sigma_s,

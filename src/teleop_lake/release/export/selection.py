@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from teleop_lake.lake import layout
-from teleop_lake.release.reader import EpisodeFilter, Release
+from teleop_lake.release.reader import EpisodeFilter, Release, scan_segment_frames
 
 STATE_FAMILIES = ("obs.position_rad", "obs.hand_closure", "obs.gripper_closure")
 """``observation.state``: joint positions, then the hand's or claw's closure."""
@@ -23,7 +22,7 @@ ACTION_FAMILIES = ("action.target_rad", "action.hand_closure", "action.gripper_c
 """``action``: the robot's joint command, then the end-effector command."""
 EXTRA_FAMILIES = {
     "observation.velocity": ("obs.velocity_rad_s",),
-    "observation.effort": ("obs.effort_nm", "obs.effort_n_m"),
+    "observation.effort": ("obs.effort_n_m",),
     "observation.head_pose": ("obs.head_position_m", "obs.head_orientation"),
     "action.arm_target": ("action.arm_target_rad",),
 }
@@ -128,8 +127,7 @@ def episode_frames(
 ) -> pl.DataFrame:
     """One episode's frame rows (``frame_index``, ``t_rel_s``, ``columns`` and the flags),
     read from its segment alone."""
-    seg = layout.segment_dir(str(episode["segment_id"]))
-    scan = pl.scan_parquet(release.lake.uri(f"{seg}/frames.parquet"))
+    scan = scan_segment_frames(release.lake, str(episode["segment_id"]))
     available = scan.collect_schema().names()
     flags = [c for c in available if c.startswith("flag.")]
     wanted = ["frame_index", "t_rel_s", *columns, *flags]
