@@ -48,8 +48,9 @@ bench: $(STAMP)
 # at every write point; prints a table, exits 1 if a target is missed (about half an hour).
 # Optional tier: open exports with the partners' own stacks, each in its own environment
 # (.venv-lerobot: LeRobot 0.4.4 on CPU torch, ~1.5 GB; .venv-zarr2: zarr 2.x + imagecodecs).
+# check-lerobot also opens the replay buffer with zarr 2.x: both partner stacks in one run.
 check-lerobot: $(STAMP)
-	bash tests/partner/run_checks.sh lerobot
+	bash tests/partner/run_checks.sh all
 
 check-replay-buffer: $(STAMP)
 	bash tests/partner/run_checks.sh replay-buffer
