@@ -657,6 +657,45 @@ def bench_cameras(
     out.print(t)
 
 
+@bench_app.command("export")
+def bench_export(
+    episodes_per_center: Annotated[
+        int, typer.Option(min=1, help="Episodes each of the five centers records.")
+    ] = 1,
+    duration_scale: Annotated[
+        float, typer.Option(min=0.05, help="Multiply the tasks' episode durations.")
+    ] = 1.0,
+    seed: Annotated[int, typer.Option(help="Simulation seed.")] = 3,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """What exporting a release costs per format (LeRobot with videos, LeRobot with JPEG
+    images, Zarr 2 replay buffer), at the rigs' camera size: bytes against the release's
+    camera bytes, core-seconds per row and per minute of data, peak RSS."""
+    from teleop_lake.evaluation.export_bench import measure_exports
+
+    with console.status("simulating a network at real camera size, a night, three exports..."):
+        res = measure_exports(episodes_per_center, duration_scale, seed)
+    if as_json:
+        typer.echo(json.dumps(res))
+        return
+    t = Table(title=f"exports of {res['episodes']} episodes ({res['cameras']})")
+    cols = ("variant", "rows", "MB", "x camera bytes", "core ms/row", "core-s/min", "wall s")
+    for c in (*cols, "peak RSS MB"):
+        t.add_column(c)
+    for r in res["variants"]:
+        t.add_row(
+            r["variant"],
+            str(r["rows"]),
+            f"{r['bytes'] / 1e6:.1f}",
+            f"{r['bytes_vs_camera']:.2f}",
+            f"{r['core_ms_per_row']:.2f}",
+            f"{r['core_s_per_minute']:.1f}",
+            f"{r['wall_s']:.1f}",
+            f"{r['peak_rss_mb']:.0f}",
+        )
+    out.print(t)
+
+
 @bench_app.command("night")
 def bench_night(
     episodes: Annotated[int, typer.Option(min=1, help="Episodes of the small night (N).")] = 2,

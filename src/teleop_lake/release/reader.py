@@ -163,6 +163,24 @@ class Release:
             .drop("segment_id")
         )
 
+    def camera_size(self, episode_id: str, camera: str) -> tuple[int, int]:
+        """(height, width) of an episode's camera frames, from its table's first row of that
+        episode (no frame bytes read)."""
+        row = self.episodes.filter(pl.col("episode_id") == episode_id)
+        if row.is_empty():
+            raise KeyError(f"episode {episode_id!r} is not in release {self.release_id}")
+        seg = layout.segment_dir(str(row["segment_id"][0]))
+        first = (
+            pl.scan_parquet(self.lake.uri(f"{seg}/{camera_table_path(camera)}"))
+            .filter(pl.col("episode_id") == episode_id)
+            .select("height", "width")
+            .head(1)
+            .collect()
+        )
+        if first.is_empty():
+            raise KeyError(f"episode {episode_id!r} has no {camera} frames")
+        return int(first["height"][0]), int(first["width"][0])
+
     def camera_frames(self, episode_id: str, camera: str) -> pl.DataFrame:
         """One episode's frames of one camera (`teleop_lake.release.cameras`), in capture order:
         what ``camera.<camera>.frame_index`` of its frame rows points at. Reads only the row

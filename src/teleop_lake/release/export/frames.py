@@ -20,8 +20,8 @@ from teleop_lake.release.reader import Release
 
 GRID_RATE_HZ = 50
 """The release's frames are a 50 Hz grid on the robot clock."""
-WINDOW_ROWS = 500
-"""Rows exported per step: at 50 Hz and three 640x480 cameras about 60 MB of JPEG bytes."""
+WINDOW_ROWS = 200
+"""Rows exported per step: at 50 Hz and three 640x480 cameras about 25 MB of JPEG bytes."""
 
 
 class ExportRateError(ValueError):

@@ -81,8 +81,8 @@ def task_text(task_code: str) -> str:
 
 def _image_shape(release: Release, group: ExportGroup, camera: str) -> list[int]:
     first = group.episodes.row(0, named=True)
-    row = release.camera_frames(str(first["episode_id"]), camera).row(0, named=True)
-    return [int(row["height"]), int(row["width"]), 3]
+    height, width = release.camera_size(str(first["episode_id"]), camera)
+    return [height, width, 3]
 
 
 def _features(

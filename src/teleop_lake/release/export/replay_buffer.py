@@ -209,10 +209,8 @@ def write_replay_buffer_v2(
     )
     cameras: dict[str, _JpegFrames] = {}
     for camera in group.cameras:
-        first = release.camera_frames(str(group.episodes["episode_id"][0]), camera)
-        cameras[camera] = _JpegFrames(
-            store, f"data/{camera}", int(first["height"][0]), int(first["width"][0])
-        )
+        height, width = release.camera_size(str(group.episodes["episode_id"][0]), camera)
+        cameras[camera] = _JpegFrames(store, f"data/{camera}", height, width)
     ends: list[int] = []
     labels: list[dict[str, Any]] = []
     total = 0
