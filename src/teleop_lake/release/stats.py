@@ -178,34 +178,41 @@ def summarize(row: dict[str, object]) -> ChannelSummary:
     return ChannelSummary(count, mean, float(np.sqrt(var)), vmin, vmax, quantiles)
 
 
-def selected_episode_stats(lake: Store, episodes: pl.DataFrame) -> pl.DataFrame:
-    """Per-episode statistics of exactly ``episodes`` (rows of a release's episodes table:
-    ``episode_id``, ``segment_id``, ``robot_model``), each from its own segment's
-    ``stats.parquet``, with the episode's ``robot_model``. A segment written before those
-    existed has them computed from its frames here."""
-    parts = []
+def _segment_episode_stats(lake: Store, segment_id: str, keys: pl.DataFrame) -> pl.DataFrame:
+    """Per-episode statistics of the episodes ``keys`` (``episode_id``, ``robot_model``) of one
+    segment, from its ``stats.parquet``; a segment written before those existed has them
+    computed from its frames here."""
+    seg = layout.segment_dir(segment_id)
+    if lake.exists(f"{seg}/{STATS_FILE}"):
+        stats = lake.read_parquet(f"{seg}/{STATS_FILE}").with_columns(
+            pl.col("channel").map_elements(upgrade_column, return_dtype=pl.String)
+        )
+    else:
+        frames = (
+            pl.scan_parquet(lake.uri(f"{seg}/frames.parquet"))
+            .join(keys.select("episode_id").lazy(), on="episode_id", how="semi")
+            .collect()
+        )
+        stats = episode_channel_stats(frames.rename(upgrade_column))
+    return stats.join(keys, on="episode_id", how="inner")
+
+
+def merged_stats(lake: Store, episodes: pl.DataFrame, by: list[str] | None = None) -> pl.DataFrame:
+    """Statistics over exactly ``episodes`` (rows of a release's episodes table:
+    ``episode_id``, ``segment_id``, ``robot_model``), per channel and ``by`` columns (of
+    ``robot_model``), merged from their segments without a pass over frames. Merged a segment
+    at a time, so memory holds one segment's per-episode rows, whatever the release's size."""
+    partials = []
     for (segment_id,), eps in episodes.group_by(["segment_id"], maintain_order=True):
-        seg = layout.segment_dir(str(segment_id))
         keys = eps.select("episode_id", "robot_model")
-        if lake.exists(f"{seg}/{STATS_FILE}"):
-            stats = lake.read_parquet(f"{seg}/{STATS_FILE}").with_columns(
-                pl.col("channel").map_elements(upgrade_column, return_dtype=pl.String)
-            )
-        else:
-            frames = (
-                pl.scan_parquet(lake.uri(f"{seg}/frames.parquet"))
-                .join(keys.select("episode_id").lazy(), on="episode_id", how="semi")
-                .collect()
-            )
-            stats = episode_channel_stats(frames.rename(upgrade_column))
-        parts.append(stats.join(keys, on="episode_id", how="inner"))
-    if not parts:
-        return pl.DataFrame(schema={**STATS_SCHEMA, "robot_model": pl.String()})
-    return pl.concat(parts, how="vertical")
+        stats = _segment_episode_stats(lake, str(segment_id), keys)
+        partials.append(merge_stats(stats, by=by).with_columns(pl.lit("").alias("episode_id")))
+    if not partials:
+        empty = pl.DataFrame(schema={**STATS_SCHEMA, "robot_model": pl.String()})
+        return merge_stats(empty, by=by)
+    return merge_stats(pl.concat(partials, how="diagonal"), by=by)
 
 
 def release_stats(lake: Store, episodes: pl.DataFrame) -> pl.DataFrame:
-    """Per robot model and channel, statistics over exactly ``episodes``, merged from their
-    segments (no pass over frames)."""
-    merged = merge_stats(selected_episode_stats(lake, episodes), by=["robot_model"])
-    return merged.sort("robot_model", maintain_order=True)
+    """Per robot model and channel, statistics over exactly ``episodes`` (`merged_stats`)."""
+    return merged_stats(lake, episodes, by=["robot_model"]).sort("robot_model", maintain_order=True)

@@ -1,8 +1,8 @@
 """Normalization statistics of an export, merged from the segments' per-episode statistics.
 
 Vector features take theirs from ``stats.parquet`` of each episode's segment
-(`teleop_lake.release.stats.selected_episode_stats`): sums over the selected episodes, no pass
-over frames. Camera statistics (per colour channel, in 0..1) come from frames sampled evenly
+(`teleop_lake.release.stats.merged_stats`): sums over the selected episodes, no pass over
+frames. Camera statistics (per colour channel, in 0..1) come from frames sampled evenly
 through each episode and decoded at 1/8 scale.
 """
 
@@ -17,8 +17,7 @@ from teleop_lake.release.export.selection import ExportGroup
 from teleop_lake.release.reader import Release
 from teleop_lake.release.stats import (
     ChannelSummary,
-    merge_stats,
-    selected_episode_stats,
+    merged_stats,
     summarize,
 )
 
@@ -28,7 +27,7 @@ IMAGE_SAMPLES_PER_EPISODE = 12
 
 def channel_summaries(release: Release, group: ExportGroup) -> dict[str, ChannelSummary]:
     """Per frames column of the group's vectors: its statistics over the group's episodes."""
-    merged = merge_stats(selected_episode_stats(release.lake, group.episodes))
+    merged = merged_stats(release.lake, group.episodes)
     return {row["channel"]: summarize(row) for row in merged.iter_rows(named=True)}
 
 
