@@ -178,7 +178,7 @@ def summarize(row: dict[str, object]) -> ChannelSummary:
     return ChannelSummary(count, mean, float(np.sqrt(var)), vmin, vmax, quantiles)
 
 
-def _segment_episode_stats(lake: Store, segment_id: str, keys: pl.DataFrame) -> pl.DataFrame:
+def segment_episode_stats(lake: Store, segment_id: str, keys: pl.DataFrame) -> pl.DataFrame:
     """Per-episode statistics of the episodes ``keys`` (``episode_id``, ``robot_model``) of one
     segment, from its ``stats.parquet``; a segment written before those existed has them
     computed from its frames here."""
@@ -205,7 +205,7 @@ def merged_stats(lake: Store, episodes: pl.DataFrame, by: list[str] | None = Non
     partials = []
     for (segment_id,), eps in episodes.group_by(["segment_id"], maintain_order=True):
         keys = eps.select("episode_id", "robot_model")
-        stats = _segment_episode_stats(lake, str(segment_id), keys)
+        stats = segment_episode_stats(lake, str(segment_id), keys)
         partials.append(merge_stats(stats, by=by).with_columns(pl.lit("").alias("episode_id")))
     if not partials:
         empty = pl.DataFrame(schema={**STATS_SCHEMA, "robot_model": pl.String()})

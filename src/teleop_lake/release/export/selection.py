@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from teleop_lake.release.reader import EpisodeFilter, Release, scan_segment_frames
+from teleop_lake.release.stats import segment_episode_stats
 
 STATE_FAMILIES = ("obs.position_rad", "obs.hand_closure", "obs.gripper_closure")
 """``observation.state``: joint positions, then the hand's or claw's closure."""
@@ -60,18 +61,38 @@ def _family_columns(columns: list[str], families: tuple[str, ...]) -> list[str]:
 
 
 def _measured_per_episode(release: Release, episodes: pl.DataFrame) -> pl.DataFrame:
-    """Per episode, for every frames column: True when it has a value in every row."""
-    ids = episodes["episode_id"].implode()
-    scan = release.scan_frames().filter(pl.col("episode_id").is_in(ids))
-    cameras = [c for c in scan.collect_schema().names() if c.endswith(".frame_index")]
-    return (
-        scan.group_by("episode_id")
-        .agg(
-            pl.all().is_not_null().all(),
-            *[pl.col(c).max().ge(0).fill_null(False).alias(f"{c}:any") for c in cameras],
+    """Per episode: for every channel column, True when it has a value in every row (its
+    statistics count every frame, `teleop_lake.release.stats`); for every camera, whether its
+    column is there (``camera.<name>.frame_index``) and whether any row sees a frame
+    (``...:any``). A segment at a time: channels from the stored statistics, cameras from a
+    scan of their index columns only."""
+    parts = []
+    for (segment_id,), eps in episodes.group_by(["segment_id"], maintain_order=True):
+        keys = eps.select("episode_id", "robot_model")
+        stats = segment_episode_stats(release.lake, str(segment_id), keys)
+        full = stats.join(eps.select("episode_id", "n_frames"), on="episode_id").select(
+            "episode_id", "channel", (pl.col("count") == pl.col("n_frames")).alias("complete")
         )
-        .collect()
-    )
+        wide = full.pivot(on="channel", index="episode_id", values="complete")
+        scan = scan_segment_frames(release.lake, str(segment_id))
+        cams = [
+            c
+            for c in scan.collect_schema().names()
+            if c.startswith("camera.") and c.endswith(".frame_index")
+        ]
+        if cams:
+            seen = (
+                scan.filter(pl.col("episode_id").is_in(eps["episode_id"].implode()))
+                .group_by("episode_id")
+                .agg(
+                    *[pl.col(c).is_not_null().all() for c in cams],
+                    *[pl.col(c).max().ge(0).fill_null(False).alias(f"{c}:any") for c in cams],
+                )
+                .collect()
+            )
+            wide = wide.join(seen, on="episode_id", how="full", coalesce=True)
+        parts.append(wide)
+    return pl.concat(parts, how="diagonal")
 
 
 def plan_groups(release: Release, selected: pl.DataFrame) -> Iterator[ExportGroup]:
@@ -98,7 +119,10 @@ def plan_groups(release: Release, selected: pl.DataFrame) -> Iterator[ExportGrou
         )
         for feature, families in EXTRA_FAMILIES.items():
             cols = _family_columns(anywhere, families)
-            if cols and rows.select(pl.all_horizontal(pl.col(cols))).to_series().all():
+            if (
+                cols
+                and rows.select(pl.all_horizontal(pl.col(cols).fill_null(False))).to_series().all()
+            ):
                 vectors[feature] = cols
         required = [*vectors["observation.state"], *vectors["action"]]
         skipped = {}
