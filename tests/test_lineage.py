@@ -138,3 +138,8 @@ def test_only_a_verified_release_becomes_stable(
     row = next(r for r in doc["releases"] if r["release_id"] == r02)
     assert row["relabeled"] == 1 and sum(row["by_outcome"].values()) == row["episodes"]
     assert (lake / "releases" / "promotions").is_dir()
+
+
+def test_release_list_on_a_folder_that_is_no_lake_says_so(tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["release", "list", "--lake", str(tmp_path / "typo")])
+    assert res.exit_code == 3 and "no releases" in res.output
