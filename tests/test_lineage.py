@@ -143,3 +143,10 @@ def test_only_a_verified_release_becomes_stable(
 def test_release_list_on_a_folder_that_is_no_lake_says_so(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["release", "list", "--lake", str(tmp_path / "typo")])
     assert res.exit_code == 3 and "no releases" in res.output
+
+
+def test_help_reads_right_flags_take_no_value_and_defaults_are_stated() -> None:
+    verify = CliRunner().invoke(app, ["release", "verify", "--help"])
+    assert verify.exit_code == 0 and "--json" in verify.output and "<bool>" not in verify.output
+    nightly = CliRunner().invoke(app, ["nightly", "--help"])
+    assert "default: today" in " ".join(nightly.output.split())

@@ -41,6 +41,16 @@ bench_app = typer.Typer(
 app.add_typer(bench_app, name="bench")
 app.add_typer(qa_app, name="qa")
 
+# Flags take no value: typer's help would print every one as `--json <bool>`.
+_display_type = typer.core.TyperOption.display_type_rich
+
+
+def _flags_untyped(self: typer.core.TyperOption, ctx: Any) -> str | None:
+    return None if self.is_flag else _display_type(self, ctx)
+
+
+typer.core.TyperOption.display_type_rich = _flags_untyped  # type: ignore[method-assign]
+
 console = Console(stderr=True)
 out = Console() if Console().is_terminal else Console(width=120)
 
@@ -277,7 +287,12 @@ def _print_summary(summary: dict[str, Any]) -> None:
 def nightly(
     network: Annotated[str, typer.Option(help="Network root URL: one drop folder per center.")],
     lake: Annotated[str, typer.Option(help="Lake URL (local folder, file://, s3://).")],
-    date: Annotated[str | None, typer.Option(help="Night date; drops up to this date.")] = None,
+    date: Annotated[
+        str | None,
+        typer.Option(
+            help="Night date (YYYY-MM-DD); drops up to this date (default: today, local time)."
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Recordings per processing task.")] = 6,
     center: Annotated[
         list[str] | None, typer.Option(help="Only these centers (repeatable).")
