@@ -149,4 +149,4 @@ def test_help_reads_right_flags_take_no_value_and_defaults_are_stated() -> None:
     verify = CliRunner().invoke(app, ["release", "verify", "--help"])
     assert verify.exit_code == 0 and "--json" in verify.output and "<bool>" not in verify.output
     nightly = CliRunner().invoke(app, ["nightly", "--help"])
-    assert "default: today" in " ".join(nightly.output.split())
+    assert "default: today" in " ".join(nightly.output.replace("│", " ").split())
