@@ -444,7 +444,24 @@ def demo(
     with console.status("running the night (Prefect, ephemeral)..."):
         summary = _run_night(str(network.resolve()), str(lake.resolve()), date, 6, None)
     _print_summary(summary)
-    out.print(f"\nverify it: teleop-lake release verify --lake {lake}")
+    exe = _command_name()
+    out.print(f"\nverify it: {exe} release verify --lake {lake}", markup=False)
+    out.print(f"export it: {exe} release export --lake {lake} --format lerobot --out exports")
+    if exe != "teleop-lake":
+        out.print(f"(or `source {Path(exe).parent}/activate` to have `teleop-lake` on PATH)")
+
+
+def _command_name() -> str:
+    """How to call this command again from the user's shell: ``teleop-lake`` when it is on
+    PATH, else its path (a fresh `make demo` runs it from .venv/bin without activating)."""
+    found = shutil.which("teleop-lake")
+    here = Path(sys.argv[0]).resolve()
+    if found is not None and Path(found).resolve() == here:
+        return "teleop-lake"
+    if here.name != "teleop-lake":  # run some other way (python -m, tests)
+        return "teleop-lake"
+    relative = os.path.relpath(here)
+    return str(here) if relative.startswith("..") else relative
 
 
 @app.command()
@@ -466,7 +483,9 @@ def inspect(
     try:
         topics = list_streams(path)
     except (RecordingRejected, BagReadError, ValueError, OSError) as exc:
-        _fail(f"cannot inspect {path}: {exc}. Supported: {SUPPORTED}.", EXIT_PROBLEM)
+        said = str(exc)
+        hint = "" if SUPPORTED in said else f". Supported: {SUPPORTED}."
+        _fail(f"cannot inspect {path}: {said}{hint}", EXIT_PROBLEM)
         return
     rows = [
         {

@@ -1,0 +1,38 @@
+"""Rough edges of the command line a new user meets: messages said once, commands that can
+be pasted back into the shell."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from teleop_lake import cli
+from teleop_lake.cli import app
+
+
+def test_inspect_names_the_supported_formats_once(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("not a recording")
+    res = CliRunner().invoke(app, ["inspect", str(path)])
+    assert res.exit_code == 1
+    text = " ".join(res.output.split())
+    assert text.lower().count("ros 1 bags (.bag)") == 1, text
+
+
+def test_printed_commands_work_without_an_activated_venv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    venv_bin = tmp_path / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    exe = venv_bin / "teleop-lake"
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli.sys, "argv", [str(exe)])
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # not activated
+    assert cli._command_name() == os.path.join(".venv", "bin", "teleop-lake")
+    monkeypatch.setenv("PATH", f"{venv_bin}:/usr/bin:/bin")  # activated
+    assert cli._command_name() == "teleop-lake"
