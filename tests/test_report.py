@@ -352,3 +352,18 @@ def test_report_of_a_simulated_night(
     assert "script" not in tree.tags
     assert tree.tags.count("svg") == len(report["signal_plots"])
     assert EVIL_TASK in tree.cells["review-queue"]
+
+
+def test_a_first_night_reads_right() -> None:
+    """No "(parent )", no link to a change section that is not there, fail rates as
+    percentages."""
+    report = build_validation_report(_summary(), previous=None)
+    assert report.get("change_vs_previous") is None
+    page = render_validation_html(report)
+    assert "(parent )" not in page and "parent None" not in page
+    assert 'href="#change"' not in page
+    tree = _Tree()
+    tree.feed(page)
+    rates = [c for c in tree.cells["checks"] if c.endswith("%")]
+    assert rates and all(float(r[:-1]) <= 100.0 for r in rates)
+    assert not [c for c in tree.cells["checks"] if c.startswith("0.") and len(c) > 4]

@@ -36,14 +36,23 @@ _NAV = (
 
 def render_validation_html(report: dict[str, Any]) -> str:
     rel = report.get("release") or {}
+    parent = rel.get("parent_release_id")
+    if parent:
+        lineage = f"parent {_e(parent)}"
+    elif rel.get("release_id"):
+        lineage = "the lake's first release"
+    else:
+        lineage = "no release before it"
+    change = report.get("change_vs_previous")
+    nav = [(a, t) for a, t in _NAV if a != "change" or change]  # no link to a missing section
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>Validation report {_e(report['run_id'])}</title><style>{CSS}</style></head><body>",
         f"<h1>Night {_e(report['date'])} &mdash; run {_e(report['run_id'])}</h1>",
         f"<p>Release: <b>{_e(rel.get('release_id') or 'no new release')}</b> "
-        f"(parent {_e(rel.get('parent_release_id'))}); accounting "
+        f"({lineage}); accounting "
         f"<b>{'balanced' if report['balanced'] else 'NOT BALANCED'}</b>.</p>",
-        "<nav>" + "".join(f'<a href="#{a}">{_e(t)}</a>' for a, t in _NAV) + "</nav>",
+        "<nav>" + "".join(f'<a href="#{a}">{_e(t)}</a>' for a, t in nav) + "</nav>",
         section("accounting", "Accounting per center"),
     ]
     acc = report["accounting"]
@@ -90,7 +99,14 @@ def render_validation_html(report: dict[str, Any]) -> str:
         _table(
             ["center", "check", "pass", "warn", "fail", "fail rate"],
             [
-                [c["center"], c["description"], c["pass"], c["warn"], c["fail"], c["fail_rate"]]
+                [
+                    c["center"],
+                    c["description"],
+                    c["pass"],
+                    c["warn"],
+                    c["fail"],
+                    f"{100 * float(c['fail_rate']):.1f}%",
+                ]
                 for c in checks
             ],
             ["fail" if c["fail"] else ("warn" if c["warn"] else "ok") for c in checks],
@@ -153,7 +169,6 @@ def render_validation_html(report: dict[str, Any]) -> str:
     parts.append(overrides_html(report))
     parts.append(plots_html(report))
     parts.append(rigs_html(report))
-    change = report.get("change_vs_previous")
     if change:
         parts.append(section("change", f"Change against run {change['previous_run_id']}"))
         parts.append(
