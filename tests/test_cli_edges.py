@@ -36,3 +36,15 @@ def test_printed_commands_work_without_an_activated_venv(
     assert cli._command_name() == os.path.join(".venv", "bin", "teleop-lake")
     monkeypatch.setenv("PATH", f"{venv_bin}:/usr/bin:/bin")  # activated
     assert cli._command_name() == "teleop-lake"
+
+
+def test_a_mistyped_center_is_bad_usage_said_before_anything_runs(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    res = CliRunner().invoke(
+        app,
+        ["nightly", "--network", str(tmp_path), "--lake", str(lake), "--center", "shanghai"],
+    )
+    assert res.exit_code == 2, res.output
+    assert "shanghai" in res.output and "beijing" in res.output
+    assert "Traceback" not in res.output
+    assert not lake.exists()  # nothing written

@@ -78,6 +78,25 @@ def _fail(message: str, code: int = EXIT_CANNOT_RUN) -> None:
     raise typer.Exit(code)
 
 
+def _check_centers(centers: list[str] | None) -> None:
+    """Every ``--center`` names a profile: a typo is bad usage, said before anything runs."""
+    from teleop_lake.network.profiles import CENTER_NAMES, UnknownCenterError, load_profile
+
+    unknown = []
+    for name in centers or ():
+        try:
+            load_profile(name)
+        except UnknownCenterError:
+            unknown.append(name)
+    if unknown:
+        _fail(
+            f"--center {unknown[0]!r}: no such center; known centers: "
+            f"{', '.join(CENTER_NAMES)} (a new center needs a profile in "
+            "src/teleop_lake/network/profiles/)",
+            EXIT_USAGE,
+        )
+
+
 def _default_date() -> str:
     return dt.date.today().isoformat()
 
@@ -328,6 +347,7 @@ def nightly(
 
     night = _check_date(date or _default_date())
     params_file = _check_params(params)
+    _check_centers(center)
     held = read_lease(Store(lake)) if not wait else None
     if held is not None and not held.expired(dt.datetime.now(dt.UTC)):
         _fail(str(LakeBusyError(held, lake)), EXIT_BUSY)  # before starting Prefect
