@@ -48,3 +48,14 @@ def test_a_mistyped_center_is_bad_usage_said_before_anything_runs(tmp_path: Path
     assert "shanghai" in res.output and "beijing" in res.output
     assert "Traceback" not in res.output
     assert not lake.exists()  # nothing written
+
+
+def test_a_network_folder_without_centers_fails_before_the_lake_is_touched(
+    tmp_path: Path,
+) -> None:
+    network, lake = tmp_path / "empty-network", tmp_path / "lake"
+    network.mkdir()
+    res = CliRunner().invoke(app, ["nightly", "--network", str(network), "--lake", str(lake)])
+    assert res.exit_code == 3, res.output
+    assert "no center was reachable" in res.output
+    assert not lake.exists()  # no runs/ or reports/ written before saying so

@@ -356,6 +356,15 @@ def nightly(
         # before starting Prefect: a mistyped local --network fails in a second, not after a
         # whole (empty) night; a remote network is judged center by center in the night
         _fail(f"no center was reachable under {network}: no such folder; check --network")
+    if drops.is_local:
+        from teleop_lake.network.profiles import CENTER_NAMES
+
+        wanted = center or list(CENTER_NAMES)
+        if not any(drops.isdir(c) for c in wanted):
+            _fail(
+                f"no center was reachable under {network}: it holds no folder of "
+                f"{', '.join(wanted)}; check --network (one drop folder per center)"
+            )
     try:
         summary = _run_night(
             network, lake, night, batch_size, center, dask_address, params_file, wait
