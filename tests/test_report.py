@@ -263,6 +263,7 @@ def test_qa_sections_render_both_sides_and_escape() -> None:
                 "kind": "disagreement",
                 "episode_id": "e-1",
                 "center": "beijing",
+                "recording_id": "bj-st01-20261123-0007",
                 "task_code": EVIL,
                 "outcome": "failure",
                 "failure_reason": "grasp_missed",
@@ -314,6 +315,7 @@ def test_qa_sections_render_both_sides_and_escape() -> None:
     assert (
         tree.cells["review-queue"][:2] == ["1", "disagreement"]
         and EVIL in tree.cells["review-queue"]
+        and "bj-st01-20261123-0007" in tree.cells["review-queue"]
     )
     assert "failure (timeout) [None]" in tree.cells["overrides"] and EVIL in tree.cells["overrides"]
     assert "http://" not in page.replace("http://evil", "")
