@@ -34,6 +34,9 @@ def test_queue_override_log(lake_root: Path) -> None:
     assert isinstance(queue, list) and before["total"] == len(queue) > 0
     assert queue[0]["kind"] == "disagreement" and queue[0]["rank"] == 1
     eid = queue[0]["episode_id"]
+    table = runner.invoke(app, ["qa", "queue", "--lake", lake])
+    assert table.exit_code == 0 and "recording" in table.output
+    assert str(queue[0]["recording_id"])[:8] in table.output  # the recording to open
 
     res = runner.invoke(
         app,

@@ -109,7 +109,17 @@ def qa_queue(
         typer.echo(json.dumps({"total": len(queue), "queue": queue[:limit]}, default=str))
         return
     t = Table(title=f"review queue: {len(queue)} episode(s)")
-    cols = ("rank", "kind", "episode_id", "center", "task_code", "label", "operator_mark", "why")
+    cols = (
+        "rank",
+        "kind",
+        "episode_id",
+        "center",
+        "recording",
+        "task_code",
+        "label",
+        "operator_mark",
+        "why",
+    )
     for c in cols:
         t.add_column(c, overflow="fold")
     for q in queue[:limit]:
@@ -118,6 +128,7 @@ def qa_queue(
             q["kind"],
             q["episode_id"],
             str(q["center"]),
+            str(q.get("recording_id")),
             str(q["task_code"]),
             _label(q["outcome"], q["failure_reason"]),
             str(q["operator_mark"]),
