@@ -203,7 +203,14 @@ def nightly_flow(
         for p in pulls:
             if not p["reachable"]:
                 log.warning("center %s unreachable: %s", p["center"], p["error"])
-        log.info("pulled %d new recordings, %d to retry", len(new), len(retried))
+        refused = sum(len(p["quarantined"]) for p in pulls)
+        log.info(
+            "pulled %d new recordings (%d to process, %d refused at the pull), %d to retry",
+            len(new) + refused,
+            len(new),
+            refused,
+            len(retried),
+        )
 
         to_process, superseded = drop_superseded(lake_url, run_id, new + retry_now, started)
         batches = plan_batches(to_process, batch_size)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -73,6 +74,8 @@ def test_night_end_to_end(tmp_path: Path, prefect_home: Path) -> None:
     totals = summary["totals"]
     assert totals["pulled"] == truth.height == 10
     assert totals["pulled"] == totals["published"] + totals["quarantined"] + totals["pending"]
+    said = re.search(r"pulled (\d+) new recordings", proc.stderr)
+    assert said is not None and int(said.group(1)) == totals["pulled"]  # the log agrees
     for acc in summary["accounting"]:
         assert acc["pulled"] == acc["published"] + acc["quarantined"] + acc["pending"]
     reasons = {q["recording_id"]: q["reason_codes"] for q in summary["quarantined"]}
