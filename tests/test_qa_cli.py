@@ -114,3 +114,19 @@ def test_qa_notebook_runs(lake_root: Path, monkeypatch: pytest.MonkeyPatch, tmp_
     svgs = [o["data"]["image/svg+xml"] for o in outputs if "image/svg+xml" in o.get("data", {})]
     assert len(svgs) == 1 and "<polyline" in svgs[0]
     assert "teleop-lake qa override" in printed
+
+
+def test_every_center_with_flagged_signals_gets_a_plot(lake_root: Path) -> None:
+    from teleop_lake.lake.storage import Store
+    from teleop_lake.pipeline.qa import flagged_signal_plots
+    from teleop_lake.release.reader import open_release
+
+    episodes = open_release(str(lake_root / "lake")).episodes.to_dicts()
+    flagged = {
+        e["center"]
+        for e in episodes
+        if (e["n_spikes"] or 0) + (e["n_dropouts"] or 0) + (e["n_frozen"] or 0) > 0
+    }
+    assert len(flagged) >= 2
+    plots = flagged_signal_plots(Store(str(lake_root / "lake")), episodes, max_episodes=1)
+    assert {p["center"] for p in plots} == flagged

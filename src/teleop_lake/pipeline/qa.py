@@ -191,7 +191,9 @@ def _read_columns(lake: Store, rel: str, columns: list[str]) -> pl.DataFrame:
 def flagged_signal_plots(
     lake: Store, episodes: list[dict[str, Any]], max_episodes: int = 3, max_channels: int = 2
 ) -> list[dict[str, Any]]:
-    """Plot data of the flagged signals of the worst published episodes among ``episodes``.
+    """Plot data of the flagged signals of the worst published episodes among ``episodes``:
+    the worst of every center that has flagged signals, then the next worst overall up to
+    ``max_episodes`` (a night with more such centers plots one episode of each).
 
     Worst = most spikes, dropouts and frozen spans, then lowest quality score. Per episode,
     the channels with the most findings that have a frames column are plotted, with every
@@ -203,8 +205,20 @@ def flagged_signal_plots(
         return (-(n + int(e.get("n_frozen") or 0)), float(e.get("quality_score") or 0.0))
 
     worst = sorted((e for e in episodes if e.get("segment_id") and badness(e)[0] < 0), key=badness)
+    chosen_episodes: list[dict[str, Any]] = []
+    centers_seen: set[str] = set()
+    for e in worst:  # each center's worst first
+        if str(e.get("center")) not in centers_seen:
+            centers_seen.add(str(e.get("center")))
+            chosen_episodes.append(e)
+    for e in worst:  # then the next worst overall
+        if len(chosen_episodes) >= max_episodes:
+            break
+        if e not in chosen_episodes:
+            chosen_episodes.append(e)
+    chosen_episodes.sort(key=badness)
     plots: list[dict[str, Any]] = []
-    for e in worst[:max_episodes]:
+    for e in chosen_episodes:
         seg = layout.segment_dir(e["segment_id"])
         findings = _with_evidence(
             pl.read_parquet(io.BytesIO(lake.read_bytes(f"{seg}/findings.parquet")))
