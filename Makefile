@@ -9,7 +9,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
 .PHONY: install demo test lint typecheck contracts unit bench reliability lock clean \
-	check-lerobot check-replay-buffer check-exports
+	check-lerobot check-replay-buffer check-exports notebooks
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -57,6 +57,10 @@ check-replay-buffer: $(STAMP)
 
 check-exports: $(STAMP)
 	bash tests/partner/run_checks.sh all
+
+# Run the notebooks against the demo's lake (after `make demo`); no Jupyter needed.
+notebooks: $(STAMP)
+	$(BIN)/python notebooks/execute.py
 
 reliability: $(STAMP)
 	$(BIN)/python tests/reliability/run.py
