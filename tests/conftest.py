@@ -85,11 +85,14 @@ def _tree_bytes(path: Path) -> int:
     return total
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     """The run's temporary files (its own and its subprocesses') go to one folder of its own,
-    so what it leaves behind is measured without counting other programs' files."""
+    so what it leaves behind is measured without counting other programs' files. pytest's own
+    folders stay where they were (short paths: tests bind Unix sockets in them)."""
     if hasattr(config, "workerinput"):
         return
+    config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]  # before TMPDIR moves
     session_tmp = Path(tempfile.mkdtemp(prefix="teleop-tests-"))
     os.environ["TMPDIR"] = str(session_tmp)
     tempfile.tempdir = str(session_tmp)
