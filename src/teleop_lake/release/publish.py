@@ -172,6 +172,27 @@ def _relabeled(eps: pl.DataFrame, parent_eps: pl.DataFrame) -> list[str]:
     return sorted(changed["episode_id"].to_list())
 
 
+def _file_entry(rel: str, data: bytes, role: str) -> dict[str, Any]:
+    """A manifest entry: path, size, sha256 and role of bytes in hand (never read back)."""
+    return {
+        "path": rel,
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "role": role,
+    }
+
+
+def _write_file(lake: Store, rel: str, data: bytes, role: str) -> dict[str, Any]:
+    lake.write_bytes(rel, data)
+    return _file_entry(rel, data, role)
+
+
+def _parquet_bytes(df: pl.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    df.write_parquet(buf, compression="zstd")
+    return buf.getvalue()
+
+
 def publish_release(lake_url: str, run_id: str, date: str, now: dt.datetime) -> PublishResult:
     """Commit a new release of the lake's current episodes, if they changed. Signed when
     ``TELEOP_LAKE_SIGNING_KEY`` names a key (`teleop_lake.release.signing`)."""
@@ -230,59 +251,18 @@ def publish_release(lake_url: str, run_id: str, date: str, now: dt.datetime) -> 
     rdir = layout.release_dir(release_id)
     if lake.exists(rdir):  # never write into a release folder this night did not create
         raise ReleaseConflictError(f"release folder {rdir} appeared while publishing; not touched")
-    buf = io.BytesIO()
-    eps.write_parquet(buf, compression="zstd")
-    data = buf.getvalue()
-    lake.write_bytes(f"{rdir}/episodes.parquet", data)
-    files: list[dict[str, Any]] = [
-        {
-            "path": f"{rdir}/episodes.parquet",
-            "size": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "role": "episodes",
-        }
-    ]
+    files = [_write_file(lake, f"{rdir}/episodes.parquet", _parquet_bytes(eps), "episodes")]
     used_segments = sorted(eps["segment_id"].unique().to_list())
     for seg_id in used_segments:
         seg_json = f"{layout.segment_dir(seg_id)}/{SEGMENT_MANIFEST_NAME}"
-        raw = lake.read_bytes(seg_json)
-        files.append(
-            {
-                "path": seg_json,
-                "size": len(raw),
-                "sha256": hashlib.sha256(raw).hexdigest(),
-                "role": "segment_manifest",
-            }
-        )
+        files.append(_file_entry(seg_json, lake.read_bytes(seg_json), "segment_manifest"))
         for f in seg_manifests[seg_id]["files"]:
             files.append({**f, "role": "segment_data"})
 
     stats = release_stats(lake, eps)
-    buf = io.BytesIO()
-    stats.write_parquet(buf, compression="zstd")
-    data = buf.getvalue()
-    lake.write_bytes(f"{rdir}/{STATS_FILE}", data)
-    files.insert(
-        1,
-        {
-            "path": f"{rdir}/{STATS_FILE}",
-            "size": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "role": "stats",
-        },
-    )
-
+    files.insert(1, _write_file(lake, f"{rdir}/{STATS_FILE}", _parquet_bytes(stats), "stats"))
     features = json_bytes(release_features(lake, eps, stats))
-    lake.write_bytes(f"{rdir}/{FEATURES_FILE}", features)
-    files.insert(
-        2,
-        {
-            "path": f"{rdir}/{FEATURES_FILE}",
-            "size": len(features),
-            "sha256": hashlib.sha256(features).hexdigest(),
-            "role": "features",
-        },
-    )
+    files.insert(2, _write_file(lake, f"{rdir}/{FEATURES_FILE}", features, "features"))
 
     n_frames = int(eps["n_frames"].sum())
     scores = eps["quality_score"].to_numpy()
@@ -334,16 +314,7 @@ def publish_release(lake_url: str, run_id: str, date: str, now: dt.datetime) -> 
         "files": files,
     }
     card = render_dataset_card({**manifest, "files": []}).encode()
-    lake.write_bytes(f"{rdir}/README.md", card)
-    files.insert(
-        1,
-        {
-            "path": f"{rdir}/README.md",
-            "size": len(card),
-            "sha256": hashlib.sha256(card).hexdigest(),
-            "role": "dataset_card",
-        },
-    )
+    files.insert(1, _write_file(lake, f"{rdir}/README.md", card, "dataset_card"))
     manifest_path = f"{rdir}/{layout.RELEASE_MANIFEST_NAME}"
     if latest_release_id(lake) != parent:
         raise ReleaseConflictError(

@@ -17,9 +17,14 @@ from typing import Any
 from teleop_lake import __version__
 from teleop_lake.lake.storage import Store
 from teleop_lake.release.export.frames import row_step
-from teleop_lake.release.export.lerobot import LeRobotResult, write_lerobot
-from teleop_lake.release.export.replay_buffer import ReplayBufferResult, write_replay_buffer_v2
-from teleop_lake.release.export.selection import EmptySelectionError, ExportFilter, plan_groups
+from teleop_lake.release.export.lerobot import write_lerobot
+from teleop_lake.release.export.replay_buffer import write_replay_buffer_v2
+from teleop_lake.release.export.selection import (
+    EmptySelectionError,
+    ExportedDataset,
+    ExportFilter,
+    plan_groups,
+)
 from teleop_lake.release.publish import manifest_sha256
 from teleop_lake.release.reader import open_release
 
@@ -104,7 +109,7 @@ def export_release(
             )
             continue
         if fmt == "lerobot":
-            done: LeRobotResult | ReplayBufferResult = write_lerobot(
+            done: ExportedDataset = write_lerobot(
                 release, group, target.child(group.name), fps, provenance, on_episode, videos
             )
         else:

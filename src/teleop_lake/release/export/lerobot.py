@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -41,7 +40,7 @@ import pyarrow.parquet as pq
 from datalake_schemas import FRAME_FLAG_COLUMNS
 from teleop_lake.lake.storage import Store, json_bytes
 from teleop_lake.release.export.frames import EpisodeWindow, episode_windows, row_step
-from teleop_lake.release.export.selection import ExportGroup, episode_frames
+from teleop_lake.release.export.selection import ExportedDataset, ExportGroup, episode_frames
 from teleop_lake.release.export.statistics import (
     ImageStats,
     channel_summaries,
@@ -59,18 +58,6 @@ DATA_FILE_SIZE_MB = 100
 DATA_PATH = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
 EPISODES_PATH = "meta/episodes/chunk-000/file-000.parquet"
 FLAG_NAMES = [f[len("flag.") :] for f in FRAME_FLAG_COLUMNS]
-
-
-@dataclass(frozen=True)
-class LeRobotResult:
-    name: str
-    episodes: int
-    frames: int
-    bytes_written: int
-    skipped: dict[str, str]
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def task_text(task_code: str) -> str:
@@ -264,7 +251,7 @@ def write_lerobot(
     provenance: dict[str, Any],
     on_episode: Callable[[str], None] | None = None,
     videos: bool = True,
-) -> LeRobotResult:
+) -> ExportedDataset:
     """Write ``group`` as a LeRobot v3.0 dataset at the root of ``store``: cameras as H.264
     videos (``videos``) or as the JPEG bytes in the data files."""
     step = row_step(fps)
@@ -374,6 +361,6 @@ def write_lerobot(
             }
         ),
     )
-    return LeRobotResult(
+    return ExportedDataset(
         group.name, len(episode_rows), total, files.bytes_written + video_bytes, group.skipped
     )

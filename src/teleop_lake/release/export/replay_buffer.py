@@ -23,7 +23,6 @@ export of any size holds one chunk per array in memory.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,7 +33,7 @@ from datalake_schemas import FRAME_FLAG_COLUMNS
 from teleop_lake.lake.storage import Store, json_bytes
 from teleop_lake.release.export.frames import episode_windows, row_step
 from teleop_lake.release.export.lerobot import FLAG_NAMES, task_text
-from teleop_lake.release.export.selection import ExportGroup, episode_frames
+from teleop_lake.release.export.selection import ExportedDataset, ExportGroup, episode_frames
 from teleop_lake.release.reader import Release
 
 STEP_CHUNK = 16_384
@@ -51,18 +50,6 @@ ARRAY_NAMES = {
     "observation.head_pose": "head_pose",
     "action.arm_target": "arm_target",
 }
-
-
-@dataclass(frozen=True)
-class ReplayBufferResult:
-    name: str
-    episodes: int
-    frames: int
-    bytes_written: int
-    skipped: dict[str, str]
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 class _ChunkedArray:
@@ -174,7 +161,7 @@ def write_replay_buffer_v2(
     fps: int,
     provenance: dict[str, Any],
     on_episode: Callable[[str], None] | None = None,
-) -> ReplayBufferResult:
+) -> ExportedDataset:
     """Write ``group`` as a Zarr format 2 replay buffer at the root of ``store``."""
     step = row_step(fps)
     arrays = {
@@ -283,4 +270,4 @@ def write_replay_buffer_v2(
             }
         ),
     )
-    return ReplayBufferResult(group.name, n_eps, total, written, group.skipped)
+    return ExportedDataset(group.name, n_eps, total, written, group.skipped)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
@@ -54,6 +55,20 @@ class ExportGroup:
     def frames_columns(self) -> list[str]:
         cols = [c for cols in self.vectors.values() for c in cols]
         return cols + [f"camera.{c}.frame_index" for c in self.cameras]
+
+
+@dataclass(frozen=True)
+class ExportedDataset:
+    """What writing one dataset of an export did."""
+
+    name: str
+    episodes: int
+    frames: int
+    bytes_written: int
+    skipped: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
 
 def _family_columns(columns: list[str], families: tuple[str, ...]) -> list[str]:
