@@ -37,10 +37,16 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from datalake_schemas import FRAME_FLAG_COLUMNS
 from teleop_lake.lake.storage import Store, json_bytes
 from teleop_lake.release.export.frames import EpisodeWindow, episode_windows, row_step
-from teleop_lake.release.export.selection import ExportedDataset, ExportGroup, episode_frames
+from teleop_lake.release.export.selection import (
+    FLAG_NAMES,
+    ExportedDataset,
+    ExportGroup,
+    episode_frames,
+    episode_labels,
+    row_flags,
+)
 from teleop_lake.release.export.statistics import (
     ImageStats,
     channel_summaries,
@@ -57,7 +63,6 @@ DATA_FILE_SIZE_MB = 100
 """LeRobot's own default: a data file is closed after the episode that takes it past this."""
 DATA_PATH = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
 EPISODES_PATH = "meta/episodes/chunk-000/file-000.parquet"
-FLAG_NAMES = [f[len("flag.") :] for f in FRAME_FLAG_COLUMNS]
 
 
 def task_text(task_code: str) -> str:
@@ -207,10 +212,7 @@ def _window_table(
     if images:
         for camera, frames in window.images.items():
             columns[f"observation.images.{camera}"] = _image_array(frames)
-    flags = part.select(
-        [pl.col(f) if f in part.columns else pl.lit(False) for f in FRAME_FLAG_COLUMNS]
-    ).to_numpy()
-    columns["quality.flags"] = _fixed_list(flags.astype(bool), pa.bool_())
+    columns["quality.flags"] = _fixed_list(row_flags(part), pa.bool_())
     residual = (
         part["alignment_residual_ms"].cast(pl.Float32).fill_null(np.nan).to_numpy()
         if "alignment_residual_ms" in part.columns
@@ -232,13 +234,7 @@ def _episode_row(episode: dict[str, Any], ep_index: int, task: str) -> dict[str,
         "meta/episodes/chunk_index": 0,
         "meta/episodes/file_index": 0,
         "source_episode_id": episode["episode_id"],
-        "center": episode["center"],
-        "recording_id": episode["recording_id"],
-        "task_code": episode["task_code"],
-        "outcome": episode["outcome"],
-        "failure_reason": episode["failure_reason"],
-        "label_source": episode["label_source"],
-        "quality_score": episode["quality_score"],
+        **episode_labels(episode),
         "needs_review": episode["needs_review"],
     }
 

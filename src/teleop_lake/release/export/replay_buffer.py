@@ -26,14 +26,19 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import polars as pl
 from numcodecs import Blosc
 
-from datalake_schemas import FRAME_FLAG_COLUMNS
 from teleop_lake.lake.storage import Store, json_bytes
 from teleop_lake.release.export.frames import episode_windows, row_step
-from teleop_lake.release.export.lerobot import FLAG_NAMES, task_text
-from teleop_lake.release.export.selection import ExportedDataset, ExportGroup, episode_frames
+from teleop_lake.release.export.lerobot import task_text
+from teleop_lake.release.export.selection import (
+    FLAG_NAMES,
+    ExportedDataset,
+    ExportGroup,
+    episode_frames,
+    episode_labels,
+    row_flags,
+)
 from teleop_lake.release.reader import Release
 
 STEP_CHUNK = 16_384
@@ -207,11 +212,7 @@ def write_replay_buffer_v2(
             part = window.rows
             for feature, cols in group.vectors.items():
                 arrays[feature].append(part.select(cols).to_numpy())
-            flags.append(
-                part.select(
-                    [pl.col(f) if f in part.columns else pl.lit(False) for f in FRAME_FLAG_COLUMNS]
-                ).to_numpy()
-            )
+            flags.append(row_flags(part))
             timestamp.append(np.arange(window.start, window.start + part.height) / fps)
             for camera, frames in window.images.items():
                 cameras[camera].append(frames)
@@ -222,14 +223,8 @@ def write_replay_buffer_v2(
         labels.append(
             {
                 "episode_id": episode["episode_id"],
-                "center": episode["center"],
-                "recording_id": episode["recording_id"],
-                "task_code": episode["task_code"],
+                **episode_labels(episode),
                 "task": task_text(str(episode["task_code"])),
-                "outcome": episode["outcome"],
-                "failure_reason": episode["failure_reason"],
-                "label_source": episode["label_source"],
-                "quality_score": episode["quality_score"],
             }
         )
     written = 0

@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import polars as pl
 
+from datalake_schemas import FRAME_FLAG_COLUMNS
 from teleop_lake.release.reader import EpisodeFilter, Release, scan_segment_frames
 from teleop_lake.release.stats import segment_episode_stats
 
@@ -177,3 +179,30 @@ def episode_frames(
         .sort("frame_index")
         .collect()
     )
+
+
+FLAG_NAMES = [f[len("flag.") :] for f in FRAME_FLAG_COLUMNS]
+"""The quality flags every export carries, in this order."""
+LABEL_FIELDS = (
+    "center",
+    "recording_id",
+    "task_code",
+    "outcome",
+    "failure_reason",
+    "label_source",
+    "quality_score",
+)
+"""An episode's provenance and release labels, as every export carries them."""
+
+
+def episode_labels(episode: dict[str, Any]) -> dict[str, Any]:
+    return {name: episode[name] for name in LABEL_FIELDS}
+
+
+def row_flags(rows: pl.DataFrame) -> np.ndarray:
+    """(rows, flags) bool: the rows' quality flags in `FLAG_NAMES` order (false where a
+    segment predates a flag)."""
+    flags = rows.select(
+        [pl.col(f) if f in rows.columns else pl.lit(False) for f in FRAME_FLAG_COLUMNS]
+    )
+    return flags.to_numpy().astype(bool)
