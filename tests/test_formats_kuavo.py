@@ -23,7 +23,13 @@ from teleop_lake.canonical import Recording, RecordingMeta
 from teleop_lake.formats import list_topics, read_recording, supported_formats
 from teleop_lake.formats.kuavo_ros1 import decode_benchmark, read_signals
 from teleop_lake.formats.ros1_bag import Ros1Bag
-from teleop_lake.formats.ros1_layout import decode_fields, numeric_rows, stamp_ns, typestore_for
+from teleop_lake.formats.ros1_layout import (
+    copy_rows,
+    decode_fields,
+    numeric_rows,
+    stamp_ns,
+    typestore_for,
+)
 from teleop_lake.network.profiles import CenterProfile, load_profile, profile_from_toml
 from teleop_lake.rejection import RecordingRejected
 from teleop_lake.robots import load_robot_model
@@ -336,6 +342,27 @@ def test_bulk_and_per_message_decoding_agree_and_bulk_is_faster(tmp_path: Path) 
     assert result["max_abs_diff"] == 0.0
     # measured ~40-50x on a quiet machine; 5x leaves room for a noisy shared one
     assert result["speedup"] >= 5.0, result
+
+
+@pytest.mark.parametrize("dtype", ["<f8", "<i4", ">f8", "<f4"])
+@pytest.mark.parametrize("offset", [0, 3, 8])
+def test_copy_rows_of_unaligned_fields_equals_numpy_assignment(dtype: str, offset: int) -> None:
+    """A bulk-decoded field is a strided view at any byte offset of the message matrix; the
+    byte-wise copy must give exactly what numpy's element-wise cast gives."""
+    rng = np.random.default_rng(5)
+    n, msg, width = 257, 61, 5
+    matrix = rng.integers(0, 255, size=(n, msg), dtype=np.uint8)
+    item = np.dtype(dtype).itemsize
+    view = np.ndarray(
+        (n, width), dtype=dtype, buffer=matrix, offset=offset, strides=(msg, item)
+    )
+    expected = np.empty((n, width + 2), dtype=np.float64)
+    got = np.zeros((n, width + 2), dtype=np.float64)
+    with np.errstate(invalid="ignore"):  # random bytes hold signalling NaNs
+        expected[:, 1 : 1 + width] = view
+        copy_rows(got[:, 1 : 1 + width], view)
+    np.testing.assert_array_equal(got[:, 1 : 1 + width], expected[:, 1 : 1 + width])
+    assert not np.any(got[:, 0]) and not np.any(got[:, -1])  # nothing written beside
 
 
 def test_decode_and_standardize_of_60s(tmp_path: Path) -> None:

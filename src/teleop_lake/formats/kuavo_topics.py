@@ -27,6 +27,7 @@ from teleop_lake.formats.ros1_layout import (
     DecodedFields,
     LayoutError,
     MessageDefinitionError,
+    copy_rows,
     decode_fields,
     has_field,
     numeric_rows,
@@ -201,7 +202,7 @@ def decode_signal_piece(
     values = np.empty((len(t_ns), sum(b.shape[1] for b in blocks)), dtype=np.float64)
     col = 0
     for block in blocks:  # one cast-and-copy per block, straight from the byte matrix
-        values[:, col : col + block.shape[1]] = block
+        copy_rows(values[:, col : col + block.shape[1]], block)
         col += block.shape[1]
     return SignalPiece(
         t_ns,

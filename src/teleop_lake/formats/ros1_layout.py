@@ -310,6 +310,25 @@ def stamp_ns(decoded: DecodedFields, path: str) -> np.ndarray:
     return np.asarray(decoded.columns[path], dtype=np.int64)
 
 
+def copy_rows(dst: np.ndarray, src: np.ndarray) -> None:
+    """``dst[...] = src`` for a (n, k) strided view over a byte matrix, fast when unaligned.
+
+    A field of a serialized message sits at any byte offset, so a bulk-decoded column is
+    usually an unaligned view. numpy casts unaligned elements one at a time (about 60x slower
+    than a copy of the same bytes: 1.2 s against 0.02 s for 170,000 rows of 28 doubles), so
+    rows of contiguous elements are moved as bytes, and cast only afterwards when the dtypes
+    differ."""
+    if src.ndim != 2 or src.flags.aligned or src.strides[1] != src.itemsize or not src.size:
+        dst[...] = src
+        return
+    if src.dtype == dst.dtype and dst.strides[1] == dst.itemsize:
+        dst.view(np.uint8)[...] = src.view(np.uint8)
+        return
+    aligned = np.empty(src.shape, dtype=src.dtype)
+    aligned.view(np.uint8)[...] = src.view(np.uint8)
+    dst[...] = aligned
+
+
 def numeric_rows(
     decoded: DecodedFields, group: Sequence[str], width: int | None
 ) -> tuple[np.ndarray, int]:
@@ -322,10 +341,17 @@ def numeric_rows(
     n = len(cols[0]) if cols else 0
     if decoded.bulk:
         parts = [np.asarray(c).reshape(n, -1) for c in cols]
-        arr = parts[0] if len(parts) == 1 else np.hstack(parts)
-        if width is None or arr.shape[1] == width:
-            return arr, 0  # may be a strided integer view: the caller casts on assignment
-        return np.full((n, width), np.nan), n
+        total = sum(p.shape[1] for p in parts)
+        if width is not None and total != width:
+            return np.full((n, width), np.nan), n
+        if len(parts) == 1:
+            return parts[0], 0  # may be a strided view: the caller copies it (`copy_rows`)
+        arr = np.empty((n, total), dtype=np.result_type(*parts))
+        col = 0
+        for part in parts:
+            copy_rows(arr[:, col : col + part.shape[1]], part)
+            col += part.shape[1]
+        return arr, 0
     rows = [
         np.concatenate([np.atleast_1d(np.asarray(c[i], dtype=np.float64)) for c in cols])
         for i in range(n)
