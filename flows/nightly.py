@@ -17,6 +17,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.runtime import flow_run
+from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from teleop_lake.lake.lease import hold_lease
@@ -36,9 +37,20 @@ from teleop_lake.pipeline.stop import clear_stop, request_stop
 from teleop_lake.pipeline.summary import summarize_night
 from teleop_lake.processing import ProcessingParams
 from teleop_lake.release.publish import publish_release
+from teleop_lake.transient import is_transient
 
 LOCAL_WORKERS = 2  # tasks at a time without a Dask cluster: one per core of these machines
 NETWORK_TIMEZONE = "Asia/Shanghai"  # every center of the network keeps China Standard Time
+
+
+def retry_if_transient(task: Any, task_run: Any, state: State[Any]) -> bool:
+    """Retry a task only when its error can succeed later (a network or object-store error, a
+    full disk); a missing folder, a permission, a bad argument or a bug fails at once."""
+    exc = state.data if isinstance(state.data, BaseException) else None
+    if exc is None:
+        with contextlib.suppress(Exception):
+            exc = state.result(raise_on_failure=False)
+    return isinstance(exc, BaseException) and is_transient(exc)
 
 
 def _now() -> dt.datetime:
@@ -50,6 +62,7 @@ def _now() -> dt.datetime:
     task_run_name="pull-{center}",
     retries=2,
     retry_delay_seconds=10,
+    retry_condition_fn=retry_if_transient,
     cache_policy=NO_CACHE,
 )
 def pull_task(
@@ -63,6 +76,7 @@ def pull_task(
     task_run_name="process-{batch_id}",
     retries=1,
     retry_delay_seconds=5,
+    retry_condition_fn=retry_if_transient,
     cache_policy=NO_CACHE,
 )
 def process_task(
@@ -80,6 +94,7 @@ def process_task(
     task_run_name="publish-release",
     retries=1,
     retry_delay_seconds=5,
+    retry_condition_fn=retry_if_transient,
     cache_policy=NO_CACHE,
 )
 def publish_task(lake_url: str, run_id: str, date: str) -> dict[str, Any]:

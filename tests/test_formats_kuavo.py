@@ -353,9 +353,7 @@ def test_copy_rows_of_unaligned_fields_equals_numpy_assignment(dtype: str, offse
     n, msg, width = 257, 61, 5
     matrix = rng.integers(0, 255, size=(n, msg), dtype=np.uint8)
     item = np.dtype(dtype).itemsize
-    view = np.ndarray(
-        (n, width), dtype=dtype, buffer=matrix, offset=offset, strides=(msg, item)
-    )
+    view = np.ndarray((n, width), dtype=dtype, buffer=matrix, offset=offset, strides=(msg, item))
     expected = np.empty((n, width + 2), dtype=np.float64)
     got = np.zeros((n, width + 2), dtype=np.float64)
     with np.errstate(invalid="ignore"):  # random bytes hold signalling NaNs

@@ -11,9 +11,9 @@ import pytest
 
 from teleop_lake.lake.ledger import Outcome, RecordingRef, read_outcomes, write_outcomes
 from teleop_lake.lake.storage import Store
-from teleop_lake.pipeline.process import is_transient
 from teleop_lake.pipeline.pull import MAX_PENDING_NIGHTS, give_up_stuck
 from teleop_lake.rejection import Reason
+from teleop_lake.transient import is_transient
 
 NOW = dt.datetime(2026, 11, 30, 2, tzinfo=dt.UTC)
 

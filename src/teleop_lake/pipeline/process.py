@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -45,37 +44,9 @@ from teleop_lake.release.segment import write_segment
 from teleop_lake.robots import load_robot_model
 from teleop_lake.standardize import standardize_recording
 from teleop_lake.tasks import load_task_catalog
+from teleop_lake.transient import is_transient
 
-TRANSIENT_ERRORS = (OSError, TimeoutError, ConnectionError)
-# I/O errors that can succeed later (a network, a full disk, a busy system). Any other OSError
-# reading a bronze file, which never changes, is damage in the file: permanent.
-TRANSIENT_ERRNOS = frozenset(
-    {
-        errno.EAGAIN,
-        errno.EBUSY,
-        errno.ECONNABORTED,
-        errno.ECONNREFUSED,
-        errno.ECONNRESET,
-        errno.EHOSTUNREACH,
-        errno.EINTR,
-        errno.EMFILE,
-        errno.ENFILE,
-        errno.ENETDOWN,
-        errno.ENETUNREACH,
-        errno.ENOMEM,
-        errno.ENOSPC,
-        errno.EPIPE,
-        errno.ESTALE,
-        errno.ETIMEDOUT,
-    }
-)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Whether an error could go away by itself (then the recording waits for the next night)."""
-    if isinstance(exc, TimeoutError | ConnectionError):
-        return True
-    return isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS
+FILE_ERRORS = (OSError, TimeoutError, ConnectionError)
 
 
 @dataclass
@@ -336,8 +307,15 @@ def process_batch(
                 ]
         except RecordingRejected as exc:
             refuse(rec, stage, exc.reasons)
-        except TRANSIENT_ERRORS as exc:
-            if not is_transient(exc):  # the file itself is damaged: retrying will not help
+        except Exception as exc:
+            if is_transient(exc):
+                transient = Reason(
+                    "processing_error",
+                    f"transient {type(exc).__name__}: {exc}; retried next night (at most "
+                    f"{MAX_PENDING_NIGHTS} nights)",
+                )
+                outcomes.append(Outcome.of(rec, run_id, stage, "pending", (transient,)))
+            elif isinstance(exc, FILE_ERRORS):  # the file itself is damaged: retrying won't help
                 refuse(
                     rec,
                     stage,
@@ -349,25 +327,18 @@ def process_batch(
                         ),
                     ),
                 )
-                continue
-            transient = Reason(
-                "processing_error",
-                f"transient {type(exc).__name__}: {exc}; retried next night (at most "
-                f"{MAX_PENDING_NIGHTS} nights)",
-            )
-            outcomes.append(Outcome.of(rec, run_id, stage, "pending", (transient,)))
-        except Exception as exc:  # a bug must not stop the night: quarantine, with the cause
-            refuse(
-                rec,
-                stage,
-                (
-                    Reason(
-                        "processing_error",
-                        f"{type(exc).__name__}: {exc}; report this "
-                        "recording to the pipeline maintainers",
+            else:  # a bug must not stop the night: quarantine, with the cause
+                refuse(
+                    rec,
+                    stage,
+                    (
+                        Reason(
+                            "processing_error",
+                            f"{type(exc).__name__}: {exc}; report this "
+                            "recording to the pipeline maintainers",
+                        ),
                     ),
-                ),
-            )
+                )
 
     if stop_requested():
         return BatchResult(batch_id=batch_id)
