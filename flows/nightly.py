@@ -16,6 +16,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
+from prefect.futures import as_completed
 from prefect.runtime import flow_run
 from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -35,7 +36,7 @@ from teleop_lake.pipeline.pull import (
 from teleop_lake.pipeline.report import report_stage
 from teleop_lake.pipeline.stop import clear_stop, request_stop
 from teleop_lake.pipeline.summary import summarize_night
-from teleop_lake.processing import ProcessingParams
+from teleop_lake.processing_params import ProcessingParams
 from teleop_lake.release.publish import publish_release
 from teleop_lake.transient import is_transient
 
@@ -108,8 +109,9 @@ def report_task(lake_url: str, summary: dict[str, Any]) -> dict[str, str]:
 
 def _prewarm_local_workers() -> None:
     """Batches run here (not on a Dask cluster): start a batch worker now, so its start-up
-    (about 4 CPU-seconds) overlaps the pull. One only: a small night has one batch; a second
-    worker starts when a second batch runs beside the first."""
+    (about 4 CPU-seconds) overlaps the rest of the pull. Called once a pull found new
+    recordings, so a night with nothing new never pays it. One only: a small night has one
+    batch; a second worker starts when a second batch runs beside the first."""
     ctx = FlowRunContext.get()
     if ctx is not None and isinstance(ctx.task_runner, ThreadPoolTaskRunner):
         prewarm(1)
@@ -209,8 +211,11 @@ def nightly_flow(
         hold_lease(Store(lake_url), run_id, wait=wait_for_lake, log=log.info) as lease_ok,
         _stop_batches_on_exit(),
     ):
-        _prewarm_local_workers()
         pull_futures = [pull_task.submit(network_url, lake_url, c, run_id, date) for c in centers]
+        for done_pull in as_completed(pull_futures):
+            if done_pull.result()["new"]:  # work ahead: warm a batch worker while others pull
+                _prewarm_local_workers()
+                break
         pulls = [f.result() for f in pull_futures]
         new = [r for p in pulls for r in p["new"]]
         retried = retry_stage(lake_url, centers, {r["content_key"] for r in new})

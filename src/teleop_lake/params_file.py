@@ -27,7 +27,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from teleop_lake.processing import ProcessingParams
+from teleop_lake.processing_params import ProcessingParams
 
 
 class ParamsFileError(ValueError):

@@ -9,22 +9,18 @@ stage calls `process_recording` and writes what it returns.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
 
-from teleop_lake.alignment import AlignmentParams, ClockEstimate
+from teleop_lake.alignment import ClockEstimate
 from teleop_lake.alignment.clock_model import clocks_frame
 from teleop_lake.canonical import STREAM_HAND_STATE, Recording
 from teleop_lake.cleaning import (
     CameraCheck,
     CleanedStream,
-    CleaningParams,
     Finding,
-    QualityGates,
     findings_frame,
 )
 from teleop_lake.cleaning.quality import LONG_FAULT_CODES, ClockState
@@ -38,34 +34,11 @@ from teleop_lake.episode_stages import (
     judge_channels,
     to_robot_clock,
 )
-from teleop_lake.labeling import Label, LabelingParams, label_episode
+from teleop_lake.labeling import Label, label_episode
+from teleop_lake.processing_params import ProcessingParams
 from teleop_lake.rejection import Reason
 from teleop_lake.robots import RobotModel
 from teleop_lake.tasks import TaskSpec
-
-
-@dataclass(frozen=True)
-class ProcessingParams:
-    """Every parameter of the processing; `param_hash` goes into what a release records."""
-
-    grid_rate_hz: float = 50.0
-    """Training grid rate: the rate the partner policies train at (a 20 ms period)."""
-    min_duration_s: float = 2.0
-    """Shorter joint_state spans are rejected (too_short): too little to align and label."""
-    cleaning: CleaningParams = field(default_factory=CleaningParams)
-    alignment: AlignmentParams = field(default_factory=AlignmentParams)
-    labeling: LabelingParams = field(default_factory=LabelingParams)
-    gates: QualityGates = field(default_factory=QualityGates)
-
-    def param_hash(self, robot: RobotModel | None = None) -> str:
-        """sha256 of the parameters as canonical JSON (stable across runs and machines); with
-        ``robot``, also of what its model declares that an estimate depends on (the control
-        latency and its spread): a changed latency changes what the clocks mean."""
-        doc: dict[str, Any] = asdict(self)
-        if robot is not None:
-            doc["robot"] = robot.latency_fingerprint()
-        text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True, eq=False)

@@ -50,10 +50,10 @@ from teleop_lake.lake.storage import Store
 from teleop_lake.network.profiles import load_profile
 from teleop_lake.network.pull import BronzeRecording
 from teleop_lake.pipeline import stage_clock
-from teleop_lake.pipeline.process import BatchResult
+from teleop_lake.pipeline.batch_result import BatchResult
 from teleop_lake.pipeline.pull import MAX_PENDING_NIGHTS
 from teleop_lake.pipeline.stop import stop_requested
-from teleop_lake.processing import ProcessingParams
+from teleop_lake.processing_params import ProcessingParams
 from teleop_lake.rejection import Reason
 
 WORKER_MODULE = "teleop_lake.pipeline.batch_worker"

@@ -11,7 +11,6 @@ import contextlib
 import datetime as dt
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from teleop_lake.lake.quarantine import quarantine
 from teleop_lake.lake.storage import Store
 from teleop_lake.network.profiles import load_profile
 from teleop_lake.network.pull import BronzeRecording
+from teleop_lake.pipeline.batch_result import BatchResult
 from teleop_lake.pipeline.heap import fix_mmap_threshold, release_arrow_pool
 from teleop_lake.pipeline.pull import MAX_PENDING_NIGHTS
 from teleop_lake.pipeline.stage_clock import timed
@@ -47,29 +47,6 @@ from teleop_lake.tasks import load_task_catalog
 from teleop_lake.transient import is_transient
 
 FILE_ERRORS = (OSError, TimeoutError, ConnectionError)
-
-
-@dataclass
-class BatchResult:
-    """What a batch did, as small serialisable facts."""
-
-    batch_id: str
-    segment_id: str | None = None
-    outcomes: list[dict[str, Any]] = field(default_factory=list)
-    validation_failures: list[dict[str, Any]] = field(default_factory=list)
-    episodes: list[dict[str, Any]] = field(default_factory=list)
-    seconds_by_stage: dict[str, float] = field(default_factory=dict)
-    # the peak resident memory of the worker process that ran the batch (0: run in process)
-    worker_peak_rss_bytes: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "batch_id": self.batch_id,
-            "segment_id": self.segment_id,
-            "outcomes": self.outcomes,
-            "validation_failures": self.validation_failures,
-            "episodes": self.episodes,
-        }
 
 
 @contextlib.contextmanager
