@@ -141,6 +141,7 @@ def test_scheduled_deployment_runs_a_night(tmp_path: Path) -> None:
 
 def test_serve_without_a_server_says_how_to_start_one(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["TELEOP_LAKE_HOME"] = str(tmp_path / "home")  # no long-lived server recorded there
     proc = subprocess.run(
         [str(BIN / "teleop-lake"), "serve", "--network", "n", "--lake", "l"],
         env=env,
@@ -149,4 +150,4 @@ def test_serve_without_a_server_says_how_to_start_one(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 3
-    assert "prefect server start" in proc.stderr
+    assert "teleop-lake server start" in proc.stderr
