@@ -34,6 +34,7 @@ from teleop_lake.pipeline.pull import (
     retry_stage,
 )
 from teleop_lake.pipeline.report import report_stage
+from teleop_lake.pipeline.silence import silent_centers
 from teleop_lake.pipeline.stop import clear_stop, request_stop
 from teleop_lake.pipeline.summary import summarize_night
 from teleop_lake.processing_params import ProcessingParams
@@ -153,6 +154,7 @@ def _markdown(summary: dict[str, Any], paths: dict[str, str]) -> str:
             "",
             "Unreachable: " + ", ".join(u["center"] for u in summary["unreachable_centers"]),
         ]
+    lines += ["", *(f"**Silent:** {a['message']}" for a in summary["silent_centers"])]
     return "\n".join(lines)
 
 
@@ -283,6 +285,9 @@ def nightly_flow(
             started_at=started,
             finished_at=_now(),
         )
+        summary["silent_centers"] = silent_centers(Store(lake_url), summary)
+        for alert in summary["silent_centers"]:
+            log.warning(alert["message"])
         paths = report_task(lake_url, summary)
         summary["report_paths"] = paths
         create_table_artifact(

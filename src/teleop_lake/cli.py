@@ -292,6 +292,21 @@ ACCOUNTING_COLUMNS = (
 )
 
 
+def _print_stage_seconds(stage_seconds: dict[str, Any]) -> None:
+    """Where each center's share of the night went, in wall seconds per stage."""
+    if not stage_seconds.get("by_center"):
+        return
+    stages = stage_seconds["stages"]
+    t = Table(title="wall seconds per center and stage")
+    t.add_column("center")
+    for stage in [*stages, "total"]:
+        t.add_column(stage, justify="right")
+    for center, row in stage_seconds["by_center"].items():
+        cells = [f"{row.get(s, 0.0):.1f}" for s in stages]
+        t.add_row(center, *cells, f"{sum(row.values()):.1f}")
+    out.print(t)
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     t = Table(title=f"run {summary['run_id']}")
     t.add_column("center")
@@ -300,6 +315,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
     for a in summary["accounting"]:
         t.add_row(a["center"], *(str(a[k]) for k in ACCOUNTING_COLUMNS))
     out.print(t)
+    _print_stage_seconds(summary.get("stage_seconds") or {})
     for q in summary["quarantined"]:
         out.print(f"  quarantined {q['center']}/{q['recording_id']}: {q['message']}")
     for u in summary["unreachable_centers"]:
@@ -393,6 +409,8 @@ def nightly(
         summary["accounting"]
     ):
         _fail(f"no center was reachable under {network}; check --network", EXIT_CANNOT_RUN)
+    if summary.get("silent_centers"):
+        _fail("; ".join(a["message"] for a in summary["silent_centers"]), EXIT_PROBLEM)
 
 
 @app.command("serve")

@@ -83,6 +83,9 @@ class CenterProfile:
     max_recording_seconds: float = 900.0
     recording_seconds_per_gib: float = 300.0
     max_recording_memory_gib: float = 8.0
+    # ``[alerts] silent_nights``: a night exits 1 naming this center when it was unreachable
+    # or delivered nothing new this many nights (dates) in a row; 0 turns the alert off.
+    silent_nights_alert: int = 3
 
     def recording_seconds(self, size_bytes: int) -> float:
         """The wall-time limit of a recording of ``size_bytes``."""
@@ -203,8 +206,19 @@ def _parse_profile(doc: dict[str, Any]) -> CenterProfile:
         max_recording_seconds=float(limits.get("recording_seconds", 900.0)),
         recording_seconds_per_gib=float(limits.get("recording_seconds_per_gib", 300.0)),
         max_recording_memory_gib=float(limits.get("recording_memory_gib", 8.0)),
+        silent_nights_alert=_silent_nights(doc),
         **_parse_end_effectors(doc),
     )
+
+
+def _silent_nights(doc: dict[str, Any]) -> int:
+    value = doc.get("alerts", {}).get("silent_nights", 3)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(
+            f"profile {doc.get('name')!r}: [alerts] silent_nights must be a whole number of "
+            f"nights >= 0 (0: no alert), not {value!r}"
+        )
+    return value
 
 
 def profile_from_toml(text: str) -> CenterProfile:

@@ -15,7 +15,8 @@ class BatchResult:
     outcomes: list[dict[str, Any]] = field(default_factory=list)
     validation_failures: list[dict[str, Any]] = field(default_factory=list)
     episodes: list[dict[str, Any]] = field(default_factory=list)
-    seconds_by_stage: dict[str, float] = field(default_factory=dict)
+    # wall seconds per center and stage (decode, process, validate, write)
+    seconds_by_center: dict[str, dict[str, float]] = field(default_factory=dict)
     # the peak resident memory of the worker process that ran the batch (0: run in process)
     worker_peak_rss_bytes: int = 0
 
@@ -26,4 +27,5 @@ class BatchResult:
             "outcomes": self.outcomes,
             "validation_failures": self.validation_failures,
             "episodes": self.episodes,
+            "seconds_by_center": self.seconds_by_center,
         }

@@ -52,6 +52,7 @@ from teleop_lake.network.pull import BronzeRecording
 from teleop_lake.pipeline import stage_clock
 from teleop_lake.pipeline.batch_result import BatchResult
 from teleop_lake.pipeline.pull import MAX_PENDING_NIGHTS
+from teleop_lake.pipeline.stage_clock import add_center_seconds
 from teleop_lake.pipeline.stop import stop_requested
 from teleop_lake.processing_params import ProcessingParams
 from teleop_lake.rejection import Reason
@@ -373,6 +374,7 @@ def _merge(into: BatchResult, part: BatchResult) -> None:
     into.validation_failures += part.validation_failures
     into.episodes += part.episodes
     into.worker_peak_rss_bytes = max(into.worker_peak_rss_bytes, part.worker_peak_rss_bytes)
+    add_center_seconds(into.seconds_by_center, part.seconds_by_center)
 
 
 def _refuse_for_limit(

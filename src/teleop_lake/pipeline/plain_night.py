@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from teleop_lake.lake.storage import Store
 from teleop_lake.pipeline.process import process_batch
 from teleop_lake.pipeline.pull import (
     drop_superseded,
@@ -21,6 +22,7 @@ from teleop_lake.pipeline.pull import (
     retry_stage,
 )
 from teleop_lake.pipeline.report import report_stage
+from teleop_lake.pipeline.silence import silent_centers
 from teleop_lake.pipeline.stage_clock import timed
 from teleop_lake.pipeline.summary import summarize_night
 from teleop_lake.processing import ProcessingParams
@@ -68,5 +70,6 @@ def run_plain_night(
             started_at=now,
             finished_at=now,
         )
+        summary["silent_centers"] = silent_centers(Store(lake_url), summary)
         summary["report_paths"] = report_stage(lake_url, summary)
     return summary

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from teleop_lake.network.pull import BronzeRecording
 from teleop_lake.pipeline.batch_result import BatchResult
 from teleop_lake.pipeline.heap import fix_mmap_threshold, release_arrow_pool
 from teleop_lake.pipeline.pull import MAX_PENDING_NIGHTS
-from teleop_lake.pipeline.stage_clock import timed
+from teleop_lake.pipeline.stage_clock import CenterSeconds, timed
 from teleop_lake.pipeline.stop import stop_requested
 from teleop_lake.processing import ProcessedEpisode, ProcessingParams, process_recording
 from teleop_lake.rejection import Reason, RecordingRejected
@@ -251,6 +252,7 @@ def process_batch(
     # whose signals would stay in memory until the segment is written).
     kept: list[tuple[BronzeRecording, RecordingMeta, ProcessedEpisode, dict[str, CameraRows]]] = []
     evidence: list[tuple[BronzeRecording, ProcessedEpisode]] = []
+    spent: CenterSeconds = {}  # wall seconds per center and stage, for the night's summary
 
     def refuse(rec: BronzeRecording, stage: str, reasons: tuple[Reason, ...]) -> None:
         outcomes.append(quarantine(lake, rec, run_id=run_id, stage=stage, reasons=reasons, now=now))
@@ -264,20 +266,20 @@ def process_batch(
         try:
             profile = load_profile(rec.center)
             robot = load_robot_model(profile.robot_model)
-            with timed("decode"), local_files(lake, rec) as paths:
+            with timed("decode", spent, rec.center), local_files(lake, rec) as paths:
                 recording = read_recording(
                     rec.raw_format, paths, recording_meta(rec, robot.name), profile
                 )
                 recording = standardize_recording(recording, profile, robot)
             stage = "process"
             task = catalog.get(recording.meta.task_code)
-            with timed("clean, align, label"):
+            with timed("clean, align, label", spent, rec.center):
                 ep = process_recording(recording, robot, task, rec.episode_id, params)
             evidence.append((rec, ep))
             if not ep.to_publish():
                 refuse(rec, stage, ep.refusal())
                 continue
-            with timed("camera tables"):
+            with timed("camera tables", spent, rec.center):
                 kept += [
                     (rec, recording.meta, piece, camera_tables(recording, piece))
                     for piece in ep.to_publish()
@@ -321,10 +323,13 @@ def process_batch(
         return BatchResult(batch_id=batch_id)
     frames_all = pl.DataFrame()
     report("validate", None)
+    shares: Counter[str] = Counter()  # the batch's own steps, shared by rows per center
+    for k in kept:
+        shares[k[0].center] += k[2].frames.height
     if kept:
         frames_all = pl.concat([k[2].frames for k in kept], how="diagonal_relaxed")
         try:
-            with timed("validate"):
+            with timed("validate", spent, shares):
                 frames_schema().validate(frames_all, lazy=True)
         except pandera.errors.SchemaErrors as err:
             bad = _map_schema_failures(err, frames_all)
@@ -382,7 +387,7 @@ def process_batch(
             how="diagonal_relaxed",
         )
         cameras = _stack_cameras([k[3] for k in kept])
-        with timed("write segment"):
+        with timed("write segment", spent, shares):
             write_segment(lake, segment_id, frames_all, episodes, findings, cameras, channels)
         release_arrow_pool()
         result.segment_id = segment_id
@@ -390,11 +395,12 @@ def process_batch(
         published = {k[0].content_key: k[0] for k in kept}
         for rec in published.values():
             outcomes.append(Outcome.of(rec, run_id, "process", "published"))
-    with timed("write evidence"):
+    with timed("write evidence", spent, Counter(r["center"] for r in recordings)):
         if evidence:
             write_evidence(lake, run_id, batch_id, evidence)
         write_outcomes(lake, run_id, batch_id, outcomes)
     result.outcomes = [o.row() for o in outcomes]
+    result.seconds_by_center = spent
     return result
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import asdict
 from typing import Any
 
@@ -30,6 +31,7 @@ def pull_stage(
     now: dt.datetime,
 ) -> dict[str, Any]:
     """Pull one center; returns small facts and the bronze records to process."""
+    started = time.perf_counter()
     lake = Store(lake_url)
     profile = load_profile(center)
     quarantined: list[dict[str, Any]] = []
@@ -54,6 +56,7 @@ def pull_stage(
         "duplicates": res.duplicates,
         "bytes_copied": res.bytes_copied,
         "manifest_problems": [asdict(p) for p in res.manifest_problems],
+        "seconds": round(time.perf_counter() - started, 3),
     }
 
 

@@ -14,6 +14,16 @@ from typing import Any
 
 from teleop_lake import __version__
 
+SUMMARY_STAGES = ("pull", "decode", "process", "validate", "write")
+STAGE_OF = {  # a batch's stage clock names -> the summary's stages
+    "decode": "decode",
+    "clean, align, label": "process",
+    "camera tables": "process",
+    "validate": "validate",
+    "write segment": "write",
+    "write evidence": "write",
+}
+
 
 def summarize_night(
     *,
@@ -57,6 +67,15 @@ def summarize_night(
     for fb in failed_batches:  # a batch whose task failed after its retries: all pending
         for r in fb["recordings"]:
             per_center[r["center"]]["pending"] += 1
+
+    stage_seconds = {c: dict.fromkeys(SUMMARY_STAGES, 0.0) for c in centers}
+    for p in pulls:
+        stage_seconds[p["center"]]["pull"] += float(p.get("seconds", 0.0))
+    for b in batches:
+        for center, stages in (b.get("seconds_by_center") or {}).items():
+            for stage, seconds in stages.items():
+                spent = stage_seconds.setdefault(center, dict.fromkeys(SUMMARY_STAGES, 0.0))
+                spent[STAGE_OF.get(stage, "process")] += seconds
 
     accounting: list[dict[str, Any]] = []
     for center in centers:
@@ -110,4 +129,12 @@ def summarize_night(
             for fb in failed_batches
         ],
         "release": publish,
+        # wall seconds per center and stage: where each center's share of the night went
+        "stage_seconds": {
+            "stages": list(SUMMARY_STAGES),
+            "by_center": {
+                c: {k: round(v, 3) for k, v in stages.items()}
+                for c, stages in stage_seconds.items()
+            },
+        },
     }

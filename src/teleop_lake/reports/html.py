@@ -84,6 +84,31 @@ def render_validation_html(report: dict[str, Any]) -> str:
             ["" if a["balanced"] else "fail" for a in acc],
         )
     )
+    stage_seconds = report.get("stage_seconds") or {}
+    if stage_seconds.get("by_center"):
+        stages, by_center = stage_seconds["stages"], stage_seconds["by_center"]
+        parts.append("<h2>Wall seconds per center and stage</h2>")
+        parts.append(
+            _table(
+                ["center", *stages, "total"],
+                [
+                    [c, *(f"{row.get(s, 0.0):.1f}" for s in stages), f"{sum(row.values()):.1f}"]
+                    for c, row in by_center.items()
+                ],
+            )
+        )
+    if report.get("silent_centers"):
+        parts.append("<h2>Silent centers</h2>")
+        parts.append(
+            _table(
+                ["center", "nights in a row", "last delivery", "what to do"],
+                [
+                    [a["center"], a["nights"], a["last_delivery"] or "-", a["message"]]
+                    for a in report["silent_centers"]
+                ],
+                ["fail"] * len(report["silent_centers"]),
+            )
+        )
     if report["unreachable_centers"]:
         parts.append("<h2>Unreachable centers</h2>")
         parts.append(

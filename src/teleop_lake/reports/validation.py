@@ -167,6 +167,8 @@ def build_validation_report(
         "accounting": summary["accounting"],
         "checks": check_table(summary),
         "unreachable_centers": summary["unreachable_centers"],
+        "silent_centers": summary.get("silent_centers", []),
+        "stage_seconds": summary.get("stage_seconds", {}),
         "manifest_problems": summary["manifest_problems"],
         "quarantine_reason_counts": summary["quarantine_reason_counts"],
         "quarantined": summary["quarantined"],
