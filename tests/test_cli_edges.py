@@ -4,6 +4,7 @@ be pasted back into the shell."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,18 @@ def test_a_network_folder_without_centers_fails_before_the_lake_is_touched(
     assert res.exit_code == 3, res.output
     assert "no center was reachable" in res.output
     assert not lake.exists()  # no runs/ or reports/ written before saying so
+
+
+def test_a_lake_that_takes_no_writes_fails_before_anything_runs(tmp_path: Path) -> None:
+    """sysfs refuses writes even to root: an existing folder that is not writable."""
+    lake = Path("/sys/kernel/mm")
+    if not lake.is_dir():
+        pytest.skip("no sysfs here")
+    network = tmp_path / "net"
+    (network / "beijing").mkdir(parents=True)
+    started = time.monotonic()
+    res = CliRunner().invoke(app, ["nightly", "--network", str(network), "--lake", str(lake)])
+    assert res.exit_code == 3, res.output
+    assert "is not writable" in res.output and "--lake" in res.output
+    assert "Traceback" not in res.output
+    assert time.monotonic() - started < 30  # no Prefect, no retries (about 1 s here)

@@ -107,6 +107,29 @@ def _default_date() -> str:
     return dt.date.today().isoformat()
 
 
+def _check_lake_writable(lake: str) -> None:
+    """The lake exists (or is created) and takes a write, before Prefect starts: a read-only
+    folder or bucket is said in a second, not after a minute of retries."""
+    import uuid
+
+    from teleop_lake.lake.storage import Store
+
+    store = Store(lake)
+    probe = f".write-probe-{uuid.uuid4().hex}"
+    try:
+        store.fs.makedirs(store.root, exist_ok=True)
+    except Exception as exc:
+        _fail(f"cannot create the lake at {lake}: {exc}; choose a writable --lake")
+    try:
+        store.write_bytes(probe, b"")
+        store.fs.rm(store.full(probe))
+    except Exception as exc:
+        _fail(
+            f"the lake at {lake} is not writable ({type(exc).__name__}: {exc}); fix its "
+            "permissions or choose another --lake"
+        )
+
+
 def _check_date(date: str) -> str:
     try:
         dt.date.fromisoformat(date)
@@ -222,12 +245,8 @@ def _run_night(
     wait_for_lake: bool = False,
 ) -> dict[str, Any]:
     from teleop_lake.lake.lease import LakeBusyError
-    from teleop_lake.lake.storage import Store
 
-    try:
-        Store(lake).fs.makedirs(Store(lake).root, exist_ok=True)
-    except Exception as exc:
-        _fail(f"cannot create the lake at {lake}: {exc}")
+    _check_lake_writable(lake)
     from teleop_lake.local_server import local_prefect_server, running_server, tool_home
 
     _prepare_prefect_env(tool_home() / "prefect")
