@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,7 +42,22 @@ from teleop_lake.processing_params import ProcessingParams
 from teleop_lake.release.publish import publish_release
 from teleop_lake.transient import is_transient
 
-LOCAL_WORKERS = 2  # tasks at a time without a Dask cluster: one per core of these machines
+WORKER_MEMORY_GIB = 1.5  # a batch worker's usual peak with three 640x480 cameras, and margin
+
+
+def local_workers() -> int:
+    """Tasks at a time without a Dask cluster: one per core this process may use, as many as
+    the machine's memory holds batch workers (2 on these 2-core, 24 GiB machines)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        pages, page = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+        by_memory = int(pages * page / 2**30 / WORKER_MEMORY_GIB)
+    except (ValueError, OSError):
+        by_memory = cores or 1
+    return max(1, min(cores or 1, by_memory))
+
+
+LOCAL_WORKERS = local_workers()
 NETWORK_TIMEZONE = "Asia/Shanghai"  # every center of the network keeps China Standard Time
 
 
@@ -106,6 +122,15 @@ def publish_task(lake_url: str, run_id: str, date: str) -> dict[str, Any]:
 @task(name="write-report", task_run_name="write-report", cache_policy=NO_CACHE)
 def report_task(lake_url: str, summary: dict[str, Any]) -> dict[str, str]:
     return report_stage(lake_url, summary)
+
+
+def _task_slots() -> int:
+    """How many processing tasks run at once here: the local workers. On a Dask cluster the
+    batches are as ``--batch-size`` says (choose it for the cluster's size)."""
+    ctx = FlowRunContext.get()
+    if ctx is not None and isinstance(ctx.task_runner, ThreadPoolTaskRunner):
+        return LOCAL_WORKERS
+    return 1
 
 
 def _prewarm_local_workers() -> None:
@@ -235,7 +260,7 @@ def nightly_flow(
         )
 
         to_process, superseded = drop_superseded(lake_url, run_id, new + retry_now, started)
-        batches = plan_batches(to_process, batch_size)
+        batches = plan_batches(to_process, batch_size, _task_slots())
         futures = [
             (f"b{i:03d}", b, process_task.submit(lake_url, run_id, f"b{i:03d}", b, params))
             for i, b in enumerate(batches)

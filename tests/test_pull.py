@@ -171,3 +171,15 @@ def test_older_delivery_of_the_same_night_is_superseded(tmp_path: Path) -> None:
     assert sorted(o["content_key"] for o in superseded) == ["old", "older"]
     assert all(o["reason_codes"] == ["superseded"] for o in superseded)
     assert (tmp_path / "lake" / "quarantine" / "beijing" / "old" / "reasons.json").exists()
+
+
+def test_a_small_night_is_cut_so_that_every_worker_gets_a_batch() -> None:
+    from teleop_lake.pipeline.pull import plan_batches
+
+    recs = [{"center": "beijing", "recording_id": f"r{i}"} for i in range(6)]
+    assert [len(b) for b in plan_batches(recs, 6, workers=2)] == [3, 3]
+    assert [len(b) for b in plan_batches(recs, 6, workers=1)] == [6]
+    assert [len(b) for b in plan_batches(recs[:1], 6, workers=2)] == [1]
+    many = [{"center": "beijing", "recording_id": f"r{i:03d}"} for i in range(100)]
+    sizes = [len(b) for b in plan_batches(many, 6, workers=2)]
+    assert max(sizes) == 6 and sum(sizes) == 100

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from dataclasses import asdict
 from typing import Any
@@ -152,12 +153,17 @@ def give_up_stuck(
     return keep, [o.row() for o in rows]
 
 
-def plan_batches(recordings: list[dict[str, Any]], batch_size: int) -> list[list[dict[str, Any]]]:
+def plan_batches(
+    recordings: list[dict[str, Any]], batch_size: int, workers: int = 1
+) -> list[list[dict[str, Any]]]:
     """Split recordings into batches of at most ``batch_size``.
 
     A batch becomes one data segment whose replay-buffer arrays have one shape, so a batch
-    never mixes robot models; within a model, a center's recordings stay together.
+    never mixes robot models; within a model, a center's recordings stay together. A night
+    smaller than ``workers`` full batches is cut into smaller ones, so that every worker
+    (core) gets one: 6 recordings on 2 workers are 2 batches of 3, not 1 of 6.
     """
+    batch_size = max(1, min(batch_size, math.ceil(len(recordings) / max(1, workers))))
     by_model: dict[str, list[dict[str, Any]]] = {}
     for r in recordings:
         by_model.setdefault(load_profile(r["center"]).robot_model, []).append(r)
