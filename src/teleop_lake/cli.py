@@ -959,6 +959,19 @@ def bench_night(
                 else "-"
             ),
         ),
+        (
+            "cores busy (flow night)",
+            lambda r: f"{r['cores_used']:.2f} (target >= 1.8)" if "cores_used" in r else "-",
+        ),
+        (
+            "fixed cost: empty night CPU s",
+            lambda r: (
+                f"{r['fixed_cpu_s']:.1f} long-lived server / "
+                f"{r['fixed_cpu_private_server_s']:.1f} private (target <= 3)"
+                if "fixed_cpu_s" in r
+                else "-"
+            ),
+        ),
     )
     t.add_column("")
     for label in runs:

@@ -11,8 +11,11 @@ of them, the large night all. For each night it:
   release's bytes again with the same codecs (each Parquet file decoded and re-encoded with
   its own compression, the rest copied). The night cannot cost less than this;
 - measures the machine's copy bandwidth on the same files (read + write, no hashing);
-- with ``prefect``, runs the same night again through the Prefect flow (`teleop-lake nightly`,
-  its private server) on another lake: the extra CPU is the orchestration's share;
+- with ``prefect``, runs the same night again through the Prefect flow (`teleop-lake nightly`)
+  on another lake, on a long-lived server the benchmark starts (`teleop-lake server start`;
+  the server's own CPU is counted): the extra CPU is the orchestration's share, CPU over
+  wall the cores it kept busy. Run again on the same lake the night finds nothing new: its
+  CPU is the night's fixed cost, measured too with a private server for comparison;
 - for the large night, with ``dask_workers`` > 1, runs it through the flow on a local Dask
   cluster of 1 and of ``dask_workers`` worker processes: the wall time each added worker
   saves.
@@ -121,12 +124,27 @@ def _child_night(network: Path, lake: Path) -> dict[str, Any]:
     return result
 
 
+def _server_cpu_s(home: Path) -> float:
+    """CPU seconds the long-lived server recorded under ``home`` has used (0: none runs)."""
+    from teleop_lake.local_server import running_server
+
+    info = running_server(home)
+    if info is None:
+        return 0.0
+    fields = Path(f"/proc/{info.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _cli_night(network: Path, lake: Path, home: Path, *options: str) -> dict[str, float]:
-    """Run ``teleop-lake nightly`` (the Prefect flow, its private server) with its own home;
-    its CPU (children included) and wall seconds."""
+    """Run ``teleop-lake nightly`` (the Prefect flow) with its own home: on the long-lived
+    server recorded there, else on a private one; its CPU (children and that server's
+    included) and wall seconds."""
     exe = Path(sys.executable).with_name("teleop-lake")
-    env = {**os.environ, "TELEOP_LAKE_HOME": str(home), "PREFECT_HOME": str(home / "prefect")}
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(TELEOP_LAKE_HOME=str(home), PREFECT_HOME=str(home / "prefect"))
     cmd = [str(exe), "nightly", "--network", str(network), "--lake", str(lake)]
+    server0 = _server_cpu_s(home)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(
@@ -143,6 +161,7 @@ def _cli_night(network: Path, lake: Path, home: Path, *options: str) -> dict[str
             f"the benchmark's Prefect night ({' '.join(options) or 'local'}) failed: {proc.stderr[-2000:]}"
         )
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu += _server_cpu_s(home) - server0
     return {"cpu_s": cpu, "wall_s": wall}
 
 
@@ -225,10 +244,30 @@ def measure_night(root: Path, network: Path, prefect: bool) -> dict[str, Any]:
     res["camera_bytes_vs_bag"] = camera_files / res["bag_camera_bytes"]
     res["night_bytes_s_vs_copy"] = res["night_bytes_s"] / copy_bps
     if prefect:
-        pn = _cli_night(network, root / "lake-prefect", root / "home")
+        from teleop_lake.local_server import start_server, stop_server
+
+        home = root / "home"
+        start_server(home, port=_free_port())
+        try:
+            pn = _cli_night(network, root / "lake-prefect", home)
+            empty = _cli_night(network, root / "lake-prefect", home)  # nothing new: fixed cost
+        finally:
+            stop_server(home)
+        private = _cli_night(network, root / "lake-prefect", root / "home-private")
         res["prefect_cpu_s"], res["prefect_wall_s"] = pn["cpu_s"], pn["wall_s"]
         res["orchestration_share"] = max(0.0, 1.0 - night["cpu_s"] / pn["cpu_s"])
+        res["cores_used"] = pn["cpu_s"] / pn["wall_s"]
+        res["fixed_cpu_s"] = empty["cpu_s"]
+        res["fixed_cpu_private_server_s"] = private["cpu_s"]
     return res
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def bench_night(
