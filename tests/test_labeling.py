@@ -21,6 +21,8 @@ from teleop_lake.labeling import (
     override_problems,
     rank_review_queue,
 )
+from teleop_lake.labeling.review import override_command
+from teleop_lake.labeling.rules import Label
 from teleop_lake.robots import load_robot_model
 from teleop_lake.tasks import SuccessPredicate, load_task_catalog
 
@@ -175,6 +177,43 @@ def test_a_borderline_measurement_leaves_the_mark_standing() -> None:
     )
     assert label.needs_review and "borderline" in label.review_reason
     assert "rules say success" in label.review_reason
+
+
+def _queue_item(label: Label) -> dict[str, object]:
+    row = {
+        "episode_id": "ep-1",
+        "needs_review": label.needs_review,
+        "outcome": label.outcome,
+        "failure_reason": label.failure_reason,
+        "operator_mark": label.operator_mark,
+        "label_confidence": label.confidence,
+        "review_reason": label.review_reason,
+        "rule_outcome": label.rule_outcome,
+        "rule_failure_reason": label.rule_failure_reason,
+    }
+    (item,) = rank_review_queue([row])
+    return item
+
+
+def test_the_suggested_override_is_the_other_side_of_the_evidence() -> None:
+    # the rules overruled the mark: the suggestion is the operator's side
+    overruled = label_episode((mark("success"),), 15.0, hands(MISSED), TASK, PARAMS)
+    assert _queue_item(overruled)["suggested_override"] == {
+        "outcome": "success",
+        "failure_reason": None,
+        "from": "the operator's mark",
+    }
+    # a borderline mark stood: the suggestion is the rules' verdict, not a fixed reason
+    borderline = trace((0, 0.03), (3, 0.03), (3.4, 0.6), (5.22, 0.6), (5.62, 0.03))
+    stood = label_episode((mark("failure"),), 15.0, hands(borderline), TASK, PARAMS)
+    assert _queue_item(stood)["suggested_override"]["outcome"] == "success"
+    # the rules alone say a grasp was missed on an unmarked episode: no other side to offer
+    unmarked = label_episode((), 15.0, hands(MISSED), TASK, PARAMS)
+    item = _queue_item(unmarked)
+    assert item["suggested_override"] is None
+    assert "--outcome success|failure" in override_command(item, "lake")
+    marked = override_command(_queue_item(overruled), "lake")
+    assert marked.startswith("teleop-lake qa override ep-1 --lake lake --outcome success ")
 
 
 def test_missing_mark_uses_the_rule_and_asks_for_review_of_proxies_only() -> None:

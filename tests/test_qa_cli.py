@@ -37,6 +37,11 @@ def test_queue_override_log(lake_root: Path) -> None:
     table = runner.invoke(app, ["qa", "queue", "--lake", lake])
     assert table.exit_code == 0 and "recording" in table.output
     assert str(queue[0]["recording_id"])[:8] in table.output  # the recording to open
+    hint = queue[0]["suggested_override"]  # a disagreement: the other side of the evidence
+    assert hint and hint["outcome"] != queue[0]["outcome"], queue[0]
+    assert f"teleop-lake qa override {eid} --lake {lake} --outcome {hint['outcome']}" in (
+        " ".join(table.output.split())
+    )
 
     res = runner.invoke(
         app,

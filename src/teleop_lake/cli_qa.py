@@ -100,7 +100,9 @@ def qa_queue(
     as_json: JsonOption = False,
 ) -> None:
     """Episodes needing review (latest labels, minus those already overridden), most
-    important first, each with the reason it is there."""
+    important first, each with the reason it is there and the label the evidence offers
+    instead (the operator's mark or the rules' verdict), as a ready `qa override` command."""
+    from teleop_lake.labeling.review import hint_text, override_command
     from teleop_lake.pipeline.qa import review_queue
 
     _require_lake(lake)
@@ -119,6 +121,7 @@ def qa_queue(
         "label",
         "operator_mark",
         "why",
+        "suggested override",
     )
     for c in cols:
         t.add_column(c, overflow="fold")
@@ -133,8 +136,12 @@ def qa_queue(
             _label(q["outcome"], q["failure_reason"]),
             str(q["operator_mark"]),
             str(q["review_reason"]),
+            hint_text(q.get("suggested_override")),
         )
     _out.print(t, markup=False, highlight=False)
+    if queue:
+        _out.print("to relabel the first one:", markup=False)
+        _out.print(f"  {override_command(queue[0], lake)}", markup=False, highlight=False)
 
 
 @qa_app.command("log")

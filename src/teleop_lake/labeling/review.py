@@ -31,6 +31,8 @@ QUEUE_COLUMNS = (
     "review_reason",
     "publishable",
     "run_id",
+    "rule_outcome",
+    "rule_failure_reason",
 )
 
 
@@ -48,6 +50,50 @@ def review_kind(row: Mapping[str, Any]) -> str:
     return "other"
 
 
+def override_hint(item: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The label the evidence offers instead of the current one, for a reviewer who finds the
+    current label wrong: ``outcome``, ``failure_reason`` and where it comes from. None when
+    the evidence offers no alternative (no mark and no rule verdict, or both agree)."""
+    outcome, reason = item.get("outcome"), item.get("failure_reason")
+    mark = item.get("operator_mark")
+    rule = (item.get("rule_outcome"), item.get("rule_failure_reason"))
+    candidates = []
+    if mark in ("success", "failure"):
+        candidates.append(
+            (mark, "operator_marked_failure" if mark == "failure" else None, "the operator's mark")
+        )
+    if rule[0] in ("success", "failure"):
+        candidates.append((rule[0], rule[1], "the rules' verdict"))
+    for alt_outcome, alt_reason, source in candidates:
+        if (alt_outcome, alt_reason) != (outcome, reason) and alt_outcome != outcome:
+            return {"outcome": alt_outcome, "failure_reason": alt_reason, "from": source}
+    return None
+
+
+def hint_text(hint: Mapping[str, Any] | None) -> str:
+    """A suggested override in a table cell: ``failure (object_dropped) (the rules' verdict)``."""
+    if not hint:
+        return "-"
+    reason = f" ({hint['failure_reason']})" if hint.get("failure_reason") else ""
+    return f"{hint['outcome']}{reason} ({hint['from']})"
+
+
+def override_command(item: Mapping[str, Any], lake: str) -> str:
+    """The `teleop-lake qa override` command line for the queue ``item``: its suggested
+    label, or placeholders to fill in when the evidence offers none."""
+    hint = item.get("suggested_override")
+    if hint:
+        label = f"--outcome {hint['outcome']}"
+        if hint.get("failure_reason"):
+            label += f" --reason {hint['failure_reason']}"
+    else:
+        label = "--outcome success|failure [--reason FAILURE_REASON]"
+    return (
+        f"teleop-lake qa override {item['episode_id']} --lake {lake} {label} "
+        "--reviewer YOUR_NAME --note 'what you saw'"
+    )
+
+
 def rank_review_queue(
     rows: Iterable[Mapping[str, Any]], exclude_episode_ids: Iterable[str] = ()
 ) -> list[dict[str, Any]]:
@@ -63,6 +109,7 @@ def rank_review_queue(
             continue
         item = {k: r.get(k) for k in QUEUE_COLUMNS}
         item["kind"] = review_kind(r)
+        item["suggested_override"] = override_hint(item)
         items.append(item)
     items.sort(
         key=lambda i: (

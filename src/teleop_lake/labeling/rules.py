@@ -27,7 +27,7 @@ Then the operator's own mark (the last ``operator_mark`` event):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -93,6 +93,9 @@ class Label:
     review_reason: str | None
     operator_mark: str | None
     evidence: str
+    rule_outcome: str | None = None
+    """What the rules alone say (None: they were not asked: the task is unknown)."""
+    rule_failure_reason: str | None = None
 
     def __post_init__(self) -> None:
         if self.failure_reason is not None and self.failure_reason not in FAILURE_REASONS:
@@ -212,6 +215,14 @@ def label_episode(
             "task code unknown to the catalog",
         )
     rule = rule_verdict(events, duration_s, hand_state, task, params)
+    label = _weigh(mark, rule, params)
+    # kept beside the label: a reviewer's alternative when the mark and the rules disagree
+    return replace(label, rule_outcome=rule.outcome, rule_failure_reason=rule.failure_reason)
+
+
+def _weigh(mark: str | None, rule: RuleVerdict, params: LabelingParams) -> Label:
+    """The label from the operator's mark and the rules' verdict."""
+    version = params.labeler_version
     if mark is None:
         if rule.outcome == "unknown":
             return Label(

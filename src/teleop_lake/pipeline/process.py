@@ -431,6 +431,8 @@ def write_evidence(
                 **{k: _opt_float(v) if isinstance(v, float) else v for k, v in ep.summary.items()},
                 **label_fields(lab),
                 "label_evidence": lab.evidence,
+                "rule_outcome": lab.rule_outcome,
+                "rule_failure_reason": lab.rule_failure_reason,
             }
         )
     base = layout.evidence_dir(run_id, batch_id)

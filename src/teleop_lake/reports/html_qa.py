@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from teleop_lake.labeling.review import hint_text
 from teleop_lake.reports.html_parts import esc, note, section, table
 from teleop_lake.reports.svg import render_signal_svg
 
@@ -65,8 +66,10 @@ def review_queue_html(report: dict[str, Any]) -> str:
             section("review-queue", f"Review queue ({total})"),
             note(
                 "Most important first: disagreements, then unknown labels, then unmarked "
-                "episodes; override with `teleop-lake qa override EPISODE_ID --lake ... "
-                "--outcome ... --reason ... --reviewer NAME`."
+                "episodes. The suggested override is the label the evidence offers instead "
+                "(the operator's mark or the rules' verdict); apply it, or another, with "
+                "`teleop-lake qa override EPISODE_ID --lake ... --outcome ... --reason ... "
+                "--reviewer NAME` (`teleop-lake qa queue` prints each command)."
             ),
             table(
                 [
@@ -81,6 +84,7 @@ def review_queue_html(report: dict[str, Any]) -> str:
                     "operator mark",
                     "confidence",
                     "why",
+                    "suggested override",
                 ],
                 [
                     [
@@ -95,6 +99,7 @@ def review_queue_html(report: dict[str, Any]) -> str:
                         q["operator_mark"],
                         q["label_confidence"],
                         q["review_reason"],
+                        hint_text(q.get("suggested_override")),
                     ]
                     for q in queue
                 ],
