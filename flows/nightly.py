@@ -22,9 +22,9 @@ from prefect.runtime import flow_run
 from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from teleop_lake.config.centers import CENTER_NAMES
 from teleop_lake.lake.lease import hold_lease
 from teleop_lake.lake.storage import Store
-from teleop_lake.network.profiles import CENTER_NAMES
 from teleop_lake.params_file import load_params
 from teleop_lake.pipeline.isolation import prewarm, process_batch_isolated
 from teleop_lake.pipeline.pull import (

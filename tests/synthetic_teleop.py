@@ -21,7 +21,7 @@ from teleop_lake.canonical import (
     RecordingMeta,
     SignalStream,
 )
-from teleop_lake.robots import RobotModel, load_robot_model
+from teleop_lake.config.robots import RobotModel, load_robot_model
 
 T0_NS = 1_700_000_000_000_000_000
 NOISE_RAD = 2e-4

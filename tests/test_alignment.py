@@ -23,7 +23,7 @@ from teleop_lake.alignment import (
     stream_to_robot_clock,
 )
 from teleop_lake.alignment.operator_clock import stamp_jitter_ms
-from teleop_lake.robots import load_robot_model
+from teleop_lake.config.robots import load_robot_model
 
 ROBOT = load_robot_model("kuavo_4pro")
 

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from teleop_lake.canonical import CameraStream, SignalStream
+from teleop_lake.config.centers import StreamMapping, load_profile
 from teleop_lake.formats.kuavo_ros1 import read_signals
 from teleop_lake.formats.kuavo_topics import SignalPiece, join_signal_pieces
 from teleop_lake.formats.ros1_bag import Ros1Bag
-from teleop_lake.network.profiles import StreamMapping, load_profile
 from teleop_lake.rejection import RecordingRejected
 from teleop_lake.simulate import simulate_network
 

@@ -113,9 +113,9 @@ def test_a_frame_reads_back_as_the_same_picture_polars_only(night: tuple[Path, P
 def test_the_bag_reader_leaves_frames_in_the_file(night: tuple[Path, Path]) -> None:
     """A recording's frames are located, not copied: memory does not grow with its length."""
     from teleop_lake.canonical import RecordingMeta
+    from teleop_lake.config.centers import load_profile
     from teleop_lake.formats import read_recording
     from teleop_lake.formats.frame_files import FileFrames
-    from teleop_lake.network.profiles import load_profile
 
     net = night[0]
     (bag,) = (net / "beijing" / DATE).rglob("*.bag")
@@ -136,9 +136,9 @@ def test_bags_of_another_writer_pass_their_frames_through(tmp_path: Path, bz2: b
     from independent_kuavo.network import VariationParams, write_network
 
     from teleop_lake.canonical import RecordingMeta
+    from teleop_lake.config.centers import load_profile
     from teleop_lake.formats import read_recording
     from teleop_lake.formats.frame_files import FileFrames
-    from teleop_lake.network.profiles import load_profile
 
     net, lake = tmp_path / "net", tmp_path / "lake"
     write_network(

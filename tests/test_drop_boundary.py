@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from conftest import write_drop_recording
 
+from teleop_lake.config.centers import load_profile
 from teleop_lake.lake.storage import Store
 from teleop_lake.network.boundary import UnsafeFileError, open_drop_file, read_drop_text
-from teleop_lake.network.profiles import load_profile
 from teleop_lake.network.pull import CenterPull, pull_center
 
 DATE = "2026-11-23"

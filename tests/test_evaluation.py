@@ -275,7 +275,7 @@ def test_table_rows_and_lookup() -> None:
 def test_small_night_meets_targets_loosely(tmp_path: Path) -> None:
     """A 5-center x 2-episode default network at 0.4 duration scale, processed by the stages
     (no Prefect), scored through the CLI."""
-    from teleop_lake.network.profiles import CENTER_NAMES
+    from teleop_lake.config.centers import CENTER_NAMES
     from teleop_lake.pipeline.process import process_batch
     from teleop_lake.pipeline.pull import plan_batches, pull_stage
     from teleop_lake.processing import ProcessingParams

@@ -23,20 +23,20 @@ from synthetic_teleop import SMALL_CAMERA
 
 from datalake_schemas.frames import frames_schema
 from teleop_lake.canonical import Recording, RecordingMeta
+from teleop_lake.config.centers import load_profile
+from teleop_lake.config.robots import load_robot_model
+from teleop_lake.config.tasks import load_task_catalog
 from teleop_lake.formats import read_recording
 from teleop_lake.formats.listing import list_streams
 from teleop_lake.formats.parquet_dir import _pivot_per_row, pivot_long
-from teleop_lake.network.profiles import load_profile
 from teleop_lake.processing import ProcessingParams, process_recording
 from teleop_lake.rejection import RecordingRejected
-from teleop_lake.robots import load_robot_model
 from teleop_lake.simulate import simulate_network
 from teleop_lake.simulate.episode import EpisodeData, simulate_episode
 from teleop_lake.simulate.labels import metadata_document
 from teleop_lake.simulate.params import simulation_profile
 from teleop_lake.simulate.writers import write_recording
 from teleop_lake.standardize import standardize_recording
-from teleop_lake.tasks import load_task_catalog
 
 ROBOT = load_robot_model("tienkung")
 TASK = next(t for t in load_task_catalog().tasks if t.code == "pack_parcel")

@@ -20,6 +20,8 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
 from teleop_lake.canonical import Recording, RecordingMeta
+from teleop_lake.config.centers import CenterProfile, load_profile, profile_from_toml
+from teleop_lake.config.robots import load_robot_model
 from teleop_lake.formats import list_topics, read_recording, supported_formats
 from teleop_lake.formats.kuavo_ros1 import decode_benchmark, read_signals
 from teleop_lake.formats.ros1_bag import Ros1Bag
@@ -30,9 +32,7 @@ from teleop_lake.formats.ros1_layout import (
     stamp_ns,
     typestore_for,
 )
-from teleop_lake.network.profiles import CenterProfile, load_profile, profile_from_toml
 from teleop_lake.rejection import RecordingRejected
-from teleop_lake.robots import load_robot_model
 from teleop_lake.standardize import standardize_recording
 
 REAL_BAG = Path("/work/shared/real-samples/ros/ROS_example.bag")

@@ -14,15 +14,15 @@ from typer.testing import CliRunner
 
 from teleop_lake.canonical import RecordingMeta
 from teleop_lake.cli import app
+from teleop_lake.config.centers import load_profile, profile_from_toml
+from teleop_lake.config.robots import load_robot_model
 from teleop_lake.formats import read_recording
 from teleop_lake.formats.cdr_layout import cdr_typestore_for, decode_cdr_fields
 from teleop_lake.formats.listing import list_streams
 from teleop_lake.formats.mcap_container import McapFile
 from teleop_lake.formats.ros1_layout import numeric_rows, stamp_ns
 from teleop_lake.formats.ros2_mcap import decode_benchmark, read_signals
-from teleop_lake.network.profiles import load_profile, profile_from_toml
 from teleop_lake.rejection import RecordingRejected
-from teleop_lake.robots import load_robot_model
 from teleop_lake.simulate import simulate_network
 from teleop_lake.standardize import standardize_recording
 
@@ -214,7 +214,7 @@ def test_a_missing_topic_and_a_split_part_gap_are_quarantined(jinan: Path, tmp_p
     label = next(p for p in files if p.name.endswith(".metadata.json"))
     profile = load_profile("jinan")
     moved = profile_from_toml(
-        (Path(__file__).parents[1] / "src/teleop_lake/network/profiles/jinan.toml")
+        (Path(__file__).parents[1] / "src/teleop_lake/config/centers/jinan.toml")
         .read_text()
         .replace('"/joint_states"', '"/robot/joint_states"')
     )

@@ -9,9 +9,9 @@ import pytest
 from synthetic_teleop import SMALL_CAMERA
 
 from teleop_lake.canonical import RecordingMeta
+from teleop_lake.config.centers import load_profile
 from teleop_lake.formats import read_recording
 from teleop_lake.formats.ros1_bag import list_topics
-from teleop_lake.network.profiles import load_profile
 from teleop_lake.rejection import RecordingRejected
 from teleop_lake.simulate import simulate_network
 

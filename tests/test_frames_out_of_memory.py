@@ -20,9 +20,9 @@ from mcap.writer import CompressionType
 from mcap.writer import Writer as McapWriter
 
 from teleop_lake.canonical import CameraStream, RecordingMeta
+from teleop_lake.config.centers import load_profile
 from teleop_lake.formats import read_recording
 from teleop_lake.formats.frame_files import FileFrames
-from teleop_lake.network.profiles import load_profile
 from teleop_lake.simulate import simulate_network
 
 DATE = "2026-11-23"

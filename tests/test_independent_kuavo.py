@@ -40,10 +40,10 @@ from rosbags.rosbag1 import Reader
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from teleop_lake.canonical import RecordingMeta
+from teleop_lake.config.centers import load_profile
 from teleop_lake.formats import read_recording
 from teleop_lake.formats.ros1_layout import constants_upper_case
 from teleop_lake.network.identity import episode_id_for
-from teleop_lake.network.profiles import load_profile
 from teleop_lake.simulate.kuavo_types import LEJU_CLAW_STATE_MD5
 
 DATE = "2026-11-23"

@@ -10,6 +10,8 @@ import pytest
 from datalake_schemas.episodes import FAILURE_REASONS as CONTRACT_REASONS
 from datalake_schemas.episodes import OUTCOMES as CONTRACT_OUTCOMES
 from teleop_lake.canonical import Event, SignalStream
+from teleop_lake.config.robots import load_robot_model
+from teleop_lake.config.tasks import SuccessPredicate, load_task_catalog
 from teleop_lake.labeling import (
     FAILURE_REASONS,
     OUTCOMES,
@@ -23,8 +25,6 @@ from teleop_lake.labeling import (
 )
 from teleop_lake.labeling.review import override_command
 from teleop_lake.labeling.rules import Label
-from teleop_lake.robots import load_robot_model
-from teleop_lake.tasks import SuccessPredicate, load_task_catalog
 
 ROBOT = load_robot_model("kuavo_4pro")
 TASK = load_task_catalog().get("open_microwave_door")  # right hand, hold_min_s 2.0

@@ -12,10 +12,10 @@ import pytest
 from synthetic_teleop import make_recording, with_signal
 
 from datalake_schemas.frames import frames_schema
+from teleop_lake.config.robots import load_robot_model
+from teleop_lake.config.tasks import load_task_catalog
 from teleop_lake.processing import ProcessingParams, process_recording
 from teleop_lake.rejection import RecordingRejected
-from teleop_lake.robots import load_robot_model
-from teleop_lake.tasks import load_task_catalog
 
 ROBOT = load_robot_model("kuavo_4pro")
 TASK = load_task_catalog().get("open_microwave_door")

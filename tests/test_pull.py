@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from conftest import write_drop_recording
 
+from teleop_lake.config.centers import load_profile
 from teleop_lake.lake.storage import Store
 from teleop_lake.network.drop import UnsafePathError, check_relative_path, parse_manifest_line
-from teleop_lake.network.profiles import load_profile
 from teleop_lake.network.pull import pull_center
 
 NOW = dt.datetime(2026, 11, 24, 2, 0, tzinfo=dt.UTC)

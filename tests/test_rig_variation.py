@@ -15,9 +15,9 @@ import pytest
 from synthetic_teleop import NOISE_RAD, make_recording, with_signal
 
 from datalake_schemas import frames_schema
+from teleop_lake.config.robots import load_robot_model
+from teleop_lake.config.tasks import load_task_catalog
 from teleop_lake.processing import ProcessingParams, process_recording
-from teleop_lake.robots import load_robot_model
-from teleop_lake.tasks import load_task_catalog
 
 ROBOT = load_robot_model("kuavo_4pro")
 TASK = load_task_catalog().get("open_microwave_door")

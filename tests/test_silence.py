@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from release_lake import release_lake
 
+from teleop_lake.config.centers import load_profile, profile_from_toml
 from teleop_lake.lake import layout
 from teleop_lake.lake.storage import Store
-from teleop_lake.network.profiles import load_profile, profile_from_toml
 from teleop_lake.pipeline import silence
 from teleop_lake.pipeline.silence import silent_centers
 from teleop_lake.pipeline.summary import SUMMARY_STAGES

@@ -25,16 +25,16 @@ from rosbags.highlevel import AnyReaderError
 from rosbags.rosbag1 import ReaderError
 from synthetic_teleop import SMALL_CAMERA
 
+from teleop_lake.config.centers import CENTER_NAMES, CenterProfile, load_profile
+from teleop_lake.config.robots import load_robot_model
+from teleop_lake.config.tasks import load_task_catalog
 from teleop_lake.network.identity import episode_id_for
-from teleop_lake.network.profiles import CENTER_NAMES, CenterProfile, load_profile
-from teleop_lake.robots import load_robot_model
 from teleop_lake.simulate import simulate_network, simulation_profile
 from teleop_lake.simulate.episode import EpisodeData, simulate_episode
 from teleop_lake.simulate.faults import inject_faults
 from teleop_lake.simulate.params import FAILURE_REASONS, FILE_FAULTS, FaultRates, SimulationProfile
 from teleop_lake.simulate.story import draw_story
 from teleop_lake.simulate.streams import OperatorClock
-from teleop_lake.tasks import load_task_catalog
 
 DATE = "2026-11-23"
 # Seed 36 of the stress profile gives, in 10 recordings, two truncated bags, a checksum

@@ -22,8 +22,9 @@ from bag_reading import BagReader
 from rosbags.highlevel import AnyReader
 from synthetic_teleop import SMALL_CAMERA
 
-from teleop_lake.network.profiles import CENTER_NAMES, CenterProfile, load_profile
-from teleop_lake.robots import load_robot_model
+from teleop_lake.config.centers import CENTER_NAMES, CenterProfile, load_profile
+from teleop_lake.config.robots import load_robot_model
+from teleop_lake.config.tasks import load_task_catalog
 from teleop_lake.simulate import simulate_network, simulation_profile
 from teleop_lake.simulate.claw import (
     CLAW_ERROR,
@@ -44,7 +45,6 @@ from teleop_lake.simulate.rig import (
 from teleop_lake.simulate.story import draw_story
 from teleop_lake.simulate.streams import DECLARED_CLOCKS, OperatorClock
 from teleop_lake.simulate.writers import write_recording
-from teleop_lake.tasks import load_task_catalog
 
 DATE = "2026-11-23"
 # Seed 3 of the stress profile at beijing and zhengzhou, 8 recordings each: among the intact

@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from teleop_lake.canonical import Recording, RecordingMeta, SignalStream
-from teleop_lake.network.profiles import CenterProfile, load_profile
+from teleop_lake.config.centers import CenterProfile, load_profile
+from teleop_lake.config.robots import load_robot_model
 from teleop_lake.rejection import RecordingRejected
-from teleop_lake.robots import load_robot_model
 from teleop_lake.standardize import standardize_recording
 
 ROBOT = load_robot_model("kuavo_4pro")

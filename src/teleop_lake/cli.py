@@ -84,9 +84,19 @@ def _fail(message: str, code: int = EXIT_CANNOT_RUN) -> None:
     raise typer.Exit(code)
 
 
+def _check_configuration() -> None:
+    """Center profiles, robot models and the task catalog load and agree, before anything
+    runs: a broken file is said with its name, not found by the first recording that needs it."""
+    from teleop_lake.config import check_configuration
+
+    problems = check_configuration()
+    if problems:
+        _fail("the configuration is broken: " + "; ".join(problems))
+
+
 def _check_centers(centers: list[str] | None) -> None:
     """Every ``--center`` names a profile: a typo is bad usage, said before anything runs."""
-    from teleop_lake.network.profiles import CENTER_NAMES, UnknownCenterError, load_profile
+    from teleop_lake.config.centers import CENTER_NAMES, UnknownCenterError, load_profile
 
     unknown = []
     for name in centers or ():
@@ -98,7 +108,7 @@ def _check_centers(centers: list[str] | None) -> None:
         _fail(
             f"--center {unknown[0]!r}: no such center; known centers: "
             f"{', '.join(CENTER_NAMES)} (a new center needs a profile in "
-            "src/teleop_lake/network/profiles/)",
+            "src/teleop_lake/config/centers/)",
             EXIT_USAGE,
         )
 
@@ -394,6 +404,7 @@ def nightly(
     night = _check_date(date or _default_date())
     params_file = _check_params(params)
     _check_centers(center)
+    _check_configuration()
     held = read_lease(Store(lake)) if not wait else None
     if held is not None and not held.expired(dt.datetime.now(dt.UTC)):
         _fail(str(LakeBusyError(held, lake)), EXIT_BUSY)  # before starting Prefect
@@ -403,7 +414,7 @@ def nightly(
         # whole (empty) night; a remote network is judged center by center in the night
         _fail(f"no center was reachable under {network}: no such folder; check --network")
     if drops.is_local:
-        from teleop_lake.network.profiles import CENTER_NAMES
+        from teleop_lake.config.centers import CENTER_NAMES
 
         wanted = center or list(CENTER_NAMES)
         if not any(drops.isdir(c) for c in wanted):
@@ -668,8 +679,8 @@ def bench_decode(
     """
     import tempfile
 
+    from teleop_lake.config.centers import CENTER_NAMES, load_profile
     from teleop_lake.formats.bench import first_recording, measure_recording
-    from teleop_lake.network.profiles import CENTER_NAMES, load_profile
     from teleop_lake.simulate import simulate_network
 
     rows = []

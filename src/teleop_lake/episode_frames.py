@@ -25,9 +25,9 @@ from teleop_lake.canonical import (
     Recording,
 )
 from teleop_lake.cleaning import CameraCheck, CleaningParams, check_camera_stream
+from teleop_lake.config.robots import RobotModel
 from teleop_lake.episode_stages import HEAD_ORIENTATION, HEAD_POSITION, OnRobotClock
 from teleop_lake.rejection import Reason, RecordingRejected
-from teleop_lake.robots import RobotModel
 
 if TYPE_CHECKING:
     from teleop_lake.processing import ProcessingParams

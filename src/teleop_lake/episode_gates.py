@@ -17,8 +17,8 @@ from teleop_lake.canonical import STREAM_JOINT_STATE, Recording
 from teleop_lake.cleaning import CleaningParams, Finding, quality_score
 from teleop_lake.cleaning.findings import covered_s
 from teleop_lake.cleaning.quality import ClockState, QualityInputs, gate_reasons
+from teleop_lake.config.robots import RobotModel
 from teleop_lake.rejection import Reason
-from teleop_lake.robots import RobotModel
 
 if TYPE_CHECKING:
     from teleop_lake.processing import ProcessingParams

@@ -41,8 +41,8 @@ from teleop_lake.cleaning import (
 from teleop_lake.cleaning.channels import channel_statuses, channels_frame
 from teleop_lake.cleaning.findings import Evidence
 from teleop_lake.cleaning.limits import channel_limits, rate_limits
+from teleop_lake.config.robots import RobotModel
 from teleop_lake.rejection import Reason, RecordingRejected
-from teleop_lake.robots import RobotModel
 
 if TYPE_CHECKING:
     from teleop_lake.processing import ProcessingParams

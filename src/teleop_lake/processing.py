@@ -24,6 +24,8 @@ from teleop_lake.cleaning import (
     findings_frame,
 )
 from teleop_lake.cleaning.quality import LONG_FAULT_CODES, ClockState
+from teleop_lake.config.robots import RobotModel
+from teleop_lake.config.tasks import TaskSpec
 from teleop_lake.episode_frames import build_frames, check_cameras
 from teleop_lake.episode_gates import assess, gates_publishing, long_fault_spans, piece_rows
 from teleop_lake.episode_stages import (
@@ -37,8 +39,6 @@ from teleop_lake.episode_stages import (
 from teleop_lake.labeling import Label, label_episode
 from teleop_lake.processing_params import ProcessingParams
 from teleop_lake.rejection import Reason
-from teleop_lake.robots import RobotModel
-from teleop_lake.tasks import TaskSpec
 
 
 @dataclass(frozen=True, eq=False)

@@ -17,7 +17,7 @@ from teleop_lake.cleaning.quality import QualityGates
 from teleop_lake.labeling.rules import LabelingParams
 
 if TYPE_CHECKING:
-    from teleop_lake.robots import RobotModel
+    from teleop_lake.config.robots import RobotModel
 
 
 @dataclass(frozen=True)

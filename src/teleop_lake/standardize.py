@@ -31,8 +31,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from teleop_lake.canonical import Recording, SignalStream
+from teleop_lake.config.robots import RobotModel
 from teleop_lake.rejection import Reason, RecordingRejected
-from teleop_lake.robots import RobotModel
 
 
 class StreamMapping(Protocol):

@@ -12,7 +12,7 @@ return noise-free values; the network adds sensor noise, stamps and faults.
   to the range); legs stand with a small sway from the balance controller; the head looks down
   at the work. The measured joint follows its command through a short lag (a dead time plus a
   moving average) and cannot pass the mechanical stops, which are the robot model's nominal
-  position limits (read from ``src/teleop_lake/robots/kuavo_4pro.toml``). A joint whose command
+  position limits (read from ``src/teleop_lake/config/robots/kuavo_4pro.toml``). A joint whose command
   rests on a stop therefore sits exactly on it.
 - Hands and claws: the state follows the command through a lag and stops short on the object
   (contact closure 0.55-0.75 per finger) while the command says more.

@@ -9,7 +9,7 @@
   does not (a rig without hand state, a format without torque).
 
 Gates apply to the channels the robot model declares required; the others are flagged, never
-gated (`teleop_lake.robots.RobotModel.is_required`). Pure: no IO.
+gated (`teleop_lake.config.robots.RobotModel.is_required`). Pure: no IO.
 """
 
 from __future__ import annotations

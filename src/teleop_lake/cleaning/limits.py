@@ -11,7 +11,7 @@ import numpy as np
 
 from teleop_lake.cleaning.findings import Evidence, Finding
 from teleop_lake.cleaning.params import CleaningParams
-from teleop_lake.robots import RobotModel
+from teleop_lake.config.robots import RobotModel
 
 CLOSURE_LIMITS = (-0.05, 1.05)  # the frames contract's range for hand closures (0..1 + slack)
 # Exact repeats before a step that mark a stuck sensor (noise never repeats a float value

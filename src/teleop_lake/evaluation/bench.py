@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from teleop_lake.canonical import Recording, RecordingMeta
+from teleop_lake.config.centers import load_profile
+from teleop_lake.config.robots import load_robot_model
+from teleop_lake.config.tasks import load_task_catalog
 from teleop_lake.formats import read_recording
-from teleop_lake.network.profiles import load_profile
 from teleop_lake.processing import ProcessingParams, process_recording
-from teleop_lake.robots import load_robot_model
 from teleop_lake.simulate import simulate_network
 from teleop_lake.standardize import standardize_recording
-from teleop_lake.tasks import load_task_catalog
 
 CLEAN_BUDGET_CORE_S = 0.15  # issue 4: cleaning + alignment of a 60 s episode
 REFERENCE_EPISODE_S = 60.0

@@ -23,6 +23,8 @@ import polars as pl
 from teleop_lake.canonical import STREAM_JOINT_STATE, Recording
 from teleop_lake.cleaning import clean_signal_stream, order_and_deduplicate
 from teleop_lake.cleaning.limits import channel_limits
+from teleop_lake.config.centers import END_EFFECTOR_KINDS, UnknownCenterError, load_profile
+from teleop_lake.config.robots import load_robot_model
 from teleop_lake.evaluation.camera_truth import (
     frame_match_counts,
     near_tie_count,
@@ -41,12 +43,10 @@ from teleop_lake.evaluation.targets import merge_reports
 from teleop_lake.formats import read_recording
 from teleop_lake.lake import layout
 from teleop_lake.lake.storage import Store
-from teleop_lake.network.profiles import END_EFFECTOR_KINDS, UnknownCenterError, load_profile
 from teleop_lake.network.pull import BronzeRecording
 from teleop_lake.pipeline.process import local_files, recording_meta
 from teleop_lake.processing import ProcessingParams
 from teleop_lake.rejection import RecordingRejected
-from teleop_lake.robots import load_robot_model
 from teleop_lake.standardize import standardize_recording
 
 TRUTH_TABLES = ("recordings", "faults", "clocks", "noise")

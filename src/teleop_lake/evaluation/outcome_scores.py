@@ -29,9 +29,9 @@ from typing import Any
 import polars as pl
 
 from teleop_lake.cleaning.params import CleaningParams
+from teleop_lake.config.robots import DEFAULT_REQUIRED_CHANNELS
 from teleop_lake.evaluation.matching import RECORDING_KEYS
 from teleop_lake.evaluation.variation import LISTED, UNPOPULATED_FIELDS
-from teleop_lake.robots import DEFAULT_REQUIRED_CHANNELS
 
 KEYS = list(RECORDING_KEYS)
 _DEFAULT_CLEANING = CleaningParams()

@@ -18,8 +18,8 @@ from functools import cache
 from pathlib import Path
 
 from teleop_lake.canonical import Recording, RecordingMeta
+from teleop_lake.config.centers import CenterProfile
 from teleop_lake.formats.ros1_bag import TopicInfo, list_topics
-from teleop_lake.network.profiles import CenterProfile
 from teleop_lake.rejection import Reason, RecordingRejected
 
 Adapter = Callable[[Sequence[Path], RecordingMeta, CenterProfile], Recording]

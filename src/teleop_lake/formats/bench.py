@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from teleop_lake.canonical import Recording, RecordingMeta
+from teleop_lake.config.centers import CenterProfile
+from teleop_lake.config.robots import load_robot_model
 from teleop_lake.formats import hdf5_episode, kuavo_ros1, parquet_dir, ros2_mcap
-from teleop_lake.network.profiles import CenterProfile
-from teleop_lake.robots import load_robot_model
 from teleop_lake.standardize import standardize_recording
 
 REFERENCE_EPISODE_S = 60.0  # the per-episode budget is for a 60 s episode

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from teleop_lake.network.profiles import CenterProfile, UnknownEndEffectorError
+from teleop_lake.config.centers import CenterProfile, UnknownEndEffectorError
 from teleop_lake.rejection import Reason, RecordingRejected
 
 EEF_TYPE_KEYS = ("eef_type", "eefType", "end_effector_type")

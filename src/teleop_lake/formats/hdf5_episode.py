@@ -37,13 +37,13 @@ from teleop_lake.canonical import (
     RecordingMeta,
     SignalStream,
 )
+from teleop_lake.config.centers import CenterProfile, StreamMapping
 from teleop_lake.formats.end_effector import resolve_end_effector
 from teleop_lake.formats.frame_files import FileFrames, FrameSpool
 from teleop_lake.formats.kuavo_labels import apply_labels, read_label_files
 from teleop_lake.formats.kuavo_ros1 import OPTIONAL_STREAMS, REQUIRED_STREAMS
 from teleop_lake.formats.kuavo_topics import check_stamps, reject
 from teleop_lake.formats.stamp_order import check_increasing, parse_events
-from teleop_lake.network.profiles import CenterProfile, StreamMapping
 from teleop_lake.rejection import Reason, RecordingRejected
 
 RAW_FORMAT = "hdf5"

@@ -37,6 +37,7 @@ from teleop_lake.canonical import (
     RecordingMeta,
     SignalStream,
 )
+from teleop_lake.config.centers import CenterProfile, StreamMapping
 from teleop_lake.formats.end_effector import resolve_end_effector
 from teleop_lake.formats.kuavo_labels import apply_labels, read_label_files
 from teleop_lake.formats.kuavo_topics import (
@@ -56,7 +57,6 @@ from teleop_lake.formats.topic_parts import (
     TopicDecoders,
     time_bulk_decoding,
 )
-from teleop_lake.network.profiles import CenterProfile, StreamMapping
 from teleop_lake.rejection import Reason, RecordingRejected
 
 RAW_FORMAT = "ros1-bag"

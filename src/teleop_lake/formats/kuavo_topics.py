@@ -21,6 +21,7 @@ import numpy as np
 from rosbags.typesys.msg import normalize_msgtype
 
 from teleop_lake.canonical import EVENT_KINDS, CameraStream, Event, SignalStream
+from teleop_lake.config.centers import StreamMapping
 from teleop_lake.formats.frame_files import FileFrames, FrameSpool
 from teleop_lake.formats.ros1_bag import RawMessages
 from teleop_lake.formats.ros1_layout import (
@@ -34,7 +35,6 @@ from teleop_lake.formats.ros1_layout import (
     stamp_ns,
     typestore_for,
 )
-from teleop_lake.network.profiles import StreamMapping
 from teleop_lake.rejection import Reason, RecordingRejected
 
 # Plausible stamps: 2000-01-01 .. 2100-01-01 UTC. Zero or out-of-range stamps mean an

@@ -31,6 +31,7 @@ from teleop_lake.canonical import (
     RecordingMeta,
     SignalStream,
 )
+from teleop_lake.config.centers import CenterProfile, StreamMapping
 from teleop_lake.formats.cdr_layout import cdr_typestore_for, decode_cdr_fields
 from teleop_lake.formats.end_effector import resolve_end_effector
 from teleop_lake.formats.kuavo_labels import apply_labels, read_label_files
@@ -45,7 +46,6 @@ from teleop_lake.formats.mcap_container import McapFile
 from teleop_lake.formats.ros1_bag import BATCH_MESSAGES, BagReadError, RawMessages
 from teleop_lake.formats.topic_check import check_topics
 from teleop_lake.formats.topic_parts import PartAssembler, TopicDecoders, time_bulk_decoding
-from teleop_lake.network.profiles import CenterProfile, StreamMapping
 
 RAW_FORMAT = "ros2-mcap"
 SUPPORTED_ENCODINGS = (("cdr", "ros2msg"),)

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from rosbags.typesys.msg import normalize_msgtype
 
-from teleop_lake.network.profiles import CenterProfile, StreamMapping
+from teleop_lake.config.centers import CenterProfile, StreamMapping
 from teleop_lake.rejection import Reason, RecordingRejected
 
 CAMERA_MESSAGE = "sensor_msgs/CompressedImage"

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from teleop_lake.canonical import CAMERA_STREAMS, CameraStream, ChainedFrames, Event, SignalStream
+from teleop_lake.config.centers import StreamMapping
 from teleop_lake.formats.kuavo_topics import (
     MESSAGE_FIELDS,
     FrameHeader,
@@ -31,7 +32,6 @@ from teleop_lake.formats.kuavo_topics import (
 )
 from teleop_lake.formats.ros1_bag import BagReadError, RawMessages
 from teleop_lake.formats.ros1_layout import numeric_rows
-from teleop_lake.network.profiles import StreamMapping
 from teleop_lake.rejection import Reason, RecordingRejected
 
 

@@ -1,6 +1,6 @@
 """The ``grasp_hold_release`` success predicate on one hand's closure over time (0 open .. 1 fist).
 
-The task catalog declares the predicate's numbers per task (`teleop_lake.tasks.SuccessPredicate`:
+The task catalog declares the predicate's numbers per task (`teleop_lake.config.tasks.SuccessPredicate`:
 the stop-short ``closure_band``, ``full_closure``, ``open_below``, ``release_required``, and the
 task's ``hold_min_s``); `GraspParams` holds how the trace is read (how long a stop must last to
 count, how soon a slip shows). The hand's closure is the mean over its finger joints.
@@ -31,7 +31,7 @@ from typing import Literal
 
 import numpy as np
 
-from teleop_lake.tasks import SuccessPredicate
+from teleop_lake.config.tasks import SuccessPredicate
 
 GraspOutcome = Literal["held", "not_released", "dropped", "missed", "no_grasp"]
 

@@ -33,8 +33,8 @@ from typing import Literal
 import numpy as np
 
 from teleop_lake.canonical import Event, SignalStream
+from teleop_lake.config.tasks import TaskSpec
 from teleop_lake.labeling.grasp import GraspEvidence, GraspParams, grasp_evidence
-from teleop_lake.tasks import TaskSpec
 
 LABELER_VERSION = "rules-2"
 

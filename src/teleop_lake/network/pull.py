@@ -17,6 +17,7 @@ from typing import Any
 
 import polars as pl
 
+from teleop_lake.config.centers import CenterProfile
 from teleop_lake.formats import supported_formats
 from teleop_lake.lake import layout
 from teleop_lake.lake.storage import Store
@@ -29,7 +30,6 @@ from teleop_lake.network.drop import (
     read_drop_manifests,
 )
 from teleop_lake.network.identity import content_key_for, episode_id_for
-from teleop_lake.network.profiles import CenterProfile
 from teleop_lake.rejection import Reason
 
 

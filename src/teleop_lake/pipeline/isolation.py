@@ -44,10 +44,10 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from teleop_lake.child_process import spawn_from_long_lived_thread
+from teleop_lake.config.centers import load_profile
 from teleop_lake.lake.ledger import Outcome, write_outcomes
 from teleop_lake.lake.quarantine import quarantine
 from teleop_lake.lake.storage import Store
-from teleop_lake.network.profiles import load_profile
 from teleop_lake.network.pull import BronzeRecording
 from teleop_lake.pipeline import stage_clock
 from teleop_lake.pipeline.batch_result import BatchResult

@@ -23,6 +23,9 @@ from datalake_schemas import EPISODE_FIELDS, episodes_schema, frames_schema
 from teleop_lake import __version__
 from teleop_lake.alignment.clock_model import CANDIDATE_METHODS
 from teleop_lake.canonical import Recording, RecordingMeta
+from teleop_lake.config.centers import load_profile
+from teleop_lake.config.robots import load_robot_model
+from teleop_lake.config.tasks import load_task_catalog
 from teleop_lake.formats import read_recording
 from teleop_lake.formats.kuavo_labels import task_texts
 from teleop_lake.labeling import Label
@@ -31,7 +34,6 @@ from teleop_lake.lake.ledger import Outcome, write_outcomes
 from teleop_lake.lake.pseudonym import pseudonym_key, pseudonymize
 from teleop_lake.lake.quarantine import quarantine
 from teleop_lake.lake.storage import Store
-from teleop_lake.network.profiles import load_profile
 from teleop_lake.network.pull import BronzeRecording
 from teleop_lake.pipeline.batch_result import BatchResult
 from teleop_lake.pipeline.heap import fix_mmap_threshold, release_arrow_pool
@@ -42,9 +44,7 @@ from teleop_lake.processing import ProcessedEpisode, ProcessingParams, process_r
 from teleop_lake.rejection import Reason, RecordingRejected
 from teleop_lake.release.cameras import CameraRows
 from teleop_lake.release.segment import write_segment
-from teleop_lake.robots import load_robot_model
 from teleop_lake.standardize import standardize_recording
-from teleop_lake.tasks import load_task_catalog
 from teleop_lake.transient import is_transient
 
 FILE_ERRORS = (OSError, TimeoutError, ConnectionError)

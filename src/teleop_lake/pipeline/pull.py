@@ -10,6 +10,7 @@ from typing import Any
 
 import polars as pl
 
+from teleop_lake.config.centers import load_profile
 from teleop_lake.lake.ledger import (
     RecordingRef,
     read_outcomes,
@@ -18,7 +19,6 @@ from teleop_lake.lake.ledger import (
 )
 from teleop_lake.lake.quarantine import quarantine
 from teleop_lake.lake.storage import Store
-from teleop_lake.network.profiles import load_profile
 from teleop_lake.network.pull import PullRejection, pull_center
 from teleop_lake.rejection import Reason
 

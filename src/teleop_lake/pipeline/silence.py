@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from teleop_lake.config.centers import UnknownCenterError, load_profile
 from teleop_lake.lake import layout
 from teleop_lake.lake.storage import Store
-from teleop_lake.network.profiles import UnknownCenterError, load_profile
 
 MAX_RUNS_READ = 120  # the streak is counted over at most this many earlier runs
 

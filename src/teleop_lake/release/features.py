@@ -22,10 +22,10 @@ from datalake_schemas import (
     SCHEMA_VERSION,
     upgrade_column,
 )
+from teleop_lake.config.robots import UnknownRobotModelError, load_robot_model
+from teleop_lake.config.tasks import load_task_catalog
 from teleop_lake.lake import layout
 from teleop_lake.lake.storage import Store
-from teleop_lake.robots import UnknownRobotModelError, load_robot_model
-from teleop_lake.tasks import load_task_catalog
 
 FEATURES_FILE = "features.json"
 FEATURES_FORMAT = "teleop-lake-features/1"

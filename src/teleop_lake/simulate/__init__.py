@@ -7,7 +7,7 @@ profile, with physically plausible motion, injected faults and a ground truth un
 
 from __future__ import annotations
 
-from teleop_lake.network.profiles import CENTER_NAMES
+from teleop_lake.config.centers import CENTER_NAMES
 from teleop_lake.simulate.network import SimulationSummary, simulate_network
 from teleop_lake.simulate.params import FaultRates, SimulationProfile, simulation_profile
 

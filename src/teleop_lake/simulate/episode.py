@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from teleop_lake.canonical import CAMERA_STREAMS, STREAM_HAND_STATE, STREAM_JOINT_STATE
-from teleop_lake.network.profiles import load_profile
-from teleop_lake.robots import RobotModel
+from teleop_lake.config.centers import load_profile
+from teleop_lake.config.robots import RobotModel
+from teleop_lake.config.tasks import TaskSpec
 from teleop_lake.simulate.camera import render_frames
 from teleop_lake.simulate.faults import FaultRecord, inject_faults
 from teleop_lake.simulate.kuavo_bag import BagEvent
@@ -31,7 +32,6 @@ from teleop_lake.simulate.rig import (
 from teleop_lake.simulate.stops import StopRest, stop_spans
 from teleop_lake.simulate.story import Story, draw_story
 from teleop_lake.simulate.streams import SimStream, other_clock, sample_streams
-from teleop_lake.tasks import TaskSpec
 
 
 @dataclass(frozen=True)

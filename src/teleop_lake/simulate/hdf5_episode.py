@@ -25,7 +25,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from teleop_lake.network.profiles import CenterProfile, StreamMapping
+from teleop_lake.config.centers import CenterProfile, StreamMapping
 from teleop_lake.simulate.kuavo_bag import BagEvent, joint_positions, position_scale, take_channels
 from teleop_lake.simulate.streams import HEAD_POSE_CHANNELS, SimStream
 

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 from rosbags.rosbag1 import Writer
 
-from teleop_lake.network.profiles import CenterProfile, StreamMapping
-from teleop_lake.robots import RobotModel
+from teleop_lake.config.centers import CenterProfile, StreamMapping
+from teleop_lake.config.robots import RobotModel
 from teleop_lake.simulate.kuavo_types import (
     connection_definition,
     kuavo_typestore,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import lfilter
 
-from teleop_lake.robots import RobotModel
+from teleop_lake.config.robots import RobotModel
 from teleop_lake.simulate.params import MotionParams
 from teleop_lake.simulate.stops import (
     StopRest,

@@ -26,15 +26,15 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from teleop_lake.network.profiles import CENTER_NAMES, CenterProfile, load_profile
-from teleop_lake.robots import load_robot_model
+from teleop_lake.config.centers import CENTER_NAMES, CenterProfile, load_profile
+from teleop_lake.config.robots import load_robot_model
+from teleop_lake.config.tasks import load_task_catalog
 from teleop_lake.simulate.episode import EpisodeData, simulate_episode
 from teleop_lake.simulate.labels import metadata_document
 from teleop_lake.simulate.params import SimulationProfile, simulation_profile
 from teleop_lake.simulate.rig import Rig, draw_center_jitter, draw_rig
 from teleop_lake.simulate.truth import merge_truth, truth_rows
 from teleop_lake.simulate.writers import write_recording
-from teleop_lake.tasks import load_task_catalog
 
 MANIFEST_NAME = "_manifest.jsonl"
 RECORDING_ID_PREFIX = {

@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from teleop_lake.canonical import STREAM_HAND_COMMAND, STREAM_HAND_STATE, STREAM_HEAD_POSE
-from teleop_lake.network.profiles import CenterProfile
-from teleop_lake.robots import RobotModel
+from teleop_lake.config.centers import CenterProfile
+from teleop_lake.config.robots import RobotModel
 from teleop_lake.simulate.kuavo_types import JOINT_DATA_EFFORT_FIELDS
 from teleop_lake.simulate.labels import EEF_TYPE
 from teleop_lake.simulate.params import (

@@ -22,7 +22,7 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 from rosbags.typesys.store import Typestore
 
-from teleop_lake.network.profiles import CenterProfile, StreamMapping
+from teleop_lake.config.centers import CenterProfile, StreamMapping
 from teleop_lake.simulate.kuavo_bag import (
     CAMERA_MSGTYPE,
     EVENT_MSGTYPE,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from teleop_lake.robots import RobotModel
+from teleop_lake.config.robots import RobotModel
 from teleop_lake.simulate.params import REST_KINDS, StopRestParams
 from teleop_lake.simulate.story import Story
 

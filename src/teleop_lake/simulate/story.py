@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from teleop_lake.config.tasks import TaskSpec
 from teleop_lake.simulate.params import FAILURE_REASONS, ClockRange, SimulationProfile
-from teleop_lake.tasks import TaskSpec
 
 # Fixed parts of the phase timeline, seconds (a trained operator's rhythm in the SOP videos).
 IDLE_START_S = 0.3

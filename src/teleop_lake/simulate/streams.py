@@ -23,7 +23,7 @@ from teleop_lake.canonical import (
     STREAM_JOINT_COMMAND,
     STREAM_JOINT_STATE,
 )
-from teleop_lake.robots import RobotModel
+from teleop_lake.config.robots import RobotModel
 from teleop_lake.simulate.claw import claw_current_a, claw_state_codes
 from teleop_lake.simulate.motion import Physics
 from teleop_lake.simulate.params import JitterLevels

@@ -15,8 +15,8 @@ from typing import Any
 import polars as pl
 
 from teleop_lake.canonical import STREAM_JOINT_STATE
+from teleop_lake.config.centers import CenterProfile
 from teleop_lake.network.identity import episode_id_for
-from teleop_lake.network.profiles import CenterProfile
 from teleop_lake.simulate.episode import EpisodeData
 from teleop_lake.simulate.params import SimulationProfile
 from teleop_lake.simulate.rig import end_effector_state_topic

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from teleop_lake.network.profiles import CenterProfile
-from teleop_lake.robots import RobotModel
+from teleop_lake.config.centers import CenterProfile
+from teleop_lake.config.robots import RobotModel
 from teleop_lake.simulate.episode import EpisodeData
 from teleop_lake.simulate.hdf5_episode import write_hdf5_episode
 from teleop_lake.simulate.kuavo_bag import write_kuavo_bag, write_split_kuavo_bag

@@ -37,6 +37,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from teleop_lake.config.tasks import load_task_catalog
 from teleop_lake.lake.storage import Store, json_bytes
 from teleop_lake.release.export.frames import EpisodeWindow, episode_windows, row_step
 from teleop_lake.release.export.selection import (
@@ -55,7 +56,6 @@ from teleop_lake.release.export.statistics import (
 )
 from teleop_lake.release.export.video import VIDEO_FILE_SIZE_MB, VIDEO_PATH, CameraVideo
 from teleop_lake.release.reader import Release
-from teleop_lake.tasks import load_task_catalog
 
 CODEBASE_VERSION = "v3.0"
 CHUNKS_SIZE = 1000

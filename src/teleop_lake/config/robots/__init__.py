@@ -104,7 +104,7 @@ def load_robot_model(name: str) -> RobotModel:
     if not path.is_file():
         raise UnknownRobotModelError(
             f"unknown robot model {name!r}; known models: {', '.join(available_robot_models())}. "
-            f"Add src/teleop_lake/robots/{name}.toml to define it."
+            f"Add src/teleop_lake/config/robots/{name}.toml to define it."
         )
     doc = tomllib.loads(path.read_text(encoding="utf-8"))
     joints = tuple(Joint(**j) for j in doc["joints"])

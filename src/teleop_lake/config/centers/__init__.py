@@ -1,8 +1,10 @@
-"""Center profiles (data files in ``profiles/``): format, robot, drop URL, name mapping.
+"""Center profiles (``<center>.toml`` beside this module): format, robot, drop URL, names.
 
 A profile says how one center delivers and how its raw topic/key/column names
 map onto canonical streams and joints. The pipeline has no center-specific
-code; adding a center is adding ``profiles/<name>.toml``.
+code; adding a center is adding ``config/centers/<name>.toml``. Profiles are configuration:
+the pull, the format adapters and the CLI's checks all read them from here, and nothing here
+imports the rest of the project.
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ class CenterProfile:
             raise UnknownEndEffectorError(
                 f"eef_type {eef_type!r} is not an end effector profile {self.name!r} knows "
                 f"(known: {known}); add it to [end_effectors.eef_types] in "
-                f"profiles/{self.name}.toml with its kind ({', '.join(END_EFFECTOR_KINDS)})"
+                f"config/centers/{self.name}.toml with its kind ({', '.join(END_EFFECTOR_KINDS)})"
             )
         return kind
 
@@ -227,11 +229,11 @@ def profile_from_toml(text: str) -> CenterProfile:
 
 @cache
 def load_profile(center: str) -> CenterProfile:
-    path = resources.files(__package__) / "profiles" / f"{center}.toml"
+    path = resources.files(__package__) / f"{center}.toml"
     if not path.is_file():
         raise UnknownCenterError(
             f"no profile for center {center!r}; known centers: {', '.join(CENTER_NAMES)}. "
-            f"Add src/teleop_lake/network/profiles/{center}.toml to onboard it."
+            f"Add src/teleop_lake/config/centers/{center}.toml to onboard it."
         )
     return _parse_profile(tomllib.loads(path.read_text(encoding="utf-8")))
 
