@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ROBOT_MODEL_TOML = REPO_ROOT / "src" / "teleop_lake" / "robots" / "kuavo_4pro.toml"
-TASK_CATALOG_TOML = REPO_ROOT / "src" / "teleop_lake" / "tasks" / "catalog.toml"
+ROBOT_MODEL_TOML = REPO_ROOT / "src" / "teleop_lake" / "config" / "robots" / "kuavo_4pro.toml"
+TASK_CATALOG_TOML = REPO_ROOT / "src" / "teleop_lake" / "config" / "tasks" / "catalog.toml"
 
 GRAVITY_M_S2 = 9.81
 ARM_JOINTS_PER_SIDE = 7
