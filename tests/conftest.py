@@ -97,6 +97,9 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["TMPDIR"] = str(session_tmp)
     tempfile.tempdir = str(session_tmp)
     _SESSION_TMP.append(session_tmp)
+    # the tool's own home (Prefect state, a long-lived server's record) is the run's too: a
+    # test never uses, nor writes into, the home of whoever runs the tests
+    os.environ["TELEOP_LAKE_HOME"] = str(session_tmp / "teleop-lake-home")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
