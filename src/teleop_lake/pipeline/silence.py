@@ -12,6 +12,8 @@ run that did not cover the center (``--center`` others) neither counts nor break
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from typing import Any
 
 from teleop_lake.config.centers import UnknownCenterError, load_profile
@@ -30,15 +32,14 @@ def _quiet_by_center(summary: dict[str, Any]) -> dict[str, tuple[bool, bool]]:
     }
 
 
-def _earlier_summaries(lake: Store, run_id: str) -> list[dict[str, Any]]:
-    """The lake's run summaries before ``run_id``, newest first (at most `MAX_RUNS_READ`)."""
+def _earlier_summaries(lake: Store, run_id: str) -> Iterator[dict[str, Any]]:
+    """The lake's run summaries before ``run_id``, newest first (at most `MAX_RUNS_READ`),
+    read one at a time: most nights stop at the first summary of a delivering night."""
     runs = sorted((r for r in lake.ls_names("runs") if r < run_id), reverse=True)
-    out = []
     for r in runs[:MAX_RUNS_READ]:
         path = layout.run_summary_file(r)
         if lake.exists(path):
-            out.append(lake.read_json(path))
-    return out
+            yield lake.read_json(path)
 
 
 def silent_centers(lake: Store, summary: dict[str, Any]) -> list[dict[str, Any]]:
@@ -56,29 +57,34 @@ def silent_centers(lake: Store, summary: dict[str, Any]) -> list[dict[str, Any]]
             thresholds[center] = threshold
     if not thresholds:
         return []
-    runs = [summary, *_earlier_summaries(lake, summary["run_id"])]
+    # per center: date -> unreachable on every run of it; the last night it delivered
+    quiet_dates: dict[str, dict[str, bool]] = {c: {} for c in thresholds}
+    last_delivery: dict[str, str | None] = dict.fromkeys(thresholds)
+    open_centers = set(thresholds)  # still counting back
+    for run in itertools.chain([summary], _earlier_summaries(lake, summary["run_id"])):
+        date = str(run.get("date") or run["run_id"])
+        for center, (quiet, unreachable) in _quiet_by_center(run).items():
+            if center not in open_centers:
+                continue
+            dates = quiet_dates[center]
+            if not quiet:
+                last_delivery[center] = date
+                dates.pop(date, None)  # a delivering run makes its date not quiet
+                open_centers.discard(center)
+            else:
+                dates[date] = dates.get(date, True) and unreachable
+        if not open_centers:
+            break
     alerts = []
     for center, threshold in thresholds.items():
-        quiet_dates: dict[str, bool] = {}  # date -> unreachable on every run of it
-        last_delivery = None
-        for run in runs:
-            covered = _quiet_by_center(run).get(center)
-            if covered is None:
-                continue
-            quiet, unreachable = covered
-            date = str(run.get("date") or run["run_id"])
-            if not quiet:
-                last_delivery = date
-                quiet_dates.pop(date, None)  # a delivering run makes its date not quiet
-                break
-            quiet_dates[date] = quiet_dates.get(date, True) and unreachable
-        if len(quiet_dates) >= threshold:
+        dates = quiet_dates[center]
+        if len(dates) >= threshold:
             alert: dict[str, Any] = {
                 "center": center,
-                "nights": len(quiet_dates),
-                "unreachable_nights": sum(quiet_dates.values()),
+                "nights": len(dates),
+                "unreachable_nights": sum(dates.values()),
                 "threshold": threshold,
-                "last_delivery": last_delivery,
+                "last_delivery": last_delivery[center],
             }
             alert["message"] = silence_message(alert)
             alerts.append(alert)
