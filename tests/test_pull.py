@@ -118,6 +118,44 @@ def test_pull_is_incremental_and_dedupes_redeliveries(tmp_path: Path) -> None:
     assert _pull(net, lake, "run4", until="2026-11-25").new == []
 
 
+def test_one_content_delivered_twice_in_a_night_is_copied_once(tmp_path: Path) -> None:
+    """Recordings are copied in parallel; deliveries of one content still resolve in manifest
+    order: the first copy wins and the later one is a duplicate, unless the first was refused,
+    and then the later one gets its own try."""
+    import hashlib
+
+    net, lake = tmp_path / "net", tmp_path / "lake"
+    drop = net / "beijing"
+    for i in range(4):  # enough recordings for both copy threads
+        write_drop_recording(drop, "2026-11-22", f"r{i}", {f"st01/r{i}.bag": bytes([i]) * 100})
+    write_drop_recording(drop, "2026-11-22", "a", {"st01/a.bag": b"A"})
+    write_drop_recording(drop, "2026-11-23", "a", {"st01/a.bag": b"A"})
+    # "b": the first delivery's bytes were damaged in transit (the manifest's sha256 is the
+    # content's), the second delivery of the same content is whole
+    sha_b = hashlib.sha256(b"B").hexdigest()
+    write_drop_recording(
+        drop,
+        "2026-11-22",
+        "b",
+        {"st01/b.bag": b"X"},
+        file_overrides={"st01/b.bag": {"sha256": sha_b}},
+    )
+    write_drop_recording(drop, "2026-11-23", "b", {"st01/b.bag": b"B"})
+    res = _pull(net, lake, "run1")
+    new = sorted((r.recording_id, r.date_folder) for r in res.new)
+    assert new == [("a", "2026-11-22"), ("b", "2026-11-23")] + [
+        (f"r{i}", "2026-11-22") for i in range(4)
+    ]
+    assert res.duplicates == 1
+    assert [(r.recording_id, r.date_folder) for r in res.rejected] == [("b", "2026-11-22")]
+    assert (
+        Store(str(lake)).read_bytes(
+            f"{next(r for r in res.new if r.recording_id == 'b').bronze_dir}/st01/b.bag"
+        )
+        == b"B"
+    )
+
+
 def test_unreachable_center_is_reported(tmp_path: Path) -> None:
     res = _pull(tmp_path / "no-such-network", tmp_path / "lake", "run1")
     assert not res.reachable

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -115,9 +116,17 @@ def max_file_bytes(profile: CenterProfile) -> int:
     return int(profile.max_file_gib * 2**30)
 
 
+PULL_THREADS = 2
+"""Recordings of one center copied at a time. Copying and hashing release the GIL, so two
+threads keep two cores busy on a drop in the page cache, and overlap waits on a disk or a
+network otherwise."""
+
+_Pulled = tuple[BronzeRecording | None, tuple[Reason, ...], int]  # record, reasons, bytes
+
+
 def _pull_one(
     entry: ManifestEntry, drop: Store, lake: Store, content_key: str, profile: CenterProfile
-) -> tuple[BronzeRecording | None, tuple[Reason, ...], int]:
+) -> _Pulled:
     """Copy and verify one recording. Returns (bronze record or None, reasons, bytes copied)."""
     reasons: list[Reason] = []
     if entry.raw_format not in supported_formats():
@@ -271,6 +280,11 @@ def pull_center(
 
     seen, in_bronze = _seen_keys(lake, profile.name)
     ledger_rows: list[dict[str, Any]] = []
+    # Decide in manifest order what to copy; copy those in parallel (copying and hashing
+    # release the GIL); take the results in manifest order. An entry whose content another
+    # entry of tonight is already copying waits for that copy: a duplicate if it succeeded.
+    to_copy: list[tuple[ManifestEntry, str, dict[str, Any]]] = []
+    waiting: list[tuple[ManifestEntry, str, dict[str, Any]]] = []
     for entry in entries:
         key = content_key_for((f.path, f.sha256) for f in entry.files)
         if (entry.date_folder, entry.recording_id, key) in seen:
@@ -287,25 +301,41 @@ def pull_center(
         if key in in_bronze:  # a re-delivery of content we already hold
             result.duplicates += 1
             ledger_rows.append({**row, "status": "duplicate"})
-            continue
-        record, reasons, copied = _pull_one(entry, drop, lake, key, profile)
+        elif any(key == k for _, k, _ in to_copy):
+            waiting.append((entry, key, row))
+        else:
+            to_copy.append((entry, key, row))
+
+    def take(entry: ManifestEntry, key: str, row: dict[str, Any], pulled: _Pulled) -> None:
+        record, reasons, copied = pulled
         result.bytes_copied += copied
         if record is not None:
             in_bronze.add(key)
             result.new.append(record)
             ledger_rows.append({**row, "status": "bronze"})
-        else:
-            result.rejected.append(
-                PullRejection(
-                    center=profile.name,
-                    recording_id=entry.recording_id,
-                    episode_id=episode_id_for(profile.name, entry.recording_id),
-                    content_key=key,
-                    date_folder=entry.date_folder,
-                    reasons=reasons,
-                )
+            return
+        result.rejected.append(
+            PullRejection(
+                center=profile.name,
+                recording_id=entry.recording_id,
+                episode_id=episode_id_for(profile.name, entry.recording_id),
+                content_key=key,
+                date_folder=entry.date_folder,
+                reasons=reasons,
             )
-            ledger_rows.append({**row, "status": "quarantined"})
+        )
+        ledger_rows.append({**row, "status": "quarantined"})
+
+    with ThreadPoolExecutor(max_workers=PULL_THREADS, thread_name_prefix="pull") as pool:
+        copies = pool.map(lambda item: _pull_one(item[0], drop, lake, item[1], profile), to_copy)
+        for (entry, key, row), pulled in zip(to_copy, copies, strict=True):
+            take(entry, key, row, pulled)
+    for entry, key, row in waiting:
+        if key in in_bronze:
+            result.duplicates += 1
+            ledger_rows.append({**row, "status": "duplicate"})
+        else:  # the first copy of this content was refused: this delivery gets its own try
+            take(entry, key, row, _pull_one(entry, drop, lake, key, profile))
     if record_rejections is not None and result.rejected:
         record_rejections(result.rejected)
     if ledger_rows:
