@@ -36,7 +36,8 @@ from teleop_lake.child_process import die_with_parent_in_own_group
 STARTUP_TIMEOUT_ENV = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -57,7 +58,7 @@ def local_prefect_server() -> Iterator[str | None]:
     if os.environ.get("PREFECT_API_URL"):
         yield None
         return
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/api"
     cmd = [
         sys.executable,

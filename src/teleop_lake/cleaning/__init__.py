@@ -3,15 +3,15 @@ samples and camera frame problems; repair what the policy allows. Never drops si
 
 Pure transforms over numpy arrays and canonical streams: no IO, no orchestration.
 
-Names are imported on first use (PEP 562), so that a light part of the package (its parameter
-dataclasses) can be imported without the numerical modules: the nightly flow's process needs
-the parameters, not scipy.
+Names are imported on first use (`teleop_lake.lazy_names`): the nightly flow's process needs
+the parameter dataclasses, not scipy.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from teleop_lake.lazy_names import lazy_getattr
 
 if TYPE_CHECKING:
     from teleop_lake.cleaning.cameras import CameraCheck, check_camera_stream
@@ -70,11 +70,4 @@ __all__ = [
     "quality_score",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _EXPORTS, globals())

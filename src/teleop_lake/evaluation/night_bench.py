@@ -244,10 +244,10 @@ def measure_night(root: Path, network: Path, prefect: bool) -> dict[str, Any]:
     res["camera_bytes_vs_bag"] = camera_files / res["bag_camera_bytes"]
     res["night_bytes_s_vs_copy"] = res["night_bytes_s"] / copy_bps
     if prefect:
-        from teleop_lake.local_server import start_server, stop_server
+        from teleop_lake.local_server import free_port, start_server, stop_server
 
         home = root / "home"
-        start_server(home, port=_free_port())
+        start_server(home, port=free_port())
         try:
             pn = _cli_night(network, root / "lake-prefect", home)
             empty = _cli_night(network, root / "lake-prefect", home)  # nothing new: fixed cost
@@ -260,14 +260,6 @@ def measure_night(root: Path, network: Path, prefect: bool) -> dict[str, Any]:
         res["fixed_cpu_s"] = empty["cpu_s"]
         res["fixed_cpu_private_server_s"] = private["cpu_s"]
     return res
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def bench_night(

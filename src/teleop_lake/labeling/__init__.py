@@ -2,15 +2,15 @@
 (operator, rule or qa_override), confidence and review flags; the review-queue ranking; and
 applying QA overrides to an episodes table. Pure: no IO.
 
-Names are imported on first use (PEP 562), so that a light part of the package (its parameter
-dataclasses) can be imported without the numerical modules: the nightly flow's process needs
-the parameters, not scipy.
+Names are imported on first use (`teleop_lake.lazy_names`): the nightly flow's process needs
+the parameter dataclasses, not scipy.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from teleop_lake.lazy_names import lazy_getattr
 
 if TYPE_CHECKING:
     from teleop_lake.labeling.grasp import GraspEvidence, GraspParams, grasp_evidence
@@ -64,11 +64,4 @@ __all__ = [
     "rule_verdict",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _EXPORTS, globals())
