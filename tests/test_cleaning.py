@@ -170,6 +170,28 @@ def test_steps_no_joint_can_make_are_flagged_not_repaired() -> None:
     assert not calm.limit.any()
 
 
+def test_a_clean_stream_is_not_copied_and_a_repaired_one_leaves_its_input_alone() -> None:
+    rng = np.random.default_rng(3)
+    t, _, noisy = moving_signal(rng, n=4_000, channels=4)
+    kept = noisy.copy()
+    clean = detect_spikes("joint_state", t, noisy, floors(4), PARAMS)
+    assert not clean.spike.any()
+    # nothing to repair: the stream's own values, and nobody downstream may write to them
+    assert np.shares_memory(clean.values, noisy)
+    assert not clean.values.flags.writeable
+    with pytest.raises(ValueError):
+        clean.values[0, 0] = 0.0
+    dirty = noisy.copy()
+    dirty[1000, 2] += 60 * NOISE
+    dirty[2000, 1] = np.nan
+    before = dirty.copy()
+    repaired = detect_spikes("joint_state", t, dirty, floors(4), PARAMS)
+    assert repaired.spike[1000, 2] and repaired.spike[2000, 1]
+    assert not np.shares_memory(repaired.values, dirty)
+    np.testing.assert_array_equal(dirty, before)  # the delivered values stay as delivered
+    np.testing.assert_array_equal(noisy, kept)
+
+
 def test_non_finite_values_are_repaired() -> None:
     rng = np.random.default_rng(7)
     t, clean, noisy = moving_signal(rng, n=2_000, channels=2)

@@ -96,6 +96,20 @@ def test_joint_state_in_canonical_order_and_units() -> None:
     np.testing.assert_array_equal(cmd.values, expected + 0.5)
 
 
+def test_release_raw_hands_each_raw_stream_over_as_it_is_converted() -> None:
+    kept, _ = raw_recording()
+    rec, _ = raw_recording()
+    names = list(rec.signals)
+    out = standardize_recording(rec, ZHENGZHOU, ROBOT, release_raw=True)
+    assert rec.signals == {}  # the raw streams are gone from the input: freed as converted
+    same = standardize_recording(kept, ZHENGZHOU, ROBOT)
+    assert list(out.signals) == names
+    for name in names:
+        assert out.signals[name].channels == same.signals[name].channels
+        np.testing.assert_array_equal(out.signals[name].values, same.signals[name].values)
+    assert len(kept.signals) == len(names)  # without it the input is left as it was
+
+
 def test_arm_target_degrees_become_radians() -> None:
     rec, truth = raw_recording()
     arm = standardize_recording(rec, ZHENGZHOU, ROBOT).signals["arm_target"]

@@ -214,14 +214,19 @@ def _pose_stream(stream: SignalStream) -> SignalStream:
 
 
 def standardize_recording(
-    recording: Recording, profile: CenterProfile, robot: RobotModel
+    recording: Recording, profile: CenterProfile, robot: RobotModel, *, release_raw: bool = False
 ) -> Recording:
-    """A new `Recording` in SI units with the robot model's canonical channel names and order."""
+    """A new `Recording` in SI units with the robot model's canonical channel names and order.
+
+    With ``release_raw``, each raw stream is taken out of ``recording`` as it is converted,
+    so that a raw stream is freed once its standard copy exists: the raw and standard
+    recordings are never both whole in memory. ``recording`` is left without signals."""
     missing: dict[str, list[str]] = {}
     signals: dict[str, SignalStream] = {}
     kind = str(recording.meta.extra.get("end_effector", "hand"))
     profile = profile.for_end_effector(kind)
-    for name, stream in recording.signals.items():
+    for name in list(recording.signals):
+        stream = recording.signals.pop(name) if release_raw else recording.signals[name]
         mapping = _mapping_for(profile, stream)
         absent: set[str] = set()
         if name in _JOINT_QUANTITIES:

@@ -29,7 +29,7 @@ def robust_scale(residual: np.ndarray, stride: int, floors: np.ndarray) -> np.nd
     return np.maximum(MAD_TO_SIGMA * np.median(np.abs(sample), axis=0), floors)
 
 
-BLOCK_BYTES = 16 << 20
+BLOCK_BYTES = 4 << 20
 """Size of the channel blocks that per-channel tests work through (`column_blocks`)."""
 
 

@@ -369,7 +369,10 @@ def detect_spikes(
     (`teleop_lake.cleaning.limits.judge_limits`): a limit never makes a spike. With ``rate``
     (per channel, the largest plausible change per second), steps no joint can make are
     limit violations too (`teleop_lake.cleaning.limits.judge_jumps`)."""
-    x = np.array(values, dtype=np.float64, copy=True)
+    # The stream's own values, read-only, until a sample is repaired: a clean stream (the
+    # common case) is not copied, and nothing downstream can change what was delivered.
+    x = np.asarray(values, dtype=np.float64).view()
+    x.flags.writeable = False
     floors = np.array([params.scale_floor(c) for c in channels])
     # A channel with no finite value at all was not delivered (a format without torque): it is
     # absent, not one long spike.
@@ -377,6 +380,7 @@ def detect_spikes(
     nonfinite = ~finite & finite.any(axis=0)
     del finite
     if nonfinite.any():
+        x = np.array(x)  # repaired below: the stream's values stay as delivered
         _interpolate_masked(t_ns, x, nonfinite)
     second = floors.copy()
     spike = np.zeros(x.shape, dtype=bool)
@@ -402,6 +406,8 @@ def detect_spikes(
                 spike[a : b + 1, c] = False
         # the values as delivered: only non-finite samples were interpolated so far
         before = np.asarray(values, dtype=np.float64)
+        if not x.flags.writeable:
+            x = np.array(x)
         _interpolate_masked(t_ns, x, spike)
         ch, first, last = runs_of(spike)
         for c, a, b in zip(ch, first, last, strict=True):

@@ -40,6 +40,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from teleop_lake.pipeline.heap import batch_process_env
+
 CENTER = "beijing"
 DATE = "2026-11-23"
 GRID_HZ = 50.0
@@ -117,7 +119,9 @@ def _bag_camera_bytes(network: Path) -> int:
 
 def _child_night(network: Path, lake: Path) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "teleop_lake.evaluation.night_bench", str(network), str(lake)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    # the plain night's child gets the batch worker's environment: it measures what a
+    # batch process of the nightly flow holds
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=batch_process_env())
     if proc.returncode != 0:
         raise RuntimeError(f"the benchmark night failed: {proc.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -55,7 +55,7 @@ _INDEX_ENTRY = np.dtype([("sec", "<u4"), ("nsec", "<u4"), ("offset", "<u4")])
 # past the end of the file as a cut file ("truncated"). Recorders split chunks at a few
 # MB and single camera frames stay far below 1 GiB.
 MAX_RECORD_BYTES = 1 << 30
-BATCH_MESSAGES = 100_000
+BATCH_MESSAGES = 25_000
 """Messages per batch when a bag is read batch by batch (`Ros1Bag.read_topic_batches`): at
 a Kuavo rig's ~1.6 kHz of signal messages about a minute, some 60 MB of payloads."""
 

@@ -51,6 +51,7 @@ from teleop_lake.lake.storage import Store
 from teleop_lake.network.pull import BronzeRecording
 from teleop_lake.pipeline import stage_clock
 from teleop_lake.pipeline.batch_result import BatchResult
+from teleop_lake.pipeline.heap import batch_process_env
 from teleop_lake.pipeline.pull import MAX_PENDING_NIGHTS
 from teleop_lake.pipeline.stage_clock import add_center_seconds
 from teleop_lake.pipeline.stop import stop_requested
@@ -127,6 +128,7 @@ class Worker:
     def __init__(self) -> None:
         self.proc = spawn_from_long_lived_thread(
             [sys.executable, "-m", WORKER_MODULE, str(os.getpid())],
+            env=batch_process_env(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             close_fds=True,

@@ -262,6 +262,9 @@ def process_batch(
             return BatchResult(batch_id=batch_id)
         rec = BronzeRecording.from_dict(raw)
         report("recording", raw)
+        # The last recording's signals go before this one is read: a batch holds one
+        # recording's decoded signals at a time, never two.
+        recording = ep = None
         stage = "decode"
         try:
             profile = load_profile(rec.center)
@@ -270,7 +273,7 @@ def process_batch(
                 recording = read_recording(
                     rec.raw_format, paths, recording_meta(rec, robot.name), profile
                 )
-                recording = standardize_recording(recording, profile, robot)
+                recording = standardize_recording(recording, profile, robot, release_raw=True)
             stage = "process"
             task = catalog.get(recording.meta.task_code)
             with timed("clean, align, label", spent, rec.center):
@@ -377,7 +380,8 @@ def process_batch(
         episodes = pl.DataFrame(rows, schema={k: v[0] for k, v in EPISODE_FIELDS.items()})
         episodes_schema().validate(episodes)
         kept_ids = [k[2].episode_id for k in kept]
-        frames_all = frames_all.filter(pl.col("episode_id").is_in(kept_ids))
+        if frames_all["episode_id"].n_unique() != len(kept_ids):  # a recording was refused
+            frames_all = frames_all.filter(pl.col("episode_id").is_in(kept_ids))
         findings = pl.concat(
             [k[2].findings.with_columns(pl.lit(k[2].episode_id).alias("episode_id")) for k in kept],
             how="diagonal_relaxed",
