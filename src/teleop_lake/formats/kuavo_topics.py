@@ -252,21 +252,29 @@ def join_signal_pieces(
     if len(pieces) == 1 and len(channels) == first.values.shape[1]:
         values = first.values  # one batch, every quantity kept: no copy
     else:
-        values = np.full((n, len(channels)), np.nan)
+        # Not np.full: its pages would all be touched (and resident) before the first batch
+        # is let go. Each batch's rows are written once, NaN where it lacks a channel, so the
+        # stream grows as its batches go and the read holds one copy plus a batch.
+        values = np.empty((n, len(channels)))
         row = 0
         while pieces:  # each batch is let go once copied
             piece = pieces.pop(0)
+            rows = slice(row, row + len(piece.t_ns))
+            written = np.zeros(len(channels), dtype=bool)
             col = 0
             for q, names, _ in piece.quantities:
                 if q in kept:
                     idx = [column[f"{q}_raw.{j}"] for j in names]
-                    rows = slice(row, row + len(piece.t_ns))
                     cols: slice | list[int] = idx
                     if idx == list(range(idx[0], idx[0] + len(idx))) if idx else False:
                         cols = slice(idx[0], idx[0] + len(idx))
                     values[rows, cols] = piece.values[:, col : col + len(names)]
+                    written[idx] = True
                 col += len(names)
+            if not written.all():
+                values[rows, ~written] = np.nan
             row += len(piece.t_ns)
+            del piece
     stream = SignalStream(
         name=name,
         clock="operator" if first.clock == "operator" else "robot",
