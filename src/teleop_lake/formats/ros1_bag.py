@@ -366,14 +366,25 @@ class Ros1Bag:
         try:
             for chunk in chunks:
                 conns = [cid for cid in chunk.index if cid in wanted]
+                if not conns:
+                    continue
                 data = self._chunk_data(chunk)
                 arr = np.frombuffer(data, dtype=np.uint8)
+                in_file = chunk.data_pos if chunk.compression == "none" else None
+                # every wanted record of the chunk located at once, then split by connection
+                found = locate_payloads(
+                    data,
+                    arr,
+                    np.concatenate([chunk.index[cid]["offset"] for cid in conns]).astype(np.int64),
+                )
+                first = 0
                 for cid in conns:
                     entries = chunk.index[cid]
                     topic = wanted[cid]
                     times[topic].append(_entry_times_ns(entries))
-                    seg = locate_payloads(data, arr, entries["offset"].astype(np.int64))
-                    in_file = chunk.data_pos if chunk.compression == "none" else None
+                    rows = slice(first, first + len(entries))
+                    first = rows.stop
+                    seg = PayloadSegment(arr, found.starts[rows], found.lengths[rows])
                     gathered[topic].add(seg, in_file)
         except Truncated:
             raise BagReadError(

@@ -231,8 +231,9 @@ def locate_payloads(data: memoryview, arr: np.ndarray, offsets: np.ndarray) -> P
     """Where the payloads of the message records at ``offsets`` of one chunk are, vectorised.
 
     The first record is parsed in Python; every other record whose header has the
-    same length and the same bytes apart from the time value (the common case) is
-    located with numpy. The rest are parsed one by one.
+    same length and the same bytes apart from its time and connection values (the common
+    case) is located with numpy. The rest are parsed one by one. The offsets may belong to
+    several connections: a chunk's records are located in one call.
     """
     if len(offsets) == 0:
         return PayloadSegment(arr, offsets, offsets.copy())
@@ -257,14 +258,21 @@ def locate_payloads(data: memoryview, arr: np.ndarray, offsets: np.ndarray) -> P
     return PayloadSegment(arr, starts, lengths)
 
 
+_VARYING_FIELDS = {b"time=": 9, b"conn=": 9}
+"""Message header fields whose values differ from record to record: name and where the value
+starts (4 length bytes + the name)."""
+
+
 def _time_mask(header: bytes) -> np.ndarray:
-    """Boolean mask over a message record header: True on the bytes of the time value."""
+    """Boolean mask over a message record header: True on the bytes of the time and
+    connection values."""
     mask = np.zeros(len(header), dtype=bool)
     pos = 0
     while pos + 4 <= len(header):
         (flen,) = struct.unpack_from("<I", header, pos)
         field = header[pos + 4 : pos + 4 + flen]
-        if field.startswith(b"time="):
-            mask[pos + 9 : pos + 4 + flen] = True
+        value_at = _VARYING_FIELDS.get(field[:5])
+        if value_at is not None:
+            mask[pos + value_at : pos + 4 + flen] = True
         pos += 4 + flen
     return mask
