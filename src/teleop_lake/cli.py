@@ -1002,13 +1002,17 @@ def bench_night(
             f"{v['cpu_s'] / big['night_cpu_s']:.0%}",
         )
     out.print(st)
-    nn = res["network_night"]
+    nn, sp = res["network_night"], res["signal_path"]
     out.print(
         f"peak RSS {list(runs)[-1]} / 1x: {res['rss_ratio']:.2f} (target <= 1.2)\n"
-        f"a network night of {nn['episodes']:,} one-minute episodes: {nn['cpu_hours']:.1f} CPU h "
-        f"= {nn['hours_on_one_machine']:.1f} h on one {2}-core machine (target <= 1 h); "
-        f"{nn['bytes'] / 1e12:.1f} TB delivered, {nn['copy_hours']:.1f} h to copy at this "
-        "machine's bandwidth"
+        f"signal path ({', '.join(sp['stages'])}): {sp['core_s_per_added_60s']:.2f} core-s per "
+        f"added minute of data; a network night of it: {sp['network_night_cpu_hours']:.1f} CPU h "
+        f"= {sp['network_night_hours_on_one_machine']:.2f} h on one 2-core machine "
+        "(target <= 1 h)\n"
+        f"the whole night of {nn['episodes']:,} one-minute episodes, camera bytes included: "
+        f"{nn['cpu_hours']:.1f} CPU h = {nn['hours_on_one_machine']:.1f} h on one 2-core machine; "
+        f"its floor is the disk: {nn['bytes'] / 1e12:.1f} TB delivered, {nn['copy_hours']:.1f} h "
+        "to copy at this machine's bandwidth"
     )
 
 

@@ -48,6 +48,11 @@ GRID_HZ = 50.0
 NETWORK_NIGHT_EPISODES = 14_000
 NETWORK_NIGHT_EPISODE_S = 60.0
 MACHINE_CORES = 2
+SIGNAL_STAGES = ("decode", "clean, align, label", "validate", "write evidence", "publish release")
+"""The signal path of a night: its stages but the two that move camera bytes, whose floor is the
+disk: the pull (copy and hash into bronze) and the segment write. The segment write holds the
+signal tables too (frames, replay buffer, statistics); they are not timed apart, so the signal
+path leaves out their cost."""
 CHUNK = 8 << 20
 
 
@@ -309,12 +314,14 @@ def bench_night(
             shutil.rmtree(root)
     one, many = runs["1x"], runs[f"{scale}x"]
     core_s_60 = many["core_s_per_60s"]
+    signal = _signal_path(one, many)
     network_cpu_h = NETWORK_NIGHT_EPISODES * core_s_60 * NETWORK_NIGHT_EPISODE_S / 60.0 / 3600
     return {
         "center": CENTER,
         "camera": "3 x 640x480 JPEG, 30 Hz",
         "runs": runs,
         "rss_ratio": many["peak_rss_bytes"] / one["peak_rss_bytes"],
+        "signal_path": signal,
         "network_night": {
             "episodes": NETWORK_NIGHT_EPISODES,
             "core_s_per_60s": core_s_60,
@@ -328,6 +335,26 @@ def bench_night(
             / many["copy_bandwidth_bytes_s"]
             / 3600,
         },
+    }
+
+
+def _signal_path(one: dict[str, Any], many: dict[str, Any]) -> dict[str, Any]:
+    """The signal path's CPU per added minute of data (the large night less the small one:
+    a process's imports and first calls are paid once, not per episode), and a network night
+    of it on one machine."""
+
+    def cpu(run: dict[str, Any]) -> float:
+        return sum(float(run["stages"].get(s, {}).get("cpu_s", 0.0)) for s in SIGNAL_STAGES)
+
+    added_s = many["data_s"] - one["data_s"]
+    per_60 = (cpu(many) - cpu(one)) * 60.0 / added_s if added_s > 0 else float("nan")
+    cpu_h = NETWORK_NIGHT_EPISODES * per_60 * NETWORK_NIGHT_EPISODE_S / 60.0 / 3600
+    return {
+        "stages": list(SIGNAL_STAGES),
+        "cpu_s": {"1x": cpu(one), "large": cpu(many)},
+        "core_s_per_added_60s": per_60,
+        "network_night_cpu_hours": cpu_h,
+        "network_night_hours_on_one_machine": cpu_h / MACHINE_CORES,
     }
 
 
