@@ -107,3 +107,40 @@ def test_release_published_and_verified_on_s3(s3_endpoint: str) -> None:
     assert check.ok and check.n_files > 5, check.problems
     frames = open_release(lake.url).scan_frames().collect()
     assert frames.height == 8
+
+
+def test_a_night_on_an_unreachable_network_stops_before_prefect_starts(
+    tmp_path: Path, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    import teleop_lake.cli as cli
+
+    def no_night(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the night started on a network with no center")
+
+    monkeypatch.setattr(cli, "_run_night", no_night)
+    runner = CliRunner()
+    lake = str(tmp_path / "lake")
+    # a bucket with no center folder, a bucket that does not exist, no endpoint at all
+    s3 = fsspec.filesystem("s3", skip_instance_cache=True)
+    s3.pipe("drops/network/README", b"not a center")
+    cases = {
+        "s3://drops/network": "holds no folder of beijing",
+        "s3://no-such-bucket/network": "no center was reachable under s3://no-such-bucket",
+    }
+    for network, expected in cases.items():
+        res = runner.invoke(
+            cli.app, ["nightly", "--network", network, "--lake", lake, "--center", "beijing"]
+        )
+        assert res.exit_code == cli.EXIT_CANNOT_RUN, res.output
+        assert expected in " ".join(res.output.split()), res.output
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    fsspec.filesystem("s3").clear_instance_cache()
+    res = runner.invoke(
+        cli.app,
+        ["nightly", "--network", "s3://drops/network", "--lake", lake, "--center", "beijing"],
+    )
+    assert res.exit_code == cli.EXIT_CANNOT_RUN, res.output
+    assert "check --network, the storage endpoint" in " ".join(res.output.split()), res.output

@@ -140,6 +140,37 @@ def _check_lake_writable(lake: str) -> None:
         )
 
 
+def _check_network(network: str, centers: list[str] | None) -> None:
+    """At least one wanted center's drop folder is there, before Prefect starts: a mistyped
+    --network, a missing bucket or an endpoint that refuses connections fails in seconds, not
+    after a whole night of unreachable centers. One reachable center is enough: the night
+    judges the others center by center (unreachable, silent)."""
+    from teleop_lake.config.centers import CENTER_NAMES
+    from teleop_lake.lake.storage import Store
+
+    wanted = centers or list(CENTER_NAMES)
+    found = False
+    error: Exception | None = None
+    try:
+        drops = Store(network)
+        if not drops.is_local or drops.isdir(""):
+            found = any(drops.isdir(c) for c in wanted)
+    except Exception as exc:  # a remote store: no endpoint, no bucket, no credentials
+        error = exc
+    if error is not None:
+        _fail(
+            f"no center was reachable under {network} ({type(error).__name__}: {error}); "
+            "check --network, the storage endpoint and its credentials"
+        )
+    if drops.is_local and not drops.isdir(""):
+        _fail(f"no center was reachable under {network}: no such folder; check --network")
+    if not found:
+        _fail(
+            f"no center was reachable under {network}: it holds no folder of "
+            f"{', '.join(wanted)}; check --network (one drop folder per center)"
+        )
+
+
 def _check_date(date: str) -> str:
     try:
         dt.date.fromisoformat(date)
@@ -408,20 +439,7 @@ def nightly(
     held = read_lease(Store(lake)) if not wait else None
     if held is not None and not held.expired(dt.datetime.now(dt.UTC)):
         _fail(str(LakeBusyError(held, lake)), EXIT_BUSY)  # before starting Prefect
-    drops = Store(network)
-    if drops.is_local and not drops.isdir(""):
-        # before starting Prefect: a mistyped local --network fails in a second, not after a
-        # whole (empty) night; a remote network is judged center by center in the night
-        _fail(f"no center was reachable under {network}: no such folder; check --network")
-    if drops.is_local:
-        from teleop_lake.config.centers import CENTER_NAMES
-
-        wanted = center or list(CENTER_NAMES)
-        if not any(drops.isdir(c) for c in wanted):
-            _fail(
-                f"no center was reachable under {network}: it holds no folder of "
-                f"{', '.join(wanted)}; check --network (one drop folder per center)"
-            )
+    _check_network(network, center)
     try:
         summary = _run_night(
             network, lake, night, batch_size, center, dask_address, params_file, wait
