@@ -192,6 +192,42 @@ def test_a_clean_stream_is_not_copied_and_a_repaired_one_leaves_its_input_alone(
     np.testing.assert_array_equal(noisy, kept)
 
 
+def test_rows_where_every_channel_of_a_quantity_reads_zero_are_flagged_not_repaired() -> None:
+    """A zeroed block of a file (or a driver sending zeros for a lost reading) puts every
+    torque channel at exactly 0 for a stretch: torque has no rate limit, so only the rows'
+    all-zero pattern gives it away. Kept as read (motors off read zero too) and flagged, one
+    finding per stretch. Zero velocity at rest, a stream that starts zeroed, a quantity that
+    is zero for much of the take, and two channels at zero by chance are not faults."""
+    rng = np.random.default_rng(9)
+    t, _, pos = moving_signal(rng, n=6_000, channels=4)
+    effort = 2.0 + rng.normal(0, 0.05, (6_000, 4))
+    velocity = rng.normal(0, 0.01, (6_000, 4))
+    velocity[2000:2100] = 0.0  # at rest, a deadband driver reads exact zeros
+    effort[3000:3030] = 0.0  # 30 rows of every torque channel lost
+    effort[100:103, :2] = 0.0  # two channels at zero together: chance, not a lost row
+    x = np.hstack([pos, velocity, effort])
+    names = (
+        tuple(f"position_rad.j{i}" for i in range(4))
+        + tuple(f"velocity_rad_s.j{i}" for i in range(4))
+        + tuple(f"effort_n_m.j{i}" for i in range(4))
+    )
+    result = detect_spikes("joint_state", t, x, names, PARAMS)
+    zeroed = [f for f in result.findings if f.evidence.rule == "limit.all_channels_zero"]
+    assert [(f.kind, f.repaired, f.start_ns, f.end_ns) for f in zeroed] == [
+        ("limit_violation", False, int(t[3000]), int(t[3029]))
+    ]
+    assert "all 4 measured effort_n_m channels read exactly 0 for 30 sample(s)" in zeroed[0].detail
+    assert result.limit[3000:3030, 8:].all() and result.limit[:, 8:].sum() == 120
+    assert not result.limit[:, :8].any()  # positions untouched, velocity at rest is no fault
+    assert np.all(result.values[3000:3030, 8:] == 0.0)  # kept as read
+    # zero at the very start, or for much of the take: how the rig reports, not a lost row
+    for start, stop in ((0, 40), (1000, 1500)):
+        e = 2.0 + rng.normal(0, 0.05, (6_000, 4))
+        e[start:stop] = 0.0
+        quiet = detect_spikes("joint_state", t, np.hstack([pos, e]), names[:4] + names[8:], PARAMS)
+        assert not [f for f in quiet.findings if f.evidence.rule == "limit.all_channels_zero"]
+
+
 def test_non_finite_values_are_repaired() -> None:
     rng = np.random.default_rng(7)
     t, clean, noisy = moving_signal(rng, n=2_000, channels=2)

@@ -305,3 +305,75 @@ def judge_jumps(
                 )
             )
     return mask, findings
+
+
+ZEROED_MIN_CHANNELS = 3
+"""A quantity needs this many measured channels before rows where all of them read zero say
+anything: one or two channels at zero together happen by chance."""
+ZEROED_MAX_SHARE = 0.01
+"""Zeroed rows are a fault only while they are rare: a quantity that reads all zero for more of
+the stream than this is how the rig reports it (motors off for the take), not a lost reading."""
+ZEROED_SKIPPED = ("velocity",)
+"""Quantities left out: a driver with a deadband reports exactly zero velocity on every joint
+whenever the robot rests."""
+
+
+def judge_zeroed_rows(
+    stream: str,
+    t_ns: np.ndarray,
+    x: np.ndarray,
+    channels: tuple[str, ...],
+    flagged: np.ndarray | None = None,
+) -> tuple[np.ndarray, list[Finding]]:
+    """Rows where every measured channel of one quantity (the part of a channel name before
+    the dot) reads exactly zero at once, between rows where they do not: a reading lost and
+    sent as zeros, or a zeroed block of the file. No noise makes 3+ joints exact zeros
+    together. Each run is one ``limit_violation`` finding (rule ``limit.all_channels_zero``)
+    and its samples are flagged, kept as read: a motor switched off reads zero torque too,
+    so an interpolated value would invent one. Runs already ``flagged`` are left to their
+    own finding."""
+    mask = np.zeros(x.shape, dtype=bool)
+    findings: list[Finding] = []
+    if len(x) < 3:
+        return mask, findings
+    groups: dict[str, list[int]] = {}
+    for c, name in enumerate(channels):
+        groups.setdefault(name.partition(".")[0], []).append(c)
+    for quantity, cols in groups.items():
+        if quantity.startswith(ZEROED_SKIPPED):
+            continue
+        # measured: a channel with a finite non-zero value somewhere (not absent, not unwired)
+        measured = [c for c in cols if np.any(np.isfinite(x[:, c]) & (x[:, c] != 0.0))]
+        if len(measured) < ZEROED_MIN_CHANNELS:
+            continue
+        zero = np.all(x[:, measured] == 0.0, axis=1)
+        n_zero = int(zero.sum())
+        if not n_zero or n_zero > ZEROED_MAX_SHARE * len(zero):
+            continue
+        edges = np.diff(np.concatenate([[0], zero.astype(np.int8), [0]]))
+        for a, end in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+            b = int(end) - 1
+            if a == 0 or b == len(zero) - 1:
+                continue  # at an end of the stream: nothing before or after to judge by
+            if flagged is not None and flagged[a : b + 1][:, measured].all():
+                continue
+            mask[a : b + 1, measured] = True
+            findings.append(
+                Finding(
+                    stream,
+                    "",
+                    "limit_violation",
+                    int(t_ns[a]),
+                    int(t_ns[b]),
+                    False,
+                    f"all {len(measured)} measured {quantity} channels read exactly 0 for "
+                    f"{b - a + 1} sample(s), between readings that are not: a lost reading sent "
+                    "as zeros (or every motor switched off); kept as read and flagged",
+                    Evidence(
+                        rule="limit.all_channels_zero",
+                        value=0.0,
+                        n_samples=int(b - a + 1),
+                    ),
+                )
+            )
+    return mask, findings

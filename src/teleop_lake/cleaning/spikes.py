@@ -30,7 +30,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from teleop_lake.cleaning.findings import Evidence, Finding, runs_of
-from teleop_lake.cleaning.limits import STUCK_SAMPLES, judge_jumps, judge_limits
+from teleop_lake.cleaning.limits import (
+    STUCK_SAMPLES,
+    judge_jumps,
+    judge_limits,
+    judge_zeroed_rows,
+)
 from teleop_lake.cleaning.noise import (
     SECOND_DIFFERENCE_GAIN,
     column_blocks,
@@ -445,4 +450,7 @@ def detect_spikes(
         jumps, jump_findings = judge_jumps(stream, t_ns, x, channels, rate, sigma, limit)
         limit |= jumps
         findings.extend(jump_findings)
+    zeroed, zeroed_findings = judge_zeroed_rows(stream, t_ns, x, channels, limit)
+    limit |= zeroed
+    findings.extend(zeroed_findings)
     return SpikeResult(values=x, spike=spike, limit=limit, findings=tuple(findings), noise=sigma)
