@@ -55,6 +55,8 @@ _INDEX_ENTRY = np.dtype([("sec", "<u4"), ("nsec", "<u4"), ("offset", "<u4")])
 # past the end of the file as a cut file ("truncated"). Recorders split chunks at a few
 # MB and single camera frames stay far below 1 GiB.
 MAX_RECORD_BYTES = 1 << 30
+RECORD_PEEK = 4096
+"""Bytes read at once at a record's start (`Ros1Bag._record`)."""
 BATCH_MESSAGES = 25_000
 """Messages per batch when a bag is read batch by batch (`Ros1Bag.read_topic_batches`): at
 a Kuavo rig's ~1.6 kHz of signal messages about 15 s, some 15 MB of payloads. Batches of
@@ -191,6 +193,7 @@ class Ros1Bag:
             self.connections: dict[int, BagConnection] = {}
             self._chunks: list[_Chunk] = []
             self._chunk_buf = bytearray()
+            self._window_pos, self._window = 0, b""
             self._open()
         except BaseException:
             self.close()
@@ -215,6 +218,9 @@ class Ros1Bag:
         """``n`` bytes at ``pos``, read with pread. Not through a memory map: a page fault maps
         its cached neighbours too, which counted most of a freshly written bag in the RSS."""
         self._check(pos, n)
+        off = pos - self._window_pos
+        if off >= 0 and off + n <= len(self._window):  # within the last record's first bytes
+            return memoryview(self._window)[off : off + n]
         data = os.pread(self._file.fileno(), n, pos)
         if len(data) != n:
             raise Truncated
@@ -231,12 +237,24 @@ class Ros1Bag:
         return view
 
     def _record(self, pos: int) -> tuple[dict[str, bytes], int, int, int]:
-        """(header fields, data position, data length, next record position) at ``pos``."""
-        (hlen,) = struct.unpack("<I", self._read(pos, 4))
+        """(header fields, data position, data length, next record position) at ``pos``.
+
+        One read of up to `RECORD_PEEK` bytes covers most headers (index records, chunk
+        headers): opening a bag reads thousands of them."""
+        self._check(pos, 4)
+        head = os.pread(self._file.fileno(), min(RECORD_PEEK, self._size - pos), pos)
+        if len(head) < 4:
+            raise Truncated
+        self._window_pos, self._window = pos, head
+        (hlen,) = struct.unpack_from("<I", head, 0)
         if hlen > MAX_RECORD_BYTES:
             raise ValueError(f"record at offset {pos} claims a {hlen}-byte header")
-        fields = parse_header(self._read(pos + 4, hlen))
-        (dlen,) = struct.unpack("<I", self._read(pos + 4 + hlen, 4))
+        if 8 + hlen <= len(head):
+            fields = parse_header(head[4 : 4 + hlen])
+            (dlen,) = struct.unpack_from("<I", head, 4 + hlen)
+        else:
+            fields = parse_header(self._read(pos + 4, hlen))
+            (dlen,) = struct.unpack("<I", self._read(pos + 4 + hlen, 4))
         if dlen > MAX_RECORD_BYTES:
             raise ValueError(f"record at offset {pos} claims {dlen} bytes of data")
         data_pos = pos + 8 + hlen
