@@ -125,11 +125,21 @@ def report_task(lake_url: str, summary: dict[str, Any]) -> dict[str, str]:
 
 
 def _task_slots() -> int:
-    """How many processing tasks run at once here: the local workers. On a Dask cluster the
-    batches are as ``--batch-size`` says (choose it for the cluster's size)."""
+    """How many processing tasks run at once: the local workers, or the threads of the Dask
+    cluster's workers when the night runs there. A night smaller than one full batch per slot
+    is cut into smaller batches (`plan_batches`), so that every slot gets one."""
     ctx = FlowRunContext.get()
-    if ctx is not None and isinstance(ctx.task_runner, ThreadPoolTaskRunner):
+    if ctx is None:
+        return 1
+    if isinstance(ctx.task_runner, ThreadPoolTaskRunner):
         return LOCAL_WORKERS
+    from prefect_dask import DaskTaskRunner
+
+    if isinstance(ctx.task_runner, DaskTaskRunner):
+        try:
+            return max(1, sum(ctx.task_runner.client.nthreads().values()))
+        except Exception as exc:  # a cluster that does not answer: batches as --batch-size says
+            get_run_logger().warning("cannot count the Dask cluster's workers: %s", exc)
     return 1
 
 

@@ -29,6 +29,7 @@ def test_night_on_a_dask_cluster(tmp_path: Path, prefect_home: Path) -> None:
         duration_scale=0.3,
         camera_size=SMALL_CAMERA,
         centers=["beijing", "zhengzhou"],
+        profile="clean",
     )
     with LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
@@ -48,8 +49,6 @@ def test_night_on_a_dask_cluster(tmp_path: Path, prefect_home: Path) -> None:
                 "beijing",
                 "--center",
                 "zhengzhou",
-                "--batch-size",
-                "1",
                 "--dask-address",
                 cluster.scheduler_address,
                 "--json",
@@ -63,6 +62,10 @@ def test_night_on_a_dask_cluster(tmp_path: Path, prefect_home: Path) -> None:
         assert proc.returncode == 0, proc.stderr[-3000:]
         summary = json.loads(proc.stdout)
         assert summary["balanced"] and summary["totals"]["pulled"] == 4
+        # 4 recordings of one robot model and 2 worker threads: 2 batches of 2 (one full
+        # batch of the default size 6 would leave a worker idle)
+        assert summary["totals"]["published"] == 4
+        assert len({e["segment_id"] for e in summary["episodes"]}) == 2, summary["episodes"]
         # the work really ran on the cluster
         with cluster.get_client() as client:
             prefixes = client.run_on_scheduler(
