@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from teleop_lake.cleaning.findings import Evidence, Finding
+from teleop_lake.cleaning.findings import Evidence, Finding, runs_of
 from teleop_lake.cleaning.params import CleaningParams
 from teleop_lake.config.robots import RobotModel
 
@@ -350,9 +350,8 @@ def judge_zeroed_rows(
         n_zero = int(zero.sum())
         if not n_zero or n_zero > ZEROED_MAX_SHARE * len(zero):
             continue
-        edges = np.diff(np.concatenate([[0], zero.astype(np.int8), [0]]))
-        for a, end in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
-            b = int(end) - 1
+        _, firsts, lasts = runs_of(zero)
+        for a, b in zip(firsts.tolist(), lasts.tolist(), strict=True):
             if a == 0 or b == len(zero) - 1:
                 continue  # at an end of the stream: nothing before or after to judge by
             if flagged is not None and flagged[a : b + 1][:, measured].all():

@@ -249,12 +249,9 @@ class Ros1Bag:
         (hlen,) = struct.unpack_from("<I", head, 0)
         if hlen > MAX_RECORD_BYTES:
             raise ValueError(f"record at offset {pos} claims a {hlen}-byte header")
-        if 8 + hlen <= len(head):
-            fields = parse_header(head[4 : 4 + hlen])
-            (dlen,) = struct.unpack_from("<I", head, 4 + hlen)
-        else:
-            fields = parse_header(self._read(pos + 4, hlen))
-            (dlen,) = struct.unpack("<I", self._read(pos + 4 + hlen, 4))
+        # served from the window read above when it holds them (`_read`)
+        fields = parse_header(self._read(pos + 4, hlen))
+        (dlen,) = struct.unpack("<I", self._read(pos + 4 + hlen, 4))
         if dlen > MAX_RECORD_BYTES:
             raise ValueError(f"record at offset {pos} claims {dlen} bytes of data")
         data_pos = pos + 8 + hlen
