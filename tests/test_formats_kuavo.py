@@ -564,6 +564,28 @@ def test_garbage_in_the_index_is_corrupt(clean_bag, tmp_path: Path, patch: bytes
     assert [(r.code, r.file) for r in rejection([bad])] == [("corrupt_file", "patched.bag")]
 
 
+def test_an_index_entry_pointing_into_the_next_chunk_is_truncated(clean_bag, tmp_path) -> None:
+    """Chunks are read several at once: a record must still lie inside its own chunk."""
+    data = bytearray(clean_bag[0].read_bytes())
+    with Ros1Bag(clean_bag[0]) as bag:
+        first, second = bag._chunks[:2]
+        assert second.compression == "none"
+        # an index record after chunk 0's data: its last entry is pointed at a whole, valid
+        # record of the same connection in chunk 1
+        pos = first.data_pos + first.data_len
+        while True:
+            fields, entries_pos, entries_len, pos = bag._record(pos)
+            conn = int(np.frombuffer(fields["conn"], "<u4")[0])
+            if conn in second.index:
+                break
+        there = second.data_pos - first.data_pos + int(second.index[conn]["offset"][0])
+    last_offset = entries_pos + entries_len - 4
+    data[last_offset : last_offset + 4] = np.uint32(there).tobytes()
+    bad = tmp_path / "pointing.bag"
+    bad.write_bytes(bytes(data))
+    assert [(r.code, r.file) for r in rejection([bad])] == [("truncated_file", "pointing.bag")]
+
+
 def test_missing_required_topic_names_topic_and_file(tmp_path: Path) -> None:
     path = tmp_path / "nocmd.bag"
     write_bag(path, BagSpec(skip_topics=("/joint_cmd", "/vr/head_pose")))

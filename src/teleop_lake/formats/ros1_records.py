@@ -29,6 +29,8 @@ OP_CONNECTION = 0x07
 # PAYLOAD_PREFIX bytes (the message header, the image format, the data length) are copied.
 LARGE_PAYLOAD = 4096
 PAYLOAD_PREFIX = 512
+GATHER_BYTES = 64 << 10
+"""Payload rows gathered per step into a topic's matrix (`TopicPayloads.add`)."""
 
 
 T = TypeVar("T")
@@ -123,7 +125,14 @@ class TopicPayloads:
         if fits:
             if self._matrix is None:
                 self._matrix = np.empty((self._n_total, size), dtype=np.uint8)
-            self._matrix[self._rows : self._rows + n] = windows(seg.buffer, size)[seg.starts]
+            # Rows are gathered a few at a time: the gathered rows are a temporary, and one
+            # above 128 kB is a fresh mapping in a batch process (`pipeline.heap`), zeroed page
+            # by page; below, the heap reuses one block.
+            rows = windows(seg.buffer, size)
+            step = max(1, GATHER_BYTES // size)
+            for i in range(0, n, step):
+                part = seg.starts[i : i + step]
+                self._matrix[self._rows + i : self._rows + i + len(part)] = rows[part]
             self._rows += n
             return
         self._uniform = False
