@@ -21,6 +21,7 @@ from teleop_lake.cleaning import (
     quality_score,
 )
 from teleop_lake.cleaning.quality import ClockState, QualityInputs, QualityWeights, gate_reasons
+from teleop_lake.cleaning.spikes import rolling_median5
 
 NOISE = 2e-4
 PERIOD_NS = 2_000_000
@@ -55,6 +56,17 @@ def inject_spikes(rng, x, count, sigmas=(8.0, 100.0)):
 
 def floors(c: int) -> tuple[str, ...]:
     return tuple(f"position_rad.j{i}" for i in range(c))
+
+
+@pytest.mark.parametrize("n", [5, 6, 7, 100, 40_000])
+def test_rolling_median5_is_the_five_sample_median(n: int) -> None:
+    """Computed a few rows at a time: the same as numpy's median over each window of 5 (edges:
+    the nearest full window), for contiguous and strided columns, across many row steps."""
+    x = np.random.default_rng(n).normal(size=(n, 28)).astype(np.float32)
+    for cols in (x, x[:, ::3]):
+        med = np.median(np.lib.stride_tricks.sliding_window_view(cols, 5, axis=0), axis=-1)
+        want = np.concatenate([med[:1], med[:1], med, med[-1:], med[-1:]])
+        assert np.array_equal(rolling_median5(cols), want)
 
 
 def test_spikes_precision_recall_and_repair() -> None:

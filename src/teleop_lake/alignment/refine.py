@@ -31,7 +31,18 @@ class RefinedClock:
 def _lerp(x: np.ndarray, y: np.ndarray, q: np.ndarray) -> np.ndarray:
     i = np.clip(np.searchsorted(x, q, side="right") - 1, 0, len(x) - 2)
     w = ((q - x[i]) / (x[i + 1] - x[i]))[:, None]
-    return y[i] + w * (y[i + 1] - y[i])
+    # in place: two (samples x channels) arrays, not five (each a fresh mapping in a batch
+    # process, `teleop_lake.pipeline.heap`)
+    low, out = y[i], y[i + 1]
+    out -= low
+    out *= w
+    out += low
+    return out
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """Sum of the elementwise product, without building the product."""
+    return float(np.einsum("ij,ij->", a, b))
 
 
 def refine_clock(
@@ -67,9 +78,10 @@ def refine_clock(
         g = _lerp(tc, velocity, qi)
         r = arm_values[inside] - _lerp(tc, command_values, qi)
         j1 = -g / scale  # d command / d offset_ns
-        j2 = -g * (sent[inside] * 1e-6 / scale)[:, None]  # d command / d drift_ppm
-        a = np.array([[np.sum(j1 * j1), np.sum(j1 * j2)], [np.sum(j1 * j2), np.sum(j2 * j2)]])
-        b = np.array([np.sum(j1 * r), np.sum(j2 * r)])
+        j2 = g
+        j2 *= (sent[inside] * -1e-6 / scale)[:, None]  # d command / d drift_ppm
+        a = np.array([[_dot(j1, j1), _dot(j1, j2)], [_dot(j1, j2), _dot(j2, j2)]])
+        b = np.array([_dot(j1, r), _dot(j2, r)])
         if np.linalg.cond(a) > 1e12:
             return None
         step = np.linalg.solve(a, b)
@@ -78,8 +90,8 @@ def refine_clock(
         if abs(step[0]) < 1.0 and abs(step[1]) < 1e-3:
             break
     dof = max(r.size - 2, 1)
-    sigma2 = float(np.sum(r * r)) / dof
-    a = np.array([[np.sum(j1 * j1), np.sum(j1 * j2)], [np.sum(j1 * j2), np.sum(j2 * j2)]])
+    sigma2 = _dot(r, r) / dof
+    a = np.array([[_dot(j1, j1), _dot(j1, j2)], [_dot(j1, j2), _dot(j2, j2)]])
     cov = sigma2 * np.linalg.inv(a)
     # Residual lag per window: one offset-only step from the final solution.
     sent_in = sent[inside]
@@ -87,8 +99,8 @@ def refine_clock(
     edges = np.arange(sent_in[0], sent_in[-1] + width_ns, width_ns)
     which = np.searchsorted(edges, sent_in, side="right") - 1
     centres, residuals, information = [], [], []
-    num = np.sum(j1 * r, axis=1)
-    den = np.sum(j1 * j1, axis=1)
+    num = np.einsum("ij,ij->i", j1, r)
+    den = np.einsum("ij,ij->i", j1, j1)
     for w in range(len(edges)):
         sel = which == w
         if sel.sum() < 10 or den[sel].sum() <= 0:

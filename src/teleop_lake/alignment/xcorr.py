@@ -78,7 +78,8 @@ def _summed_correlation(long: np.ndarray, short: np.ndarray, mode: str) -> np.nd
     for c in range(0, width, step):
         cols = slice(c, c + step)
         cross = sp_fft.rfft(long[:, cols], size, axis=0)
-        cross *= np.conj(sp_fft.rfft(short[:, cols], size, axis=0))
+        other = sp_fft.rfft(short[:, cols], size, axis=0)
+        cross *= np.conj(other, out=other)
         summed += cross.sum(axis=1)
     xc = sp_fft.irfft(summed, size)
     if mode == "full":
@@ -108,8 +109,10 @@ def estimate_by_xcorr(
     command_moving = command_values if moving.all() else command_values[:, moving]
     op_grid, d_arm = _velocity_grid(arm_t_ns, arm_moving, step_ns)
     rb_grid, d_cmd = _velocity_grid(command_t_ns, command_moving, step_ns)
-    d_arm = (d_arm - d_arm.mean(axis=0)) / np.maximum(d_arm.std(axis=0), 1e-12)
-    d_cmd = (d_cmd - d_cmd.mean(axis=0)) / np.maximum(d_cmd.std(axis=0), 1e-12)
+    for d in (d_arm, d_cmd):  # standardised in place, channel by channel
+        spread = np.maximum(d.std(axis=0), 1e-12)
+        d -= d.mean(axis=0)
+        d /= spread
     n_arm, n_cmd = len(d_arm), len(d_cmd)
     if n_arm < 20 or n_cmd < 20:
         return None

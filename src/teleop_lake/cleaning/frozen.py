@@ -127,7 +127,8 @@ def detect_frozen(
     low, high = np.empty(len(judged)), np.empty(len(judged))
     for block in column_blocks((n, len(judged))):
         xb = values[:, judged[block]]
-        step = np.abs(np.diff(xb, axis=0))
+        step = np.diff(xb, axis=0)
+        np.abs(step, out=step)
         held = step <= params.frozen_tolerance
         repeats[:, block] = held
         step[held] = np.inf

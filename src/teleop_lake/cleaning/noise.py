@@ -33,6 +33,15 @@ BLOCK_BYTES = 4 << 20
 """Size of the channel blocks that per-channel tests work through (`column_blocks`)."""
 
 
+def differences32(x: np.ndarray) -> np.ndarray:
+    """First differences along the rows as float32, computed in float64 and rounded once,
+    without a float64 copy of them all (each large temporary is a fresh mapping in a batch
+    process, `teleop_lake.pipeline.heap`)."""
+    out = np.empty((max(len(x) - 1, 0), *x.shape[1:]), dtype=np.float32)
+    np.subtract(x[1:], x[:-1], out=out)
+    return out
+
+
 def column_blocks(shape: tuple[int, ...]) -> list[slice]:
     """Slices of columns whose (rows x columns) float64 block stays near `BLOCK_BYTES`: a test
     that judges each channel on its own goes a block at a time, so its temporaries stay a

@@ -39,6 +39,7 @@ from teleop_lake.cleaning.limits import (
 from teleop_lake.cleaning.noise import (
     SECOND_DIFFERENCE_GAIN,
     column_blocks,
+    differences32,
     second_difference_scale,
 )
 from teleop_lake.cleaning.params import CleaningParams
@@ -83,16 +84,40 @@ class SpikeResult:
     """Per-channel noise sigma of single samples (`noise.sample_noise_sigma`)."""
 
 
+SCRATCH_BYTES = 64 << 10
+"""Rows of a stream a rolling filter takes at once (`rolling_median5`): its scratch arrays stay
+in the heap, below glibc's mmap threshold."""
+
+
 def rolling_median5(x: np.ndarray) -> np.ndarray:
     """Centred median of 5 samples along axis 0 (edges: the nearest full window)."""
     n = len(x)
     if n < 5:
         return np.broadcast_to(np.median(x, axis=0), x.shape).astype(x.dtype)
-    a, b, c, d, e = x[:-4], x[1:-3], x[2:-2], x[3:-1], x[4:]
-    low = np.maximum(np.minimum(a, b), np.minimum(d, e))
-    high = np.minimum(np.maximum(a, b), np.maximum(d, e))
-    core = np.maximum(np.minimum(low, high), np.minimum(np.maximum(low, high), c))
-    return np.concatenate([core[:1], core[:1], core, core[-1:], core[-1:]])
+    out = np.empty(x.shape, dtype=x.dtype)
+    # A few rows at a time, into the result: three small scratch arrays, reused, instead of
+    # ten whole-length temporaries (each a fresh mapping in a batch process, `pipeline.heap`).
+    step = max(1, SCRATCH_BYTES // max(x[0].nbytes, 1))
+    for i in range(0, n - 4, step):
+        j = min(i + step, n - 4)
+        a, b, c, d, e = (
+            x[i:j],
+            x[i + 1 : j + 1],
+            x[i + 2 : j + 2],
+            x[i + 3 : j + 3],
+            x[i + 4 : j + 4],
+        )
+        low, high, tmp = np.minimum(a, b), np.maximum(a, b), np.minimum(d, e)
+        np.maximum(low, tmp, out=low)  # the larger of the two pairs' minima
+        np.maximum(d, e, out=tmp)
+        np.minimum(high, tmp, out=high)  # the smaller of the two pairs' maxima
+        np.minimum(low, high, out=tmp)
+        np.maximum(low, high, out=low)
+        np.minimum(low, c, out=low)
+        np.maximum(tmp, low, out=out[i + 2 : j + 2])
+    out[:2] = out[2]
+    out[-2:] = out[-3]
+    return out
 
 
 def _interpolate_masked(t_ns: np.ndarray, x: np.ndarray, bad: np.ndarray) -> None:
@@ -131,9 +156,10 @@ def hampel_spikes(
     # into velocity noise (at 90 Hz with 1 ms jitter, +-13% of the velocity) and fast motion
     # into false spikes. Steps across a gap are no spike evidence (the gap is its own finding).
     if d is None:
-        d = np.diff(x, axis=0).astype(np.float32)
+        d = differences32(x)
     across_gap = dt > params.interpolated_min_periods * period
-    e = d - rolling_median5(_without_gap_steps(d, across_gap))
+    e = rolling_median5(_without_gap_steps(d, across_gap))
+    np.subtract(d, e, out=e)
     e[across_gap] = 0.0
     # The spread of e itself is no noise measure (e is exactly 0 whenever a difference is its
     # own window's median); the second difference is: white noise of a difference (sqrt(2)
@@ -393,7 +419,7 @@ def detect_spikes(
     # (differences, medians, residuals) stay a block's size whatever the stream's length.
     for block in column_blocks(x.shape):
         xb = np.ascontiguousarray(x[:, block])
-        d = np.diff(xb, axis=0).astype(np.float32)
+        d = differences32(xb)
         if len(x) >= 4:
             second[block] = second_difference_scale(d, params.scale_stride, floors[block])
         spike[:, block] = hampel_spikes(t_ns, xb, floors[block], params, second[block], d)
