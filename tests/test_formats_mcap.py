@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from mcap.writer import Writer as McapWriter
+from rosbags.rosbag2 import Reader as Rosbag2Reader
+from rosbags.rosbag2 import StoragePlugin
+from rosbags.rosbag2 import Writer as Rosbag2Writer
+from rosbags.rosbag2.enums import CompressionFormat, CompressionMode
 from synthetic_teleop import SMALL_CAMERA
 from typer.testing import CliRunner
 
@@ -229,6 +235,88 @@ def test_a_missing_topic_and_a_split_part_gap_are_quarantined(jinan: Path, tmp_p
         read_recording("ros2-mcap", [part, label], _meta("jinan", line), profile)
     assert exc.value.reasons[0].code == "file_missing"
     assert "lacks part(s) [0]" in exc.value.reasons[0].message
+
+
+def _recompressed(bag_dir: Path, out: Path, mode: str) -> list[Path]:
+    """The rosbag2 folder ``bag_dir`` rewritten by rosbags with rosbag2's own zstd compression
+    (``ros2 bag record --compression-mode message|file``); its files."""
+    with Rosbag2Reader(bag_dir) as reader:
+        writer = Rosbag2Writer(out, version=8, storage_plugin=StoragePlugin.MCAP)
+        writer.set_compression(CompressionMode[mode.upper()], CompressionFormat.ZSTD)
+        writer.open()
+        conns = {
+            c.id: writer.add_connection(c.topic, c.msgtype, msgdef=c.msgdef.data, rihs01=c.digest)
+            for c in reader.connections
+        }
+        for conn, t, raw in reader.messages():
+            writer.write(conns[conn.id], t, raw)
+        writer.close()
+    return sorted(out.iterdir())
+
+
+@pytest.mark.parametrize("mode", ["message", "file"])
+def test_rosbag2_compressed_bags_read_as_the_plain_one(
+    jinan: Path, tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bag recorded with rosbag2's zstd compression (per message, or the whole ``.mcap.zstd``)
+    decodes to the same streams, frames and events as the plain one."""
+    line = _lines(jinan, "jinan")[0]
+    files = _files(jinan, "jinan", line)
+    mcap = next(p for p in files if p.suffix == ".mcap")
+    label = next(p for p in files if p.name.endswith(".metadata.json"))
+    meta, profile = _meta("jinan", line), load_profile("jinan")
+    plain = read_recording("ros2-mcap", files, meta, profile)
+    packed = _recompressed(mcap.parent, tmp_path / f"{mcap.stem}-{mode}", mode)
+    scratch = tmp_path / "scratch"  # where a packed part is inflated while it is read
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    assert [p.suffix for p in packed] == [".zstd" if mode == "file" else ".mcap", ".yaml"]
+    got = read_recording("ros2-mcap", [*packed, label], meta, profile)
+    assert got.meta.extra["rosbag2_compression"] == f"zstd per {mode}"
+    assert set(got.signals) == set(plain.signals)
+    for name, stream in plain.signals.items():
+        assert np.array_equal(got.signals[name].values, stream.values, equal_nan=True), name
+        assert np.array_equal(got.signals[name].t_ns, stream.t_ns), name
+    assert set(got.cameras) == set(plain.cameras) and plain.cameras
+    for name, cam in plain.cameras.items():
+        assert list(got.cameras[name].frames) == list(cam.frames), name
+    assert got.events == plain.events
+    assert list(scratch.iterdir()) == []
+
+
+def test_rosbag2_compression_that_cannot_be_read_is_refused_clearly(
+    jinan: Path, tmp_path: Path
+) -> None:
+    line = _lines(jinan, "jinan")[0]
+    mcap = next(p for p in _files(jinan, "jinan", line) if p.suffix == ".mcap")
+    meta, profile = _meta("jinan", line), load_profile("jinan")
+    packed, yaml_file = _recompressed(mcap.parent, tmp_path / "file", "file")
+
+    def refused(files: list[Path], prof: object = profile) -> tuple[str, str | None, str]:
+        with pytest.raises(RecordingRejected) as exc:
+            read_recording("ros2-mcap", files, meta, prof)  # type: ignore[arg-type]
+        (reason,) = exc.value.reasons
+        return reason.code, reason.file, reason.message
+
+    # inflating past the center's per-file cap stops there
+    tiny = dataclasses.replace(profile, max_file_gib=1e-6)
+    assert refused([packed, yaml_file], tiny)[:2] == ("file_too_large", packed.name)
+    # damaged compressed bytes
+    broken = tmp_path / "broken" / packed.name
+    broken.parent.mkdir()
+    data = bytearray(packed.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)
+    broken.write_bytes(bytes(data))
+    code, file, _ = refused([broken, yaml_file])
+    assert (code, file) in {("corrupt_file", packed.name), ("truncated_file", packed.name)}
+    # a compression rosbag2 does not write
+    odd = tmp_path / "odd" / "metadata.yaml"
+    odd.parent.mkdir()
+    odd.write_text(
+        yaml_file.read_text().replace("compression_format: zstd", "compression_format: lz4")
+    )
+    code, file, message = refused([packed, odd])
+    assert (code, file) == ("unknown_format", "metadata.yaml") and "lz4" in message
 
 
 def test_a_message_type_without_definition_is_quarantined(tmp_path: Path) -> None:

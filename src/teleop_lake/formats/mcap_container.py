@@ -164,11 +164,41 @@ class _Source:
         return memoryview(data)[:n]
 
 
-class McapFile:
-    """An MCAP file opened for reading. Use as a context manager."""
+MAX_MESSAGE_BYTES = 256 << 20
+"""A compressed message (rosbag2 message compression) that would decompress beyond this is
+refused as corrupt: no single message of a recording comes near it."""
 
-    def __init__(self, path: Path) -> None:
+
+def decompress_messages(seg: PayloadSegment, compression: str) -> PayloadSegment:
+    """The payloads of ``seg`` decompressed one by one (rosbag2's message compression: each
+    serialized message compressed on its own), copied into one buffer."""
+    if compression != "zstd":
+        raise ValueError(f"unsupported message compression {compression!r}")
+    import zstandard
+
+    dctx = zstandard.ZstdDecompressor()
+    view = memoryview(seg.buffer.data)
+    out: list[bytes] = []
+    for a, n in zip(seg.starts.tolist(), seg.lengths.tolist(), strict=True):
+        try:
+            out.append(dctx.decompress(view[a : a + n], max_output_size=MAX_MESSAGE_BYTES))
+        except zstandard.ZstdError as err:
+            raise ValueError(f"a compressed message does not decompress: {err}") from None
+    lengths = np.array([len(m) for m in out], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    return PayloadSegment(np.frombuffer(b"".join(out), dtype=np.uint8), starts, lengths)
+
+
+class McapFile:
+    """An MCAP file opened for reading. Use as a context manager.
+
+    ``message_compression`` ("zstd"): every message payload is compressed on its own (a
+    rosbag2 recorded with ``--compression-mode message``); payloads are handed out
+    decompressed, so camera frames are copied (spooled) rather than left in the file."""
+
+    def __init__(self, path: Path, message_compression: str | None = None) -> None:
         self.path = Path(path)
+        self.message_compression = message_compression or None
         self._file = self.path.open("rb")
         try:
             size = os.fstat(self._file.fileno()).st_size
@@ -447,14 +477,14 @@ class McapFile:
                         offsets = np.sort(unit.index[cid]["offset"].astype(np.int64), kind="stable")
                         seg, t = _locate(arr, offsets)
                         times[wanted[cid]].append(t)
-                        gathered[wanted[cid]].add(seg, in_file)
+                        self._gather(gathered[wanted[cid]], seg, in_file)
                 else:
                     start, length, by_channel = unit
                     arr = np.frombuffer(self._src.read(start, length), dtype=np.uint8)
                     for cid, offsets in by_channel.items():
                         seg, t = _locate(arr, offsets)
                         times[wanted[cid]].append(t)
-                        gathered[wanted[cid]].add(seg, start)
+                        self._gather(gathered[wanted[cid]], seg, start)
         except Truncated:
             raise BagReadError(
                 "truncated_file", "a chunk ends before the messages its index lists", self.path
@@ -473,6 +503,13 @@ class McapFile:
                 topic, chans[0].as_connection(), t, gathered[topic].segments(), self.path
             )
         return out
+
+    def _gather(self, into: TopicPayloads, seg: PayloadSegment, in_file: int | None) -> None:
+        """Add one unit's payloads of a topic, decompressed first when messages are."""
+        if self.message_compression is None:
+            into.add(seg, in_file)
+        else:  # no longer the file's bytes: copied, never read back from the file
+            into.add(decompress_messages(seg, self.message_compression), None)
 
 
 def _locate(arr: np.ndarray, offsets: np.ndarray) -> tuple[PayloadSegment, np.ndarray]:

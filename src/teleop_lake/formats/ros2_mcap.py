@@ -17,10 +17,12 @@ from __future__ import annotations
 import dataclasses
 import re
 import struct
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
 from rosbags.typesys.msg import normalize_msgtype
 
 from teleop_lake.canonical import (
@@ -48,6 +50,8 @@ from teleop_lake.formats.topic_check import check_topics
 from teleop_lake.formats.topic_parts import PartAssembler, TopicDecoders, time_bulk_decoding
 
 RAW_FORMAT = "ros2-mcap"
+MAX_METADATA_BYTES = 1 << 20
+"""A rosbag2 ``metadata.yaml`` larger than this is not read (it is a few kB)."""
 SUPPORTED_ENCODINGS = (("cdr", "ros2msg"),)
 
 
@@ -56,11 +60,67 @@ def _part_key(path: Path) -> tuple[int, str]:
     return (int(m.group(1)) if m else -1, path.name)
 
 
-def _open_files(paths: list[Path]) -> list[McapFile]:
+def rosbag2_compression(path: Path | None) -> str:
+    """rosbag2's own compression of the bag, from its ``metadata.yaml``: "" (none),
+    "message" (each message compressed on its own) or "file" (each storage file compressed
+    whole, named ``.mcap.zstd``). Only zstd exists; another format is refused. A missing or
+    unreadable ``metadata.yaml`` says nothing (the MCAP files describe themselves)."""
+    if path is None or path.stat().st_size > MAX_METADATA_BYTES:
+        return ""
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError, OSError):
+        return ""
+    info = doc.get("rosbag2_bagfile_information") if isinstance(doc, dict) else None
+    if not isinstance(info, dict):
+        return ""
+    mode = str(info.get("compression_mode") or "").strip().lower()
+    fmt = str(info.get("compression_format") or "").strip().lower()
+    if mode in ("", "none"):
+        return ""
+    if mode not in ("message", "file") or fmt != "zstd":
+        reject(
+            "unknown_format",
+            f"rosbag2 compression {mode!r} with {fmt!r}: only zstd, per message or per file, is "
+            "read; decompress the bag (`ros2 bag convert`) and re-deliver it",
+            file=path.name,
+        )
+    return mode
+
+
+def decompress_part(path: Path, into: Path, cap: int) -> Path:
+    """A ``.mcap.zstd`` part (rosbag2 file compression) decompressed into folder ``into``,
+    streaming, refused beyond ``cap`` bytes (a file that inflates without bound)."""
+    import zstandard
+
+    out = into / path.name.removesuffix(".zstd")
+    written = 0
+    try:
+        with path.open("rb") as src, out.open("wb") as dst:
+            for block in zstandard.ZstdDecompressor().read_to_iter(src):
+                written += len(block)
+                if written > cap:
+                    reject(
+                        "file_too_large",
+                        f"decompresses to over {cap} bytes, the center's per-file cap "
+                        "(profile [limits] max_file_gib)",
+                        file=path.name,
+                    )
+                dst.write(block)
+    except zstandard.ZstdError as err:
+        reject(
+            "corrupt_file",
+            f"the zstd-compressed bag file does not decompress: {err}",
+            file=path.name,
+        )
+    return out
+
+
+def _open_files(paths: list[Path], message_compression: str | None = None) -> list[McapFile]:
     files: list[McapFile] = []
     for p in paths:
         try:
-            files.append(McapFile(p))
+            files.append(McapFile(p, message_compression))
         except BagReadError as err:
             for f in files:
                 f.close()
@@ -151,11 +211,13 @@ def read_signals(
     required: Sequence[str] = REQUIRED_STREAMS,
     metadata: dict[str, Any] | None = None,
     batch_messages: int | None = BATCH_MESSAGES,
+    message_compression: str | None = None,
 ) -> tuple[dict[str, SignalStream], dict[str, CameraStream], list[Event], dict[str, Any]]:
     """Decode the mapped streams of one recording's MCAP parts (read in part order), each
     part in batches of about ``batch_messages`` messages (None: whole); ``metadata``'s
-    ``eef_type`` picks the end-effector streams (else the topics do)."""
-    files = _open_files(mcap_paths)
+    ``eef_type`` picks the end-effector streams (else the topics do). With
+    ``message_compression`` ("zstd") every message payload is decompressed first."""
+    files = _open_files(mcap_paths, message_compression)
     names = ", ".join(p.name for p in mcap_paths)
     try:
         optional = tuple(n for n in (*REQUIRED_STREAMS, *OPTIONAL_STREAMS) if n not in required)
@@ -186,21 +248,40 @@ def read_signals(
 def read(files: Sequence[Path], meta: RecordingMeta, profile: CenterProfile) -> Recording:
     """The canonical `Recording` (raw units, recorder order) of one ros2-mcap delivery."""
     paths = [Path(f) for f in files]
+    compression = rosbag2_compression(next((p for p in paths if p.name == "metadata.yaml"), None))
+    packed = [p for p in paths if p.name.endswith(".mcap.zstd")]
     parts = sorted((p for p in paths if p.suffix == ".mcap"), key=_part_key)
-    if not parts:
-        reject("file_missing", f"no .mcap file among {[p.name for p in paths]}")
-    check_parts(parts, _part_key)
+    if not parts and not packed:
+        reject("file_missing", f"no .mcap (or .mcap.zstd) file among {[p.name for p in paths]}")
     meta_path = next((p for p in paths if p.name.endswith("metadata.json")), None)
     moments_path = next((p for p in paths if p.name.endswith("moments.json")), None)
     labels = read_label_files(meta_path, moments_path)
-    signals, cameras, events, info = read_signals(parts, profile, metadata=labels.metadata)
+    # rosbag2 file compression: each part inflated into a temporary folder, read, deleted (the
+    # camera frames located in it keep their open file until they are used)
+    with tempfile.TemporaryDirectory(prefix="teleop-mcap-") as unpacked:
+        parts = sorted(
+            [
+                *parts,
+                *(decompress_part(p, Path(unpacked), profile.max_file_bytes()) for p in packed),
+            ],
+            key=_part_key,
+        )
+        check_parts(parts, _part_key)
+        signals, cameras, events, info = read_signals(
+            parts,
+            profile,
+            metadata=labels.metadata,
+            message_compression="zstd" if compression == "message" else None,
+        )
     new_meta, label_events = apply_labels(
         meta, labels, info["t_first_record_ns"], info["t_last_record_ns"]
     )
     extra = dict(new_meta.extra)
     extra.update({k: v for k, v in info.items() if v})
     extra["mcap_files"] = [p.name for p in parts]
-    used = {*parts, meta_path, moments_path}
+    if compression:
+        extra["rosbag2_compression"] = f"zstd per {compression}"
+    used = {*parts, *packed, meta_path, moments_path}
     other = [p.name for p in paths if p not in used and p.name != "metadata.yaml"]
     if other:
         extra["ignored_files"] = other

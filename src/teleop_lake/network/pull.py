@@ -113,7 +113,7 @@ def _manifest_fields(entry: ManifestEntry) -> dict[str, Any]:
 
 def max_file_bytes(profile: CenterProfile) -> int:
     """The largest file the center may deliver (profile ``[limits] max_file_gib``)."""
-    return int(profile.max_file_gib * 2**30)
+    return profile.max_file_bytes()
 
 
 PULL_THREADS = 2

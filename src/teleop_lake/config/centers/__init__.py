@@ -89,6 +89,11 @@ class CenterProfile:
     # or delivered nothing new this many nights (dates) in a row; 0 turns the alert off.
     silent_nights_alert: int = 3
 
+    def max_file_bytes(self) -> int:
+        """The largest file the center may deliver, or a packed file may inflate to
+        (``[limits] max_file_gib``)."""
+        return int(self.max_file_gib * 2**30)
+
     def recording_seconds(self, size_bytes: int) -> float:
         """The wall-time limit of a recording of ``size_bytes``."""
         scaled = RECORDING_SECONDS_FLOOR + self.recording_seconds_per_gib * size_bytes / 2**30
