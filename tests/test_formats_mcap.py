@@ -102,6 +102,16 @@ def test_real_sqlite_rosbag2_folder_lists_its_topics() -> None:
     assert topics["/tf"].msgtype == "tf2_msgs/msg/TFMessage"
 
 
+def test_a_sqlite3_rosbag2_delivered_as_mcap_is_refused_saying_what_it_is() -> None:
+    folder = REAL / "tf_example"
+    meta = RecordingMeta("jinan", "tf_example", "ros2-mcap", "kuavo_4pro", None)
+    with pytest.raises(RecordingRejected) as exc:
+        read_recording("ros2-mcap", sorted(folder.iterdir()), meta, load_profile("jinan"))
+    (reason,) = exc.value.reasons
+    assert (reason.code, reason.file) == ("unknown_format", "tf_example.db3")
+    assert "sqlite3" in reason.message and "ros2 bag convert" in reason.message
+
+
 def test_cli_inspect_lists_mcap_and_refuses_unknown_files(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["inspect", str(NAV2), "--json"])
     assert res.exit_code == 0, res.output

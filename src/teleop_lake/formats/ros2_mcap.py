@@ -252,6 +252,13 @@ def read(files: Sequence[Path], meta: RecordingMeta, profile: CenterProfile) -> 
     packed = [p for p in paths if p.name.endswith(".mcap.zstd")]
     parts = sorted((p for p in paths if p.suffix == ".mcap"), key=_part_key)
     if not parts and not packed:
+        if any(p.suffix == ".db3" for p in paths):
+            reject(
+                "unknown_format",
+                "a rosbag2 bag in sqlite3 storage (.db3): format ros2-mcap reads MCAP storage; "
+                "convert it (`ros2 bag convert` with storage_id mcap) and re-deliver it",
+                file=next(p.name for p in paths if p.suffix == ".db3"),
+            )
         reject("file_missing", f"no .mcap (or .mcap.zstd) file among {[p.name for p in paths]}")
     meta_path = next((p for p in paths if p.name.endswith("metadata.json")), None)
     moments_path = next((p for p in paths if p.name.endswith("moments.json")), None)
