@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 from mcap.writer import Writer as McapWriter
 from rosbags.rosbag2 import Reader as Rosbag2Reader
@@ -292,6 +293,35 @@ def test_rosbag2_compressed_bags_read_as_the_plain_one(
         assert list(got.cameras[name].frames) == list(cam.frames), name
     assert got.events == plain.events
     assert list(scratch.iterdir()) == []
+
+
+def test_rigs_recording_with_rosbag2_compression_deliver_readable_bags(tmp_path: Path) -> None:
+    """The simulator's ROS 2 rigs vary in rosbag2's own compression (seed 3: one station per
+    message, one per file); their intact recordings read like the plain ones."""
+    net = tmp_path / "net"
+    simulate_network(
+        net,
+        episodes_per_center=8,
+        seed=3,
+        date=DATE,
+        profile="default",
+        centers=["jinan"],
+        duration_scale=0.2,
+        camera_size=SMALL_CAMERA,
+    )
+    truth = pl.read_parquet(net / "_truth" / "recordings.parquet").filter(
+        pl.col("file_fault").is_in(["none", "checksum_mismatch"])
+        & pl.col("missing_stream").is_null()
+    )
+    assert set(truth["rosbag2_compression"].drop_nulls()) == {"message", "file"}
+    lines = {str(x["recording_id"]): x for x in _lines(net, "jinan")}
+    profile = load_profile("jinan")
+    for row in truth.iter_rows(named=True):
+        line = lines[row["recording_id"]]
+        rec = read_recording("ros2-mcap", _files(net, "jinan", line), _meta("jinan", line), profile)
+        mode = row["rosbag2_compression"]
+        assert rec.meta.extra.get("rosbag2_compression") == (mode and f"zstd per {mode}")
+        assert rec.signals["joint_state"].values.shape[0] > 0 and rec.cameras
 
 
 def test_rosbag2_compression_that_cannot_be_read_is_refused_clearly(

@@ -117,7 +117,7 @@ def _bag_path(out: Path, center: str, recording_id: str) -> tuple[Path, ...]:
     station = recording_id.split("-")[1]
     line = next(x for x in _manifest(out, center) if x["recording_id"] == recording_id)
     data = [f["path"] for f in line["files"] if not f["path"].endswith(".metadata.json")]
-    if any(p.endswith(".mcap") for p in data):
+    if any(p.endswith((".mcap", ".mcap.zstd")) for p in data):
         return (out / center / DATE / station / recording_id,)
     return tuple(out / center / DATE / p for p in sorted(data))
 

@@ -126,6 +126,12 @@ def test_other_formats_vary_without_claws_or_joint_current() -> None:
         states = [r.end_effector_state_source for r in rigs]
         assert set(states) == {0, None} and _binomial_ok(states.count(None), len(rigs), 0.15)
         assert _binomial_ok(sum(not r.velocity_populated for r in rigs), len(rigs), 0.20)
+    # rosbag2's own compression: ROS 2 rigs only, per message 15%, per file 10%
+    jinan = [r.rosbag2_compression for r in _rigs("jinan", "default", 2000)]
+    assert _binomial_ok(jinan.count("message"), len(jinan), 0.15)
+    assert _binomial_ok(jinan.count("file"), len(jinan), 0.10)
+    for center in ("beijing", "suzhou", "hefei"):
+        assert {r.rosbag2_compression for r in _rigs(center, "default", 2000)} == {""}
 
 
 def test_clean_rigs_are_plain() -> None:
@@ -143,6 +149,7 @@ def test_clean_rigs_are_plain() -> None:
         } == {("hand", 0, True, True, None)}
         assert {r.effort_field for r in rigs} <= {"joint_torque", None}
         assert {r.rates.arm_target_rate_hz for r in rigs} == {100.0}
+        assert {r.rosbag2_compression for r in rigs} == {""}
 
 
 @pytest.mark.parametrize(("profile", "mismatch_share"), [("default", 0.05), ("stress", 0.10)])

@@ -205,6 +205,10 @@ class RigVariation:
     # Kuavo-format rigs (kuavo_msgs/sensorsData) whose jointData names its fourth field
     # ``joint_current`` instead of ``joint_torque`` (KUAVO.md).
     joint_current_share: float = 0.30
+    # ROS 2 rigs whose recorder uses rosbag2's own zstd compression (`ros2 bag record
+    # --compression-mode message|file`) instead of, or on top of, MCAP's chunk compression.
+    rosbag2_message_compression_share: float = 0.15
+    rosbag2_file_compression_share: float = 0.10
 
     def __post_init__(self) -> None:
         shares = (
@@ -215,6 +219,7 @@ class RigVariation:
             self.velocity_unpopulated_share,
             self.effort_unpopulated_share,
             self.joint_current_share,
+            self.rosbag2_message_compression_share + self.rosbag2_file_compression_share,
         )
         if not all(0.0 <= x <= 1.0 for x in shares) or not self.hand_eef_types:
             raise ValueError(f"rig variation shares must be probabilities: {self}")
@@ -232,6 +237,8 @@ NO_RIG_VARIATION = RigVariation(
     velocity_unpopulated_share=0.0,
     effort_unpopulated_share=0.0,
     joint_current_share=0.0,
+    rosbag2_message_compression_share=0.0,
+    rosbag2_file_compression_share=0.0,
 )
 
 

@@ -71,6 +71,8 @@ class Rig:
     alternative; None when the rig publishes no end-effector state. ``effort_field`` is
     jointData's fourth field on Kuavo-format rigs, None for other formats.
     ``position_noise_rad`` None: the recording draws it from `MotionParams`.
+    ``rosbag2_compression``: "" (none), "message" or "file", rosbag2's own zstd compression
+    on ROS 2 rigs.
     """
 
     end_effector: str  # "hand" | "claw"
@@ -81,6 +83,7 @@ class Rig:
     effort_field: str | None
     position_noise_rad: float | None
     rates: StreamRates
+    rosbag2_compression: str = ""
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,14 @@ def draw_rig(profile: CenterProfile, sim: SimulationProfile, rng: np.random.Gene
             hand_state_rate_hz=float(hand_state),
             head_pose_rate_hz=float(rng.uniform(*spread.head_pose_rate_hz)),
         )
+    # drawn last, so that adding it left every earlier draw of a seed as it was
+    u_compression = float(rng.random())
+    compression = ""
+    if profile.raw_format == "ros2-mcap":
+        if u_compression < v.rosbag2_message_compression_share:
+            compression = "message"
+        elif u_compression < v.rosbag2_message_compression_share + v.rosbag2_file_compression_share:
+            compression = "file"
     return Rig(
         end_effector=kind,
         eef_type=CLAW_EEF_TYPE if claw else hand_eef,
@@ -177,6 +188,7 @@ def draw_rig(profile: CenterProfile, sim: SimulationProfile, rng: np.random.Gene
         effort_field=field,
         position_noise_rad=noise_rad,
         rates=rates,
+        rosbag2_compression=compression,
     )
 
 

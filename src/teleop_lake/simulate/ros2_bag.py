@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.rosbag2.enums import CompressionFormat, CompressionMode
 from rosbags.typesys import Stores, get_typestore
 from rosbags.typesys.store import Typestore
 
@@ -103,8 +104,11 @@ def write_ros2_mcap(
     streams: dict[str, SimStream],
     frames: dict[str, Sequence[bytes]],
     events: Sequence[BagEvent],
+    compression: str = "",
 ) -> list[Path]:
-    """Write the rosbag2 folder ``bag_dir``; return its files (the ``.mcap`` first)."""
+    """Write the rosbag2 folder ``bag_dir``; return its files (the storage file first).
+    ``compression`` "message" or "file": rosbag2's own zstd compression, per message or of
+    the whole storage file (then ``.mcap.zstd``)."""
     store = ros2_typestore()
     t = store.types
     plan: list[tuple[str, str, np.ndarray, list[bytes]]] = []
@@ -148,6 +152,8 @@ def write_ros2_mcap(
     row_idx = np.concatenate([np.arange(len(p[2])) for p in plan])
     order = np.lexsort((row_idx, conn_idx, times))
     writer = Writer(bag_dir, version=ROSBAG2_VERSION, storage_plugin=StoragePlugin.MCAP)
+    if compression:
+        writer.set_compression(CompressionMode[compression.upper()], CompressionFormat.ZSTD)
     writer.open()
     try:
         conns = [writer.add_connection(tp, mt, typestore=store) for tp, mt, _, _ in plan]
@@ -156,4 +162,5 @@ def write_ros2_mcap(
             writer.write(conns[c], int(times[k]), plan[c][3][r])
     finally:
         writer.close()
-    return [bag_dir / f"{bag_dir.name}.mcap", bag_dir / "metadata.yaml"]
+    storage = f"{bag_dir.name}.mcap" + (".zstd" if compression == "file" else "")
+    return [bag_dir / storage, bag_dir / "metadata.yaml"]

@@ -53,7 +53,12 @@ def write_recording(
         return [bag_path]
     if profile.raw_format == "ros2-mcap":
         return write_ros2_mcap(
-            station_dir / recording_id, profile, ep.streams, ep.frames, ep.events
+            station_dir / recording_id,
+            profile,
+            ep.streams,
+            ep.frames,
+            ep.events,
+            compression=ep.rig.rosbag2_compression,
         )
     if profile.raw_format == "parquet-dir":
         return write_parquet_dir(
