@@ -79,7 +79,8 @@ def _frame_facts(
     for k in range(0, n, step):
         if k in problems:
             continue
-        info = jpeg_info(frames[kept[k]])
+        data = frames[kept[k]]  # read once (a file-backed frame is a read) for both checks
+        info = jpeg_info(data)
         if info.problem is not None:
             problems[k] = info.problem
             continue
@@ -88,7 +89,7 @@ def _frame_facts(
         elif (info.width, info.height) != (width, height):
             problems[k] = f"frame size {info.width}x{info.height}, the camera's is {width}x{height}"
             continue
-        mean = _thumbnail_mean(frames[kept[k]])
+        mean = _thumbnail_mean(data)
         if mean is None:
             problems[k] = "the frame does not decode"
         elif mean < params.black_frame_level:
