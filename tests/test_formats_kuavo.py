@@ -564,8 +564,12 @@ def test_garbage_in_the_index_is_corrupt(clean_bag, tmp_path: Path, patch: bytes
     assert [(r.code, r.file) for r in rejection([bad])] == [("corrupt_file", "patched.bag")]
 
 
-def test_an_index_entry_pointing_into_the_next_chunk_is_truncated(clean_bag, tmp_path) -> None:
-    """Chunks are read several at once: a record must still lie inside its own chunk."""
+@pytest.mark.parametrize("where", ["next chunk's record", "next chunk's header", "chunk's end"])
+def test_an_index_entry_pointing_out_of_its_chunk_is_truncated(
+    clean_bag, tmp_path, where: str
+) -> None:
+    """Chunks are read several at once: a record must still lie inside its own chunk, and an
+    entry pointing out of it is judged as when chunks were read one by one."""
     data = bytearray(clean_bag[0].read_bytes())
     with Ros1Bag(clean_bag[0]) as bag:
         first, second = bag._chunks[:2]
@@ -578,7 +582,13 @@ def test_an_index_entry_pointing_into_the_next_chunk_is_truncated(clean_bag, tmp
             conn = int(np.frombuffer(fields["conn"], "<u4")[0])
             if conn in second.index:
                 break
-        there = second.data_pos - first.data_pos + int(second.index[conn]["offset"][0])
+        there = {
+            "next chunk's record": second.data_pos
+            - first.data_pos
+            + int(second.index[conn]["offset"][0]),
+            "next chunk's header": second.pos - first.data_pos,
+            "chunk's end": first.data_len - 2,
+        }[where]
     last_offset = entries_pos + entries_len - 4
     data[last_offset : last_offset + 4] = np.uint32(there).tobytes()
     bad = tmp_path / "pointing.bag"

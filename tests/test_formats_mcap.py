@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import shutil
 import tempfile
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+import zstandard
 from mcap.writer import Writer as McapWriter
 from rosbags.rosbag2 import Reader as Rosbag2Reader
 from rosbags.rosbag2 import StoragePlugin
@@ -23,11 +25,12 @@ from teleop_lake.canonical import RecordingMeta
 from teleop_lake.cli import app
 from teleop_lake.config.centers import load_profile, profile_from_toml
 from teleop_lake.config.robots import load_robot_model
-from teleop_lake.formats import read_recording
+from teleop_lake.formats import read_recording, ros2_mcap
 from teleop_lake.formats.cdr_layout import cdr_typestore_for, decode_cdr_fields
 from teleop_lake.formats.listing import list_streams
-from teleop_lake.formats.mcap_container import McapFile
+from teleop_lake.formats.mcap_container import MAX_MESSAGE_BYTES, McapFile, decompress_messages
 from teleop_lake.formats.ros1_layout import numeric_rows, stamp_ns
+from teleop_lake.formats.ros1_records import PayloadSegment
 from teleop_lake.formats.ros2_mcap import decode_benchmark, read_signals
 from teleop_lake.rejection import RecordingRejected
 from teleop_lake.simulate import simulate_network
@@ -295,6 +298,36 @@ def test_rosbag2_compressed_bags_read_as_the_plain_one(
     assert list(scratch.iterdir()) == []
 
 
+def test_metadata_yaml_that_is_not_plain_settings_says_nothing(tmp_path: Path) -> None:
+    """Aliases expanding to huge trees, deep nesting, lists and unreadable files are not
+    settings: no compression is read from them, quickly, and nothing is refused."""
+    laughs = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    for k in range(1, 9):
+        laughs.append(f"{chr(97 + k)}: &{chr(97 + k)} [" + ", ".join([f"*{chr(96 + k)}"] * 9) + "]")
+    cases = {
+        "laughs": "\n".join(laughs)
+        + "\nrosbag2_bagfile_information:\n  compression_mode: *i\n  compression_format: *i\n",
+        "deep": "rosbag2_bagfile_information: " + "[" * 5000 + "]" * 5000 + "\n",
+        "list": "rosbag2_bagfile_information:\n  compression_mode: [file]\n",
+        "binary": "\udcff",
+    }
+    for name, text in cases.items():
+        path = tmp_path / name / "metadata.yaml"
+        path.parent.mkdir()
+        path.write_bytes(text.encode("utf-8", "surrogateescape"))
+        assert ros2_mcap.rosbag2_compression(path) == "", name
+    assert ros2_mcap.rosbag2_compression(tmp_path / "absent.yaml") == ""
+
+
+def test_a_compressed_message_claiming_too_much_is_refused_before_it_is_inflated() -> None:
+    big = zstandard.ZstdCompressor().compress(bytes(MAX_MESSAGE_BYTES + 1))
+    seg = PayloadSegment(np.frombuffer(big, np.uint8), np.array([0]), np.array([len(big)]))
+    with pytest.raises(ValueError, match="claims"):
+        decompress_messages(seg, "zstd")
+    empty = PayloadSegment(np.zeros(0, np.uint8), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    assert len(decompress_messages(empty, "zstd").lengths) == 0
+
+
 def test_rigs_recording_with_rosbag2_compression_deliver_readable_bags(tmp_path: Path) -> None:
     """The simulator's ROS 2 rigs vary in rosbag2's own compression (seed 3: one station per
     message, one per file); their intact recordings read like the plain ones."""
@@ -349,6 +382,25 @@ def test_rosbag2_compression_that_cannot_be_read_is_refused_clearly(
     broken.write_bytes(bytes(data))
     code, file, _ = refused([broken, yaml_file])
     assert (code, file) in {("corrupt_file", packed.name), ("truncated_file", packed.name)}
+    # cut short, or empty: truncated, naming the delivered file (not its inflated copy)
+    for size in (len(data) // 2, 0):
+        cut = tmp_path / f"cut{size}" / packed.name
+        cut.parent.mkdir()
+        cut.write_bytes(packed.read_bytes()[:size])
+        assert refused([cut, yaml_file])[:2] == ("truncated_file", packed.name)
+    # an MCAP error inside an inflated part names the delivered file too
+    inner = tmp_path / "inner" / packed.name
+    inner.parent.mkdir()
+    mcap_bytes = mcap.read_bytes()
+    inner.write_bytes(zstandard.ZstdCompressor().compress(mcap_bytes[: len(mcap_bytes) // 2]))
+    code, file, message = refused([inner, yaml_file])
+    assert (code, file) == ("truncated_file", packed.name)
+    # a full disk while inflating is no verdict on the file: raised, to be retried
+    full = OSError(errno.ENOSPC, "No space left on device")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ros2_mcap, "decompress_part", lambda *a: (_ for _ in ()).throw(full))
+        with pytest.raises(OSError, match="No space"):
+            read_recording("ros2-mcap", [packed, yaml_file], meta, profile)
     # a compression rosbag2 does not write
     odd = tmp_path / "odd" / "metadata.yaml"
     odd.parent.mkdir()

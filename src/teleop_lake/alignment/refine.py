@@ -33,7 +33,8 @@ def _lerp(x: np.ndarray, y: np.ndarray, q: np.ndarray) -> np.ndarray:
     w = ((q - x[i]) / (x[i + 1] - x[i]))[:, None]
     # in place: two (samples x channels) arrays, not five (each a fresh mapping in a batch
     # process, `teleop_lake.pipeline.heap`)
-    low, out = y[i], y[i + 1]
+    low = y[i].astype(np.float64, copy=False)
+    out = y[i + 1].astype(np.float64, copy=False)
     out -= low
     out *= w
     out += low

@@ -21,6 +21,7 @@ from teleop_lake.canonical import Recording, RecordingMeta
 from teleop_lake.config.centers import CenterProfile
 from teleop_lake.formats.ros1_bag import TopicInfo, list_topics
 from teleop_lake.rejection import Reason, RecordingRejected
+from teleop_lake.transient import is_transient
 
 Adapter = Callable[[Sequence[Path], RecordingMeta, CenterProfile], Recording]
 
@@ -70,6 +71,8 @@ def read_recording(
     except MemoryError:
         raise
     except Exception as err:  # an adapter bug must not stop the night: quarantine it
+        if is_transient(err):  # a full disk, a dropped connection: retried on a later night
+            raise
         raise RecordingRejected(
             Reason("processing_error", f"{type(err).__name__} while decoding: {err}")
         ) from err

@@ -165,25 +165,44 @@ class _Source:
 
 
 MAX_MESSAGE_BYTES = 256 << 20
-"""A compressed message (rosbag2 message compression) that would decompress beyond this is
+"""A compressed message (rosbag2 message compression) that would inflate beyond this is
 refused as corrupt: no single message of a recording comes near it."""
+MAX_INFLATED_BYTES = 2 << 30
+"""What one chunk's messages of one channel may inflate to in all."""
 
 
 def decompress_messages(seg: PayloadSegment, compression: str) -> PayloadSegment:
     """The payloads of ``seg`` decompressed one by one (rosbag2's message compression: each
-    serialized message compressed on its own), copied into one buffer."""
+    serialized message compressed on its own), copied into one buffer. A message claiming
+    more than `MAX_MESSAGE_BYTES`, or all of them more than `MAX_INFLATED_BYTES`, is refused
+    before it is inflated (ValueError, as any message that does not decompress)."""
     if compression != "zstd":
         raise ValueError(f"unsupported message compression {compression!r}")
     import zstandard
 
+    n = len(seg.starts)
+    if n == 0:
+        return PayloadSegment(np.zeros(0, dtype=np.uint8), seg.starts.copy(), seg.lengths.copy())
     dctx = zstandard.ZstdDecompressor()
     view = memoryview(seg.buffer.data)
     out: list[bytes] = []
-    for a, n in zip(seg.starts.tolist(), seg.lengths.tolist(), strict=True):
+    total = 0
+    for a, length in zip(seg.starts.tolist(), seg.lengths.tolist(), strict=True):
+        frame = view[a : a + length]
         try:
-            out.append(dctx.decompress(view[a : a + n], max_output_size=MAX_MESSAGE_BYTES))
+            claimed = zstandard.frame_content_size(frame)
+            if claimed > MAX_MESSAGE_BYTES or total + max(claimed, 0) > MAX_INFLATED_BYTES:
+                raise ValueError(f"a compressed message claims {claimed} bytes")
+            # an unstated size (-1) is bounded here instead
+            message = dctx.decompress(frame, max_output_size=MAX_MESSAGE_BYTES)
         except zstandard.ZstdError as err:
             raise ValueError(f"a compressed message does not decompress: {err}") from None
+        except MemoryError:
+            raise ValueError("a compressed message does not fit in memory") from None
+        total += len(message)
+        if total > MAX_INFLATED_BYTES:
+            raise ValueError(f"compressed messages inflate to over {MAX_INFLATED_BYTES} bytes")
+        out.append(message)
     lengths = np.array([len(m) for m in out], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     return PayloadSegment(np.frombuffer(b"".join(out), dtype=np.uint8), starts, lengths)

@@ -402,39 +402,49 @@ class Ros1Bag:
                 if cid in wanted:
                     counts[wanted[cid]] += len(entries)
         gathered = {t: TopicPayloads(counts[t]) for t in topics}
+
+        def read_span(span: list[_Chunk]) -> None:
+            data, in_file = self._span_data(span)
+            arr = np.frombuffer(data, dtype=np.uint8)
+            # Per topic, its records in file order: chunk by chunk, connection by connection.
+            # Each record must lie inside its own chunk, not merely inside the span.
+            order: dict[str, list[tuple[np.ndarray, int, int]]] = {}
+            for chunk in span:
+                if in_file is None:  # one compressed chunk: its decompressed bytes
+                    begin, end = 0, len(arr)
+                else:
+                    begin = chunk.data_pos - in_file
+                    end = begin + chunk.data_len
+                for cid, entries in chunk.index.items():
+                    if cid in wanted:
+                        order.setdefault(wanted[cid], []).append((entries, begin, end))
+            parts = [part for topic_parts in order.values() for part in topic_parts]
+            offsets = np.concatenate([e["offset"].astype(np.int64) + b for e, b, _ in parts])
+            limits = np.concatenate([np.full(len(e), end, np.int64) for e, _, end in parts])
+            # every wanted record of the span located at once, then split by topic
+            found = locate_payloads(data, arr, offsets)
+            if len(offsets) and bool(np.any(found.starts + found.lengths > limits)):
+                raise Truncated
+            first = 0
+            for topic, topic_parts in order.items():
+                n = sum(len(e) for e, _, _ in topic_parts)
+                rows = slice(first, first + n)
+                first = rows.stop
+                times[topic].append(_entry_times_ns(np.concatenate([e for e, _, _ in topic_parts])))
+                seg = PayloadSegment(arr, found.starts[rows], found.lengths[rows])
+                gathered[topic].add(seg, in_file)
+
         try:
             for span in _spans([c for c in chunks if any(cid in wanted for cid in c.index)]):
-                data, in_file = self._span_data(span)
-                arr = np.frombuffer(data, dtype=np.uint8)
-                # Per topic, its records in file order: chunk by chunk, connection by connection.
-                # Each record must lie inside its own chunk, not merely inside the span.
-                order: dict[str, list[tuple[np.ndarray, int, int]]] = {}
-                for chunk in span:
-                    if in_file is None:  # one compressed chunk: its decompressed bytes
-                        begin, end = 0, len(arr)
-                    else:
-                        begin = chunk.data_pos - in_file
-                        end = begin + chunk.data_len
-                    for cid, entries in chunk.index.items():
-                        if cid in wanted:
-                            order.setdefault(wanted[cid], []).append((entries, begin, end))
-                parts = [part for topic_parts in order.values() for part in topic_parts]
-                offsets = np.concatenate([e["offset"].astype(np.int64) + b for e, b, _ in parts])
-                limits = np.concatenate([np.full(len(e), end, np.int64) for e, _, end in parts])
-                # every wanted record of the span located at once, then split by topic
-                found = locate_payloads(data, arr, offsets)
-                if len(offsets) and bool(np.any(found.starts + found.lengths > limits)):
-                    raise Truncated
-                first = 0
-                for topic, topic_parts in order.items():
-                    n = sum(len(e) for e, _, _ in topic_parts)
-                    rows = slice(first, first + n)
-                    first = rows.stop
-                    times[topic].append(
-                        _entry_times_ns(np.concatenate([e for e, _, _ in topic_parts]))
-                    )
-                    seg = PayloadSegment(arr, found.starts[rows], found.lengths[rows])
-                    gathered[topic].add(seg, in_file)
+                try:
+                    read_span(span)
+                except (Truncated, ValueError, KeyError, struct.error):
+                    if len(span) == 1:
+                        raise
+                    # nothing of the span was kept: chunk by chunk, a damaged index is judged
+                    # as it is when chunks are read alone (a record cut by its chunk's end)
+                    for chunk in span:
+                        read_span([chunk])
         except Truncated:
             raise BagReadError(
                 "truncated_file", "a chunk ends before the messages its index lists", self.path

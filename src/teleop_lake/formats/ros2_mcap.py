@@ -48,6 +48,8 @@ from teleop_lake.formats.mcap_container import McapFile
 from teleop_lake.formats.ros1_bag import BATCH_MESSAGES, BagReadError, RawMessages
 from teleop_lake.formats.topic_check import check_topics
 from teleop_lake.formats.topic_parts import PartAssembler, TopicDecoders, time_bulk_decoding
+from teleop_lake.rejection import Reason, RecordingRejected
+from teleop_lake.transient import is_transient
 
 RAW_FORMAT = "ros2-mcap"
 MAX_METADATA_BYTES = 1 << 20
@@ -60,22 +62,30 @@ def _part_key(path: Path) -> tuple[int, str]:
     return (int(m.group(1)) if m else -1, path.name)
 
 
+def _setting(info: dict[Any, Any], key: str) -> str:
+    """A ``metadata.yaml`` setting as text; anything but a short string (a list, an alias
+    tree) counts as unset."""
+    value = info.get(key)
+    return value.strip().lower()[:40] if isinstance(value, str) else ""
+
+
 def rosbag2_compression(path: Path | None) -> str:
     """rosbag2's own compression of the bag, from its ``metadata.yaml``: "" (none),
     "message" (each message compressed on its own) or "file" (each storage file compressed
     whole, named ``.mcap.zstd``). Only zstd exists; another format is refused. A missing or
     unreadable ``metadata.yaml`` says nothing (the MCAP files describe themselves)."""
-    if path is None or path.stat().st_size > MAX_METADATA_BYTES:
+    if path is None:
         return ""
     try:
+        if path.stat().st_size > MAX_METADATA_BYTES:
+            return ""
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError, OSError):
+    except (yaml.YAMLError, UnicodeDecodeError, OSError, RecursionError):
         return ""
     info = doc.get("rosbag2_bagfile_information") if isinstance(doc, dict) else None
     if not isinstance(info, dict):
         return ""
-    mode = str(info.get("compression_mode") or "").strip().lower()
-    fmt = str(info.get("compression_format") or "").strip().lower()
+    mode, fmt = _setting(info, "compression_mode"), _setting(info, "compression_format")
     if mode in ("", "none"):
         return ""
     if mode not in ("message", "file") or fmt != "zstd":
@@ -88,29 +98,57 @@ def rosbag2_compression(path: Path | None) -> str:
     return mode
 
 
+INFLATE_PIECE = 4 << 10
+"""Compressed bytes fed to the decompressor at a time: zstd inflates at most ~32,000x (a
+run-length block of 4 bytes gives 128 kB), so one step yields at most ~128 MB."""
+
+
 def decompress_part(path: Path, into: Path, cap: int) -> Path:
-    """A ``.mcap.zstd`` part (rosbag2 file compression) decompressed into folder ``into``,
-    streaming, refused beyond ``cap`` bytes (a file that inflates without bound)."""
+    """A ``.mcap.zstd`` part (rosbag2 file compression) inflated into folder ``into``,
+    streaming. Refused beyond ``cap`` bytes (a file that inflates without bound), when it
+    ends inside a frame (cut), when it does not decompress, or cannot be read. A transient
+    error (a full disk) is raised as it is: the recording is retried later."""
     import zstandard
 
     out = into / path.name.removesuffix(".zstd")
     written = 0
+    inside = False  # input fed to a frame that has not ended yet
     try:
         with path.open("rb") as src, out.open("wb") as dst:
-            for block in zstandard.ZstdDecompressor().read_to_iter(src):
-                written += len(block)
-                if written > cap:
-                    reject(
-                        "file_too_large",
-                        f"decompresses to over {cap} bytes, the center's per-file cap "
-                        "(profile [limits] max_file_gib)",
-                        file=path.name,
-                    )
-                dst.write(block)
+            dobj = zstandard.ZstdDecompressor().decompressobj()
+            while piece := src.read(INFLATE_PIECE):
+                while piece:
+                    inside = True
+                    data = dobj.decompress(piece)
+                    piece = b""
+                    if dobj.eof:  # a frame ended; what follows starts the next one
+                        inside = False
+                        piece = dobj.unused_data
+                        dobj = zstandard.ZstdDecompressor().decompressobj()
+                    written += len(data)
+                    if written > cap:
+                        reject(
+                            "file_too_large",
+                            f"decompresses to over {cap} bytes, the center's per-file cap "
+                            "(profile [limits] max_file_gib)",
+                            file=path.name,
+                        )
+                    dst.write(data)
     except zstandard.ZstdError as err:
         reject(
             "corrupt_file",
             f"the zstd-compressed bag file does not decompress: {err}",
+            file=path.name,
+        )
+    except OSError as err:
+        if is_transient(err):
+            raise
+        reject("file_missing", f"cannot read the compressed bag file: {err}", file=path.name)
+    if inside or written == 0:
+        reject(
+            "truncated_file",
+            "the zstd-compressed bag file ends inside a frame (cut in transfer?); ask the "
+            "center to re-deliver it",
             file=path.name,
         )
     return out
@@ -245,6 +283,16 @@ def read_signals(
             f.close()
 
 
+def _renamed(reason: Reason, names: dict[str, str]) -> Reason:
+    """``reason`` naming the delivered files instead of their inflated copies."""
+    message = reason.message
+    for inflated, packed in names.items():
+        message = message.replace(inflated, packed)
+    return dataclasses.replace(
+        reason, file=names.get(reason.file or "", reason.file), message=message
+    )
+
+
 def read(files: Sequence[Path], meta: RecordingMeta, profile: CenterProfile) -> Recording:
     """The canonical `Recording` (raw units, recorder order) of one ros2-mcap delivery."""
     paths = [Path(f) for f in files]
@@ -264,28 +312,33 @@ def read(files: Sequence[Path], meta: RecordingMeta, profile: CenterProfile) -> 
     moments_path = next((p for p in paths if p.name.endswith("moments.json")), None)
     labels = read_label_files(meta_path, moments_path)
     # rosbag2 file compression: each part inflated into a temporary folder, read, deleted (the
-    # camera frames located in it keep their open file until they are used)
+    # camera frames located in it keep their open file until they are used). Refusals name
+    # the delivered file, not the inflated one.
+    check_parts(sorted([*parts, *(p.with_suffix("") for p in packed)], key=_part_key), _part_key)
+    delivered: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="teleop-mcap-") as unpacked:
-        parts = sorted(
-            [
-                *parts,
-                *(decompress_part(p, Path(unpacked), profile.max_file_bytes()) for p in packed),
-            ],
-            key=_part_key,
-        )
-        check_parts(parts, _part_key)
-        signals, cameras, events, info = read_signals(
-            parts,
-            profile,
-            metadata=labels.metadata,
-            message_compression="zstd" if compression == "message" else None,
-        )
+        for p in packed:
+            inflated = decompress_part(p, Path(unpacked), profile.max_file_bytes())
+            delivered[inflated.name] = p.name
+            parts.append(inflated)
+        parts.sort(key=_part_key)
+        try:
+            signals, cameras, events, info = read_signals(
+                parts,
+                profile,
+                metadata=labels.metadata,
+                message_compression="zstd" if compression == "message" else None,
+            )
+        except RecordingRejected as exc:
+            if not delivered:
+                raise
+            raise RecordingRejected(*(_renamed(r, delivered) for r in exc.reasons)) from None
     new_meta, label_events = apply_labels(
         meta, labels, info["t_first_record_ns"], info["t_last_record_ns"]
     )
     extra = dict(new_meta.extra)
     extra.update({k: v for k, v in info.items() if v})
-    extra["mcap_files"] = [p.name for p in parts]
+    extra["mcap_files"] = [delivered.get(p.name, p.name) for p in parts]
     if compression:
         extra["rosbag2_compression"] = f"zstd per {compression}"
     used = {*parts, *packed, meta_path, moments_path}

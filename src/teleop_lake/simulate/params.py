@@ -219,6 +219,8 @@ class RigVariation:
             self.velocity_unpopulated_share,
             self.effort_unpopulated_share,
             self.joint_current_share,
+            self.rosbag2_message_compression_share,
+            self.rosbag2_file_compression_share,
             self.rosbag2_message_compression_share + self.rosbag2_file_compression_share,
         )
         if not all(0.0 <= x <= 1.0 for x in shares) or not self.hand_eef_types:
