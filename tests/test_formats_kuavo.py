@@ -32,6 +32,7 @@ from teleop_lake.formats.ros1_layout import (
     stamp_ns,
     typestore_for,
 )
+from teleop_lake.formats.ros1_records import BAG_MAGIC, header_u32, header_u64
 from teleop_lake.rejection import RecordingRejected
 from teleop_lake.standardize import standardize_recording
 
@@ -594,6 +595,35 @@ def test_an_index_entry_pointing_out_of_its_chunk_is_truncated(
     bad = tmp_path / "pointing.bag"
     bad.write_bytes(bytes(data))
     assert [(r.code, r.file) for r in rejection([bad])] == [("truncated_file", "pointing.bag")]
+
+
+@pytest.mark.parametrize("field", ["a connection's count", "the number of connections"])
+def test_a_chunk_summary_that_disagrees_with_the_chunk_index_is_corrupt(
+    clean_bag, tmp_path: Path, field: str
+) -> None:
+    """The chunk infos at the end of a bag repeat each chunk's per-connection counts: bytes
+    overwritten there (a damaged tail) must not drop a connection's messages silently."""
+    data = bytearray(clean_bag[0].read_bytes())
+    with Ros1Bag(clean_bag[0]) as bag:
+        header, _, _, _ = bag._record(len(BAG_MAGIC))
+        pos = header_u64(header, "index_pos")
+        for _ in range(header_u32(header, "conn_count")):
+            _, _, _, pos = bag._record(pos)
+        hlen = int(np.frombuffer(data[pos : pos + 4], "<u4")[0])
+        _, info_data, _, _ = bag._record(pos)  # the first chunk info
+    if field == "a connection's count":
+        at = info_data + 4  # the first (conn, count) pair's count
+        data[at : at + 4] = (int(np.frombuffer(data[at : at + 4], "<u4")[0]) + 1).to_bytes(
+            4, "little"
+        )
+    else:
+        at = bytes(data[pos + 4 : pos + 4 + hlen]).index(b"count=") + pos + 4 + 6
+        data[at : at + 4] = (int(np.frombuffer(data[at : at + 4], "<u4")[0]) - 1).to_bytes(
+            4, "little"
+        )
+    bad = tmp_path / "summary.bag"
+    bad.write_bytes(bytes(data))
+    assert [(r.code, r.file) for r in rejection([bad])] == [("corrupt_file", "summary.bag")]
 
 
 def test_missing_required_topic_names_topic_and_file(tmp_path: Path) -> None:

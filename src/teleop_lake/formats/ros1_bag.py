@@ -320,14 +320,27 @@ class Ros1Bag:
                 msgdef=info.get("message_definition", b"").decode("utf-8", "replace"),
                 md5sum=info.get("md5sum", b"").decode("ascii", "replace"),
             )
-        chunk_infos: list[tuple[int, int]] = []
+        chunk_infos: list[tuple[int, int, dict[int, int]]] = []
         for _ in range(chunk_count):
-            fields, _, _, pos = self._record(pos)
+            fields, data_pos, dlen, pos = self._record(pos)
             if op_code(fields) != OP_CHUNK_INFO:
                 raise ValueError("expected a chunk info record in the index section")
-            chunk_infos.append((header_u64(fields, "chunk_pos"), header_u32(fields, "count")))
-        for chunk_pos, n_conns in sorted(chunk_infos):
-            self._chunks.append(self._read_chunk(chunk_pos, n_conns))
+            n_conns = header_u32(fields, "count")
+            if dlen != 8 * n_conns:
+                raise ValueError("a chunk info record's size disagrees with its count")
+            counts = dict(struct.iter_unpack("<II", self._read(data_pos, dlen)))
+            chunk_infos.append((header_u64(fields, "chunk_pos"), n_conns, counts))
+        for chunk_pos, n_conns, counts in sorted(chunk_infos, key=lambda c: c[0]):
+            chunk = self._read_chunk(chunk_pos, n_conns)
+            # The summary at the end and the index after the chunk are written from the same
+            # counts: where they differ the file is damaged (a changed count would otherwise
+            # drop a connection's messages of that chunk without a word).
+            if counts != {cid: len(e) for cid, e in chunk.index.items()}:
+                raise ValueError(
+                    f"the chunk at offset {chunk_pos}: its index and the file's summary "
+                    "disagree on its messages"
+                )
+            self._chunks.append(chunk)
 
     def _read_chunk(self, chunk_pos: int, n_conns: int) -> _Chunk:
         fields, data_pos, dlen, pos = self._record(chunk_pos)
