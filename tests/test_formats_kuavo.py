@@ -597,6 +597,30 @@ def test_an_index_entry_pointing_out_of_its_chunk_is_truncated(
     assert [(r.code, r.file) for r in rejection([bad])] == [("truncated_file", "pointing.bag")]
 
 
+@pytest.mark.parametrize("change", ["topic", "definition"])
+def test_a_connection_damaged_in_the_index_section_is_corrupt(
+    clean_bag, tmp_path: Path, change: str
+) -> None:
+    """The index section repeats each connection record written in the chunks: bytes
+    overwritten there must not rename a topic (a camera then missing) or change a definition."""
+    data = bytearray(clean_bag[0].read_bytes())
+    with Ros1Bag(clean_bag[0]) as bag:
+        header, _, _, _ = bag._record(len(BAG_MAGIC))
+        pos = header_u64(header, "index_pos")
+        _, conn_data, conn_len, _ = bag._record(pos)  # the first connection record
+    section = bytes(data[pos:conn_data])
+    if change == "topic":
+        at = pos + section.index(b"topic=") + len(b"topic=") + 1
+        data[at : at + 3] = b"XYZ"
+    else:
+        body = bytes(data[conn_data : conn_data + conn_len])
+        at = conn_data + body.index(b"message_definition=") + len(b"message_definition=")
+        data[at : at + 3] = b"XYZ"
+    bad = tmp_path / "renamed.bag"
+    bad.write_bytes(bytes(data))
+    assert [(r.code, r.file) for r in rejection([bad])] == [("corrupt_file", "renamed.bag")]
+
+
 @pytest.mark.parametrize("field", ["a connection's count", "the number of connections"])
 def test_a_chunk_summary_that_disagrees_with_the_chunk_index_is_corrupt(
     clean_bag, tmp_path: Path, field: str

@@ -341,6 +341,51 @@ class Ros1Bag:
                     "disagree on its messages"
                 )
             self._chunks.append(chunk)
+        self._check_connections()
+
+    def _check_connections(self) -> None:
+        """Each connection as the index section describes it must match its copy written in
+        the chunk before the connection's first message (where the writer wrote one: rosbag
+        and rosbags do): a damaged index section would otherwise rename a topic (a camera
+        then missing from the recording without a word) or change a message definition."""
+        first: dict[int, int] = {}  # connection -> the first chunk holding its messages
+        for k, chunk in enumerate(self._chunks):
+            for cid in chunk.index:
+                first.setdefault(cid, k)
+        for k in sorted(set(first.values())):
+            chunk = self._chunks[k]
+            wanted = {cid for cid, c in first.items() if c == k and cid in self.connections}
+            if not wanted:
+                continue
+            data = self._chunk_data(chunk)
+            until = max(int(chunk.index[cid]["offset"].min()) for cid in wanted)
+            pos = 0
+            while wanted and pos <= until and pos + 4 <= len(data):
+                (hlen,) = struct.unpack_from("<I", data, pos)
+                if pos + 8 + hlen > len(data):
+                    break
+                fields = parse_header(data[pos + 4 : pos + 4 + hlen])
+                (dlen,) = struct.unpack_from("<I", data, pos + 4 + hlen)
+                if op_code(fields) == OP_CONNECTION:
+                    cid = header_u32(fields, "conn")
+                    if cid in wanted:
+                        wanted.discard(cid)
+                        conn = self.connections[cid]
+                        start = pos + 8 + hlen
+                        info = parse_header(data[start : start + dlen])
+                        copy = (
+                            fields.get("topic", b"").decode("utf-8", "replace"),
+                            info.get("type", b"").decode("utf-8", "replace"),
+                            info.get("md5sum", b"").decode("ascii", "replace"),
+                            info.get("message_definition", b"").decode("utf-8", "replace"),
+                        )
+                        if copy != (conn.topic, conn.msgtype, conn.md5sum, conn.msgdef):
+                            raise ValueError(
+                                f"connection {cid} ({conn.topic!r}) in the index section "
+                                f"differs from its copy in the chunk at offset {chunk.pos} "
+                                f"({copy[0]!r}): the file is damaged"
+                            )
+                pos += 8 + hlen + dlen
 
     def _read_chunk(self, chunk_pos: int, n_conns: int) -> _Chunk:
         fields, data_pos, dlen, pos = self._record(chunk_pos)
