@@ -311,15 +311,8 @@ class Ros1Bag:
             fields, data_pos, dlen, pos = self._record(pos)
             if op_code(fields) != OP_CONNECTION:
                 raise ValueError("expected a connection record in the index section")
-            conn_id = header_u32(fields, "conn")
-            info = parse_header(self._read(data_pos, dlen))
-            self.connections[conn_id] = BagConnection(
-                conn_id=conn_id,
-                topic=fields["topic"].decode("utf-8", "replace"),
-                msgtype=info.get("type", b"").decode("utf-8", "replace"),
-                msgdef=info.get("message_definition", b"").decode("utf-8", "replace"),
-                md5sum=info.get("md5sum", b"").decode("ascii", "replace"),
-            )
+            conn = _connection(fields, parse_header(self._read(data_pos, dlen)))
+            self.connections[conn.conn_id] = conn
         chunk_infos: list[tuple[int, int, dict[int, int]]] = []
         for _ in range(chunk_count):
             fields, data_pos, dlen, pos = self._record(pos)
@@ -366,25 +359,18 @@ class Ros1Bag:
                     break
                 fields = parse_header(data[pos + 4 : pos + 4 + hlen])
                 (dlen,) = struct.unpack_from("<I", data, pos + 4 + hlen)
-                if op_code(fields) == OP_CONNECTION:
-                    cid = header_u32(fields, "conn")
-                    if cid in wanted:
-                        wanted.discard(cid)
-                        conn = self.connections[cid]
-                        start = pos + 8 + hlen
-                        info = parse_header(data[start : start + dlen])
-                        copy = (
-                            fields.get("topic", b"").decode("utf-8", "replace"),
-                            info.get("type", b"").decode("utf-8", "replace"),
-                            info.get("md5sum", b"").decode("ascii", "replace"),
-                            info.get("message_definition", b"").decode("utf-8", "replace"),
+                cid = header_u32(fields, "conn") if op_code(fields) == OP_CONNECTION else -1
+                if cid in wanted:
+                    wanted.discard(cid)
+                    start = pos + 8 + hlen
+                    copy = _connection(fields, parse_header(data[start : start + dlen]))
+                    conn = self.connections[cid]
+                    if copy != conn:
+                        raise ValueError(
+                            f"connection {cid} ({conn.topic!r}) in the index section "
+                            f"differs from its copy in the chunk at offset {chunk.pos} "
+                            f"({copy.topic!r}): the file is damaged"
                         )
-                        if copy != (conn.topic, conn.msgtype, conn.md5sum, conn.msgdef):
-                            raise ValueError(
-                                f"connection {cid} ({conn.topic!r}) in the index section "
-                                f"differs from its copy in the chunk at offset {chunk.pos} "
-                                f"({copy[0]!r}): the file is damaged"
-                            )
                 pos += 8 + hlen + dlen
 
     def _read_chunk(self, chunk_pos: int, n_conns: int) -> _Chunk:
@@ -552,6 +538,17 @@ class Ros1Bag:
 
             return memoryview(lz4_decompress(bytes(raw)))
         raise ValueError(f"unsupported chunk compression {chunk.compression!r}")
+
+
+def _connection(fields: dict[str, bytes], info: dict[str, bytes]) -> BagConnection:
+    """A connection record's header ``fields`` and data ``info`` as a `BagConnection`."""
+    return BagConnection(
+        conn_id=header_u32(fields, "conn"),
+        topic=fields["topic"].decode("utf-8", "replace"),
+        msgtype=info.get("type", b"").decode("utf-8", "replace"),
+        msgdef=info.get("message_definition", b"").decode("utf-8", "replace"),
+        md5sum=info.get("md5sum", b"").decode("ascii", "replace"),
+    )
 
 
 def _spans(chunks: list[_Chunk]) -> list[list[_Chunk]]:
