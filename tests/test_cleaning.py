@@ -614,9 +614,41 @@ def test_corrupt_and_black_frames_are_findings_not_crashes() -> None:
     assert "end-of-image" in by_kind["frame_corrupt"][0].detail
     assert 40 not in check.frame_index and 41 not in check.frame_index
     (black,) = by_kind["frame_black"]
-    assert t[120] <= black.start_ns and black.end_ns <= t[210]
-    assert black.end_ns - black.start_ns >= 2_000_000_000  # sampled once a second
+    # sampled every 4 s (frames 0, 120, 240), the ends found to the frame between samples
+    assert (black.start_ns, black.end_ns) == (t[120], t[210])
     assert (check.width, check.height) == (64, 48)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_black_stretches_are_found_to_the_frame_between_samples(seed: int) -> None:
+    """Stretches at least a sampling step long are always found, with both ends exact; the
+    looks stay near one per step plus a bisection per end."""
+    from teleop_lake.cleaning.cameras import _black_runs
+
+    rng = np.random.default_rng(seed)
+    n, step = 5_000, 120
+    truth = np.zeros(n, dtype=bool)
+    stretches = []
+    at = int(rng.integers(0, 300))
+    while True:
+        length = int(rng.integers(step, 4 * step))
+        if at + length > n:
+            break
+        truth[at : at + length] = True
+        stretches.append((at, at + length - 1))
+        at += length + int(rng.integers(step + 1, 3 * step))  # a gap longer than a step
+    looked: list[int] = []
+
+    def is_black(k: int) -> bool:
+        looked.append(k)
+        return bool(truth[k])
+
+    assert _black_runs(n, step, is_black) == stretches
+    assert len(looked) <= n // step + 1 + 2 * len(stretches) * 7
+    # a stretch reaching either end of the stream
+    truth[:] = False
+    truth[:50] = truth[-300:] = True
+    assert _black_runs(n, step, lambda k: bool(truth[k])) == [(0, 49), (n - 300, n - 1)]
 
 
 def test_non_physical_readings_are_repaired_and_flagged_never_published_as_clean() -> None:

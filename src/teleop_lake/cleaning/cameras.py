@@ -16,6 +16,7 @@ count ticks or do not sit on one line; the stamps are used then.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,8 +60,10 @@ def _frame_facts(
     """(usable mask over ``kept``, findings, width, height) from the frames themselves, without
     a full decode: every JPEG must start and end with its markers (a frame cut in transfer
     does not); about ``pixel_check_hz`` frames a second have their headers read (size) and are
-    decoded at an eighth of their scale (libjpeg's DCT scaling) to find black frames. A frame
-    that does not decode is corrupt: a finding, never a crash."""
+    decoded at an eighth of their scale (libjpeg's DCT scaling) to find black frames, and the
+    two ends of a black stretch are then narrowed to the frame by bisection between the
+    samples (`_black_runs`). A frame that does not decode is corrupt: a finding, never a
+    crash."""
     n = len(kept)
     usable = np.ones(n, dtype=bool)
     findings: list[Finding] = []
@@ -74,26 +77,32 @@ def _frame_facts(
             problems[k] = jpeg_info(frames[i]).problem or "unreadable frame"
     period = nominal_period_ns(t) if n > 1 else float("nan")
     step = max(1, round(1e9 / params.pixel_check_hz / period)) if np.isfinite(period) else 1
-    width = height = 0
-    black: list[int] = []
-    for k in range(0, n, step):
+    size = [0, 0]  # the camera's width and height, from the first frame looked at
+
+    def is_black(k: int) -> bool:
+        """Whether frame ``k`` (of ``kept``) is black; a frame that is not a whole JPEG of
+        the camera's size is recorded as a problem instead (and is not black)."""
         if k in problems:
-            continue
+            return False
         data = frames[kept[k]]  # read once (a file-backed frame is a read) for both checks
         info = jpeg_info(data)
         if info.problem is not None:
             problems[k] = info.problem
-            continue
-        if width == 0:
-            width, height = info.width, info.height
-        elif (info.width, info.height) != (width, height):
-            problems[k] = f"frame size {info.width}x{info.height}, the camera's is {width}x{height}"
-            continue
+            return False
+        if size[0] == 0:
+            size[:] = info.width, info.height
+        elif [info.width, info.height] != size:
+            problems[k] = (
+                f"frame size {info.width}x{info.height}, the camera's is {size[0]}x{size[1]}"
+            )
+            return False
         mean = _thumbnail_mean(data)
         if mean is None:
             problems[k] = "the frame does not decode"
-        elif mean < params.black_frame_level:
-            black.append(k)
+            return False
+        return mean < params.black_frame_level
+
+    black_runs = _black_runs(n, step, is_black)
     for k, why in sorted(problems.items()):
         usable[k] = False
         findings.append(
@@ -108,37 +117,59 @@ def _frame_facts(
                 Evidence(rule="camera.jpeg_markers", n_samples=1),
             )
         )
-    if black:
-        for a, b in _runs(black, step):
-            findings.append(
-                Finding(
-                    camera.name,
-                    "",
-                    "frame_black",
-                    int(t[a]),
-                    int(t[b]),
-                    False,
-                    f"frames {int(kept[a])}..{int(kept[b])} are black (mean level under "
-                    f"{params.black_frame_level:g} of 255, checked every {step} frame(s)): a "
-                    "covered lens or a camera that lost its image",
-                    Evidence(
-                        rule="camera.thumbnail_level",
-                        expected=params.black_frame_level,
-                        n_samples=b - a + 1,
-                    ),
-                )
+    for a, b in black_runs:
+        findings.append(
+            Finding(
+                camera.name,
+                "",
+                "frame_black",
+                int(t[a]),
+                int(t[b]),
+                False,
+                f"frames {int(kept[a])}..{int(kept[b])} are black (mean level under "
+                f"{params.black_frame_level:g} of 255; sampled every {step} frame(s), the ends "
+                "found to the frame): a covered lens or a camera that lost its image",
+                Evidence(
+                    rule="camera.thumbnail_level",
+                    expected=params.black_frame_level,
+                    n_samples=b - a + 1,
+                ),
             )
-    return usable, findings, width, height
+        )
+    return usable, findings, size[0], size[1]
 
 
-def _runs(indices: list[int], step: int) -> list[tuple[int, int]]:
-    """Consecutive sampled indices (``step`` apart) merged into (first, last) runs."""
+def _black_runs(n: int, step: int, is_black: Callable[[int], bool]) -> list[tuple[int, int]]:
+    """(first, last) frames of each black stretch among frames 0..n-1, looking at every
+    ``step``-th frame, then narrowing each end of a stretch of black samples by bisection
+    between its outermost black sample and the sample beyond it (about log2(step) more looks
+    per end). Frames between two black samples count as black. A stretch shorter than
+    ``step`` frames is found when a sample falls in it (a chance of its length over
+    ``step``); a longer one always, with both ends to the frame, provided the level changes
+    once between two samples."""
+    samples = list(range(0, n, step))
+    black = [is_black(k) for k in samples]
     runs: list[tuple[int, int]] = []
-    for k in indices:
-        if runs and k - runs[-1][1] <= step:
-            runs[-1] = (runs[-1][0], k)
-        else:
-            runs.append((k, k))
+    j = 0
+    while j < len(samples):
+        if not black[j]:
+            j += 1
+            continue
+        first = j
+        while j + 1 < len(samples) and black[j + 1]:
+            j += 1
+        # the first black frame lies in (outside, inside]; the last in [inside, outside)
+        outside, inside = (samples[first - 1] if first else -1), samples[first]
+        while inside - outside > 1:
+            mid = (outside + inside) // 2
+            outside, inside = (outside, mid) if is_black(mid) else (mid, inside)
+        start = inside
+        inside, outside = samples[j], (samples[j + 1] if j + 1 < len(samples) else n)
+        while outside - inside > 1:
+            mid = (inside + outside) // 2
+            inside, outside = (mid, outside) if is_black(mid) else (inside, mid)
+        runs.append((start, inside))
+        j += 1
     return runs
 
 
