@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from teleop_lake.cleaning.findings import Evidence, Finding, runs_of
+from teleop_lake.cleaning.noise import row_blocks
 from teleop_lake.cleaning.params import CleaningParams
 from teleop_lake.config.robots import RobotModel
 
@@ -339,14 +340,22 @@ def judge_zeroed_rows(
     groups: dict[str, list[int]] = {}
     for c, name in enumerate(channels):
         groups.setdefault(name.partition(".")[0], []).append(c)
+    # Row blocks, not whole columns: each whole-length temporary would be a fresh mapping.
+    blocks = row_blocks(x)
+    # measured: a channel with a finite non-zero value somewhere (not absent, not unwired)
+    live = np.zeros(x.shape[1], dtype=bool)
+    for rows in blocks:
+        part = x[rows]
+        live |= ((part != 0.0) & np.isfinite(part)).any(axis=0)
+    zero = np.empty(len(x), dtype=bool)
     for quantity, cols in groups.items():
         if quantity.startswith(ZEROED_SKIPPED):
             continue
-        # measured: a channel with a finite non-zero value somewhere (not absent, not unwired)
-        measured = [c for c in cols if np.any(np.isfinite(x[:, c]) & (x[:, c] != 0.0))]
+        measured = [c for c in cols if live[c]]
         if len(measured) < ZEROED_MIN_CHANNELS:
             continue
-        zero = np.all(x[:, measured] == 0.0, axis=1)
+        for rows in blocks:
+            zero[rows] = (x[rows][:, measured] == 0.0).all(axis=1)
         n_zero = int(zero.sum())
         if not n_zero or n_zero > ZEROED_MAX_SHARE * len(zero):
             continue

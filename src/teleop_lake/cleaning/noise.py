@@ -42,6 +42,21 @@ def differences32(x: np.ndarray) -> np.ndarray:
     return out
 
 
+SCRATCH_BYTES = 64 << 10
+"""Rows of a stream a row-wise pass takes at once (`row_blocks`): its scratch arrays stay in
+the heap, below glibc's mmap threshold, where a whole-length temporary would be a fresh
+mapping in a batch process (`teleop_lake.pipeline.heap`)."""
+
+
+def row_blocks(x: np.ndarray, overlap: int = 0) -> list[slice]:
+    """Slices of rows of ``x`` about `SCRATCH_BYTES` each; with ``overlap``, each slice's
+    start only advances by that many rows less than its length (windows of ``overlap + 1``
+    rows starting in the block stay inside it)."""
+    n = len(x)
+    step = max(1, SCRATCH_BYTES // max(x[0].nbytes if n else 1, 1))
+    return [slice(i, min(i + step, n - overlap)) for i in range(0, max(n - overlap, 0), step)]
+
+
 def column_blocks(shape: tuple[int, ...]) -> list[slice]:
     """Slices of columns whose (rows x columns) float64 block stays near `BLOCK_BYTES`: a test
     that judges each channel on its own goes a block at a time, so its temporaries stay a

@@ -40,6 +40,7 @@ from teleop_lake.cleaning.noise import (
     SECOND_DIFFERENCE_GAIN,
     column_blocks,
     differences32,
+    row_blocks,
     second_difference_scale,
 )
 from teleop_lake.cleaning.params import CleaningParams
@@ -84,11 +85,6 @@ class SpikeResult:
     """Per-channel noise sigma of single samples (`noise.sample_noise_sigma`)."""
 
 
-SCRATCH_BYTES = 64 << 10
-"""Rows of a stream a rolling filter takes at once (`rolling_median5`): its scratch arrays stay
-in the heap, below glibc's mmap threshold."""
-
-
 def rolling_median5(x: np.ndarray) -> np.ndarray:
     """Centred median of 5 samples along axis 0 (edges: the nearest full window)."""
     n = len(x)
@@ -97,9 +93,8 @@ def rolling_median5(x: np.ndarray) -> np.ndarray:
     out = np.empty(x.shape, dtype=x.dtype)
     # A few rows at a time, into the result: three small scratch arrays, reused, instead of
     # ten whole-length temporaries (each a fresh mapping in a batch process, `pipeline.heap`).
-    step = max(1, SCRATCH_BYTES // max(x[0].nbytes, 1))
-    for i in range(0, n - 4, step):
-        j = min(i + step, n - 4)
+    for block in row_blocks(x, overlap=4):
+        i, j = block.start, block.stop
         a, b, c, d, e = (
             x[i:j],
             x[i + 1 : j + 1],
