@@ -118,8 +118,10 @@ def _reorder(
     known: frozenset[str],
     name_map: dict[str, str],
     missing: set[str],
+    out: np.ndarray | None = None,
 ) -> np.ndarray | None:
-    """Columns of ``raw_quantity`` in ``targets`` order (NaN where absent); None if no column."""
+    """Columns of ``raw_quantity`` in ``targets`` order (NaN where absent), written into
+    ``out`` when given (no temporary of the stream's length); None if no column."""
     names = _recorder_names(stream, raw_quantity)
     if not names:
         return None
@@ -136,8 +138,13 @@ def _reorder(
         c: stream.channels.index(f"{raw_quantity}.{n}")
         for n, c in zip(names, canonical, strict=True)
     }
-    cols = np.array([index.get(t, -1) for t in targets])
-    out = stream.values[:, np.maximum(cols, 0)]
+    cols = np.array([index.get(t, -1) for t in targets], dtype=np.int64)
+    if out is None:
+        out = np.empty((stream.n_samples, len(targets)), dtype=stream.values.dtype)
+    if out.dtype == stream.values.dtype:
+        np.take(stream.values, np.maximum(cols, 0), axis=1, out=out, mode="clip")
+    else:
+        out[:] = stream.values[:, np.maximum(cols, 0)]
     if (cols < 0).any():
         out[:, cols < 0] = np.nan
         missing.update(t for t, c in zip(targets, cols, strict=True) if c < 0)
@@ -157,16 +164,12 @@ def _joint_stream(
     values = np.empty((stream.n_samples, len(targets) * len(quantities)))
     for k, (raw_q, canon_q, angular) in enumerate(quantities):
         out = values[:, k * len(targets) : (k + 1) * len(targets)]
-        block = _reorder(stream, raw_q, targets, known, name_map, missing)
-        if block is None:
+        if _reorder(stream, raw_q, targets, known, name_map, missing, out=out) is None:
             if raw_q == "position_raw":
                 raise _reject("missing_stream", "stream has no position channels", stream)
             out[:] = np.nan
         elif angular and factor != 1.0:
-            np.multiply(block, factor, out=out)
-        else:
-            out[:] = block
-        del block
+            out *= factor
         channels += [f"{canon_q}.{j}" for j in targets]
     return dataclasses.replace(stream, channels=tuple(channels), values=values)
 
