@@ -4,9 +4,18 @@ Two allocators hold on to freed memory in a process that decodes recording after
 
 - glibc raises its mmap threshold each time a large block is freed (up to 32 MB), so later
   arrays of that size come from the heap, where freed space is fragmented and seldom
-  returned. A night of ten recordings crept up by about 30 MB per recording. Fixing the
-  threshold (`mallopt(M_MMAP_THRESHOLD)`) gives every large array its own mapping, returned
-  whole when freed.
+  returned. A night of ten recordings crept up by about 30 MB per recording. Batch processes
+  therefore fix the heap's settings (`fix_heap`) and hand its free pages back themselves
+  (`release_heap`, glibc's ``malloc_trim``) whenever a recording is done and before the
+  batch validates and writes its segment: what one recording freed never outlives it, and
+  the peak follows the largest recording, not the number of them.
+
+  The settings are a trade measured on ten 640x480 recordings (docs/CAMERAS.md). A 128 kB
+  mmap threshold (glibc's default, fixed) made every temporary above it a fresh mapping that
+  the kernel maps and zeroes page by page: 2.3-2.7 s of system time in the signal path of
+  those ten recordings. With 4 MB, the temporaries of block-wise cleaning (4 MB blocks and
+  smaller) reuse heap pages instead, and the heap's top is not trimmed after each free (trim
+  threshold 512 MB) but at those boundaries.
 - Arrow's memory pool keeps what writing a segment's Parquet files used (about 70 MB);
   `release_arrow_pool` hands it back once a segment is written.
 - Polars' own allocator (jemalloc, built into its runtime) keeps freed pages for 0.5-1 s
@@ -25,25 +34,47 @@ import sys
 
 POLARS_ALLOCATOR_VAR = "_RJEM_MALLOC_CONF"
 POLARS_ALLOCATOR_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0"
-M_MMAP_THRESHOLD = -3  # glibc malloc.h
-MMAP_THRESHOLD_BYTES = 128 * 1024
+M_TRIM_THRESHOLD = -1  # glibc malloc.h
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD_BYTES = 4 << 20
+TRIM_THRESHOLD_BYTES = 512 << 20
+_libc: ctypes.CDLL | None = None
 _done = False
 
 
-def fix_mmap_threshold() -> bool:
-    """Fix glibc's mmap threshold at 128 kB (its default, no longer raised on frees) in this
-    process; True when done. Elsewhere (another libc) it does nothing."""
+def _glibc() -> ctypes.CDLL | None:
+    global _libc
+    if _libc is None and sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim"):
+                _libc = libc
+        except OSError:
+            pass
+    return _libc
+
+
+def fix_heap() -> bool:
+    """Fix glibc's mmap threshold at `MMAP_THRESHOLD_BYTES` (no longer raised on frees) and
+    its trim threshold at `TRIM_THRESHOLD_BYTES` in this process, which then calls
+    `release_heap` at its own boundaries; True when done. Elsewhere (another libc) it does
+    nothing."""
     global _done
-    if _done:
-        return True
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        _done = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
-    except (OSError, AttributeError):
-        return False
+    libc = _glibc()
+    if _done or libc is None:
+        return _done
+    _done = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(
+        libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
+    )
     return _done
+
+
+def release_heap() -> None:
+    """Return every free page of the heap to the system (``malloc_trim(0)``); where the heap
+    was fixed (`fix_heap`), between recordings and before a segment's validation and write."""
+    libc = _glibc()
+    if _done and libc is not None:
+        libc.malloc_trim(0)
 
 
 def release_arrow_pool() -> None:

@@ -36,7 +36,7 @@ from teleop_lake.lake.quarantine import quarantine
 from teleop_lake.lake.storage import Store
 from teleop_lake.network.pull import BronzeRecording
 from teleop_lake.pipeline.batch_result import BatchResult
-from teleop_lake.pipeline.heap import fix_mmap_threshold, release_arrow_pool
+from teleop_lake.pipeline.heap import fix_heap, release_arrow_pool, release_heap
 from teleop_lake.pipeline.pull import MAX_PENDING_NIGHTS
 from teleop_lake.pipeline.stage_clock import CenterSeconds, timed
 from teleop_lake.pipeline.stop import stop_requested
@@ -242,7 +242,7 @@ def process_batch(
     watchdog (`teleop_lake.pipeline.isolation`) knows what a stuck batch is stuck on.
     """
     report = progress or (lambda step, recording: None)
-    fix_mmap_threshold()  # freed arrays go back to the system, not to a fragmented heap
+    fix_heap()  # the heap's free pages go back at each boundary below (`release_heap`)
     lake = Store(lake_url)
     key = pseudonym_key(lake)
     catalog = load_task_catalog()
@@ -265,6 +265,7 @@ def process_batch(
         # The last recording's signals go before this one is read: a batch holds one
         # recording's decoded signals at a time, never two.
         recording = ep = None
+        release_heap()  # what the last recording freed, before this one is read
         stage = "decode"
         try:
             profile = load_profile(rec.center)
@@ -326,6 +327,7 @@ def process_batch(
         return BatchResult(batch_id=batch_id)
     frames_all = pl.DataFrame()
     report("validate", None)
+    release_heap()
     shares: Counter[str] = Counter()  # the batch's own steps, shared by rows per center
     for k in kept:
         shares[k[0].center] += k[2].frames.height
@@ -359,6 +361,7 @@ def process_batch(
             kept = [k for k in kept if k[0].content_key not in refused]
 
     report("write", None)
+    release_heap()
     if kept:
         segment_id = f"{run_id}-{batch_id}"
         rows, row_start = [], 0
