@@ -112,7 +112,7 @@ def test_a_frame_reads_back_as_the_same_picture_polars_only(night: tuple[Path, P
 
 def test_the_bag_reader_leaves_frames_in_the_file(night: tuple[Path, Path]) -> None:
     """A recording's frames are located, not copied: memory does not grow with its length."""
-    from teleop_lake.canonical import RecordingMeta
+    from teleop_lake.canonical import RecordingMeta, all_frame_ends
     from teleop_lake.config.centers import load_profile
     from teleop_lake.formats import read_recording
     from teleop_lake.formats.frame_files import FileFrames
@@ -125,6 +125,13 @@ def test_the_bag_reader_leaves_frames_in_the_file(night: tuple[Path, Path]) -> N
     for camera in recording.cameras.values():
         assert isinstance(camera.frames, FileFrames), camera.name
         assert list(camera.frames) == by_topic[camera.source], camera.name
+        # each frame's first and last bytes (its JPEG markers) were taken while the chunk
+        # was read, so the camera checks need not read them from the file again
+        ends = camera.frames._ends
+        assert ends is not None and ends.known.all(), camera.name
+        heads, tails = all_frame_ends(camera.frames, 2, 16)
+        assert [bytes(h) for h in heads] == [f[:2] for f in by_topic[camera.source]]
+        assert [bytes(t) for t in tails] == [f[-16:] for f in by_topic[camera.source]]
 
 
 @pytest.mark.parametrize("bz2", [False, True], ids=["plain-chunks", "bz2-chunks"])

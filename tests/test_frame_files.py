@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from synthetic_teleop import tiny_jpegs
 
-from teleop_lake.canonical import ChainedFrames, frame_ends, frame_lengths
-from teleop_lake.formats.frame_files import FileFrames
+from teleop_lake.canonical import ChainedFrames, all_frame_ends, frame_lengths
+from teleop_lake.formats.frame_files import FileFrames, FrameEnds
 
 
 def _file_of(frames: list[bytes], path: Path) -> FileFrames:
@@ -29,8 +29,12 @@ def test_file_frames_read_what_memory_holds(tmp_path: Path) -> None:
     lazy = _file_of(frames, tmp_path / "f.bin")
     assert len(lazy) == 5 and [lazy[i] for i in range(5)] == frames and lazy[-1] == frames[-1]
     assert frame_lengths(lazy).tolist() == frame_lengths(frames).tolist()
-    for i in range(5):
-        assert frame_ends(lazy, i, 2, 16) == frame_ends(frames, i, 2, 16)
+    for head, tail in ((2, 16), (3, 0), (0, 5), (600, 600)):  # also longer than a frame
+        lazy_ends, held_ends = all_frame_ends(lazy, head, tail), all_frame_ends(frames, head, tail)
+        assert all(np.array_equal(a, b) for a, b in zip(lazy_ends, held_ends, strict=True))
+    heads, tails = all_frame_ends(frames, 2, 16)
+    assert [bytes(h) for h in heads] == [f[:2] for f in frames]
+    assert [bytes(t) for t in tails] == [f[-16:] for f in frames]
     # the descriptor keeps the bytes: a downloaded copy may be deleted once located
     (tmp_path / "f.bin").unlink()
     assert lazy[3] == frames[3]
@@ -55,6 +59,34 @@ def test_chained_frames_index_across_parts(tmp_path: Path) -> None:
     assert len(chained) == 7 and [chained[i] for i in range(7)] == whole
     assert chained[-1] == whole[-1]
     assert frame_lengths(chained).tolist() == [len(f) for f in whole]
-    assert [frame_ends(chained, i, 2, 4) for i in range(7)] == [(f[:2], f[-4:]) for f in whole]
+    heads, tails = all_frame_ends(chained, 2, 4)
+    assert [(bytes(h), bytes(t)) for h, t in zip(heads, tails, strict=True)] == [
+        (f[:2], f[-4:]) for f in whole
+    ]
     with pytest.raises(IndexError):
         chained[7]
+
+
+def test_ends_taken_when_located_are_used_and_the_rest_read(tmp_path: Path) -> None:
+    frames = list(tiny_jpegs(4))
+    plain = _file_of(frames, tmp_path / "f.bin")
+    offsets, lengths = plain._offsets, plain._lengths
+    given_heads = np.full((4, 2), 7, dtype=np.uint8)  # not the file's: shows where they came from
+    given_tails = np.full((4, 16), 9, dtype=np.uint8)
+    known = np.array([True, False, True, False])
+    lazy = FileFrames(
+        tmp_path / "f.bin", offsets, lengths, ends=FrameEnds(given_heads, given_tails, known)
+    )
+    heads, tails = all_frame_ends(lazy, 2, 16)
+    assert (heads[known] == 7).all() and (tails[known] == 9).all()
+    assert [bytes(h) for h in heads[~known]] == [frames[1][:2], frames[3][:2]]
+    assert [bytes(t) for t in tails[~known]] == [frames[1][-16:], frames[3][-16:]]
+    heads, _ = all_frame_ends(lazy, 3, 16)  # more than was taken: read
+    assert [bytes(h) for h in heads] == [f[:3] for f in frames]
+    with pytest.raises(ValueError, match="every frame"):
+        FileFrames(
+            tmp_path / "f.bin",
+            offsets,
+            lengths,
+            ends=FrameEnds(given_heads, given_tails, known[:2]),
+        )

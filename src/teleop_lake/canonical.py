@@ -97,13 +97,13 @@ class CameraStream:
 
 
 class FrameSource(Protocol):
-    """Frames read on demand: a frame's bytes, its length and its first and last bytes
-    without reading the rest (JPEG markers sit at both ends)."""
+    """Frames read on demand: a frame's bytes, its length, and every frame's first and last
+    bytes without reading the rest (JPEG markers sit at both ends)."""
 
     def __len__(self) -> int: ...
     def __getitem__(self, i: int) -> bytes: ...
     def lengths(self) -> np.ndarray: ...
-    def ends(self, i: int, head: int, tail: int) -> tuple[bytes, bytes]: ...
+    def all_ends(self, head: int, tail: int) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 def frame_lengths(frames: Sequence[bytes]) -> np.ndarray:
@@ -114,14 +114,37 @@ def frame_lengths(frames: Sequence[bytes]) -> np.ndarray:
     return np.fromiter((len(f) for f in frames), dtype=np.int64, count=len(frames))
 
 
-def frame_ends(frames: Sequence[bytes], i: int, head: int, tail: int) -> tuple[bytes, bytes]:
-    """The first ``head`` and last ``tail`` bytes of frame ``i``."""
-    ends = getattr(frames, "ends", None)
+def all_frame_ends(frames: Sequence[bytes], head: int, tail: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every frame's first ``head`` and last ``tail`` bytes: (frames, head) and (frames, tail)
+    uint8 arrays. A frame shorter than that is padded with zeros, after its first bytes and
+    before its last. A file-backed sequence answers without reading each frame where it can."""
+    ends = getattr(frames, "all_ends", None)
     if ends is not None:
-        first, last = ends(i, head, tail)
-        return bytes(first), bytes(last)
-    data = frames[i]
-    return bytes(data[:head]), bytes(data[-tail:])
+        heads, tails = ends(head, tail)
+        return np.asarray(heads, dtype=np.uint8), np.asarray(tails, dtype=np.uint8)
+    heads = np.zeros((len(frames), head), dtype=np.uint8)
+    tails = np.zeros((len(frames), tail), dtype=np.uint8)
+    for i in range(len(frames)):
+        data = frames[i]
+        put_frame_ends(heads, tails, i, data, data)
+    return heads, tails
+
+
+def put_frame_ends(
+    heads: np.ndarray,
+    tails: np.ndarray,
+    i: int,
+    first: bytes | memoryview,
+    last: bytes | memoryview,
+) -> None:
+    """Row ``i`` of `all_frame_ends`' arrays from bytes ``first`` and ``last`` (the frame, or
+    its first and last bytes), padded with zeros as there."""
+    head, tail = heads.shape[1], tails.shape[1]
+    h = np.frombuffer(first[:head], dtype=np.uint8)
+    heads[i, : len(h)] = h
+    if tail:
+        t = np.frombuffer(last[-tail:], dtype=np.uint8)
+        tails[i, tail - len(t) :] = t
 
 
 class ChainedFrames(Sequence[bytes]):
@@ -149,9 +172,12 @@ class ChainedFrames(Sequence[bytes]):
     def lengths(self) -> np.ndarray:
         return np.concatenate([frame_lengths(p) for p in self._parts] or [np.zeros(0, np.int64)])
 
-    def ends(self, i: int, head: int, tail: int) -> tuple[bytes, bytes]:
-        part, j = self._locate(int(i))
-        return frame_ends(part, j, head, tail)
+    def all_ends(self, head: int, tail: int) -> tuple[np.ndarray, np.ndarray]:
+        ends = [all_frame_ends(p, head, tail) for p in self._parts]
+        return (
+            np.concatenate([h for h, _ in ends] or [np.zeros((0, head), np.uint8)]),
+            np.concatenate([t for _, t in ends] or [np.zeros((0, tail), np.uint8)]),
+        )
 
 
 @dataclass(frozen=True)

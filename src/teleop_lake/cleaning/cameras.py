@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from teleop_lake.canonical import CameraStream, frame_ends, frame_lengths
+from teleop_lake.canonical import CameraStream, all_frame_ends, frame_lengths
 from teleop_lake.cleaning.findings import Evidence, Finding, runs_of
-from teleop_lake.cleaning.jpeg import EOI, SOI, jpeg_info
+from teleop_lake.cleaning.jpeg import EOI, SOI, TAIL_SLACK, jpeg_info
 from teleop_lake.cleaning.params import CleaningParams
 from teleop_lake.cleaning.timestamps import (
     nominal_period_ns,
@@ -70,11 +70,13 @@ def _frame_facts(
     if camera.encoding != "jpeg" or n == 0:
         return usable, findings, 0, 0
     frames = camera.frames
+    heads, tails = all_frame_ends(frames, len(SOI), TAIL_SLACK)
+    heads, tails = heads[kept], tails[kept]
+    whole = (heads[:, 0] == SOI[0]) & (heads[:, 1] == SOI[1])
+    whole &= ((tails[:, :-1] == EOI[0]) & (tails[:, 1:] == EOI[1])).any(axis=1)
     problems: dict[int, str] = {}
-    for k, i in enumerate(kept.tolist()):
-        head, tail = frame_ends(frames, i, 2, 16)
-        if head != SOI or EOI not in tail:
-            problems[k] = jpeg_info(frames[i]).problem or "unreadable frame"
+    for k in np.flatnonzero(~whole).tolist():
+        problems[k] = jpeg_info(frames[kept[k]]).problem or "unreadable frame"
     period = nominal_period_ns(t) if n > 1 else float("nan")
     step = max(1, round(1e9 / params.pixel_check_hz / period)) if np.isfinite(period) else 1
     size = [0, 0]  # the camera's width and height, from the first frame looked at

@@ -15,7 +15,7 @@ SOI = b"\xff\xd8"
 EOI = b"\xff\xd9"
 _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RST0-7: no length field
-_TAIL_SLACK = 16
+TAIL_SLACK = 16
 """Some encoders pad after the end marker; it must lie within this many bytes of the end."""
 
 
@@ -68,6 +68,6 @@ def jpeg_info(data: bytes | memoryview) -> JpegInfo:
     height, width, components = sof
     if width == 0 or height == 0:
         return JpegInfo(width, height, components, "zero width or height in the frame header")
-    if EOI not in bytes(data[-_TAIL_SLACK:]):
+    if EOI not in bytes(data[-TAIL_SLACK:]):
         return JpegInfo(width, height, components, "no end-of-image marker: the frame is cut")
     return JpegInfo(width, height, components, None)

@@ -21,9 +21,23 @@ import os
 import tempfile
 import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from teleop_lake.canonical import put_frame_ends
+
+
+@dataclass(frozen=True, eq=False)
+class FrameEnds:
+    """Frames' first and last bytes, taken where their bytes were at hand: ``heads`` (frames,
+    h) and ``tails`` (frames, t) uint8, valid where ``known``, for frames of at least h + t
+    bytes."""
+
+    heads: np.ndarray
+    tails: np.ndarray
+    known: np.ndarray
 
 
 class FileFrames(Sequence[bytes]):
@@ -37,9 +51,15 @@ class FileFrames(Sequence[bytes]):
         lengths: np.ndarray,
         *,
         fd: int | None = None,
+        ends: FrameEnds | None = None,
     ) -> None:
+        """``ends``: the frames' first and last bytes, taken where they were located (so that
+        `all_ends` need not read them); frames it does not know are read."""
         if len(offsets) != len(lengths):
             raise ValueError("one offset and one length per frame")
+        if ends is not None and not len(ends.known) == len(offsets):
+            raise ValueError("the frames' ends must be given for every frame")
+        self._ends = ends
         self.path = Path(path)
         self._offsets = np.asarray(offsets, dtype=np.int64)
         self._lengths = np.asarray(lengths, dtype=np.int64)
@@ -66,12 +86,29 @@ class FileFrames(Sequence[bytes]):
     def lengths(self) -> np.ndarray:
         return self._lengths.copy()
 
-    def ends(self, i: int, head: int, tail: int) -> tuple[bytes, bytes]:
-        off, n = int(self._offsets[i]), int(self._lengths[i])
-        if n <= head + tail:
-            data = self._read(off, n)
-            return data[:head], data[-tail:] if tail else b""
-        return self._read(off, head), self._read(off + n - tail, tail)
+    def all_ends(self, head: int, tail: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every frame's first ``head`` and last ``tail`` bytes (`all_frame_ends`); from the
+        ends taken when the frames were located where they cover it, else read."""
+        n = len(self._offsets)
+        heads = np.zeros((n, head), dtype=np.uint8)
+        tails = np.zeros((n, tail), dtype=np.uint8)
+        todo = np.ones(n, dtype=bool)
+        known = self._ends
+        if known is not None and head <= known.heads.shape[1] and tail <= known.tails.shape[1]:
+            rows = known.known
+            heads[rows] = known.heads[rows, :head]
+            tails[rows] = known.tails[rows, known.tails.shape[1] - tail :]
+            todo = ~rows
+        for i in np.flatnonzero(todo).tolist():
+            off, size = int(self._offsets[i]), int(self._lengths[i])
+            if size <= head + tail:
+                data = self._read(off, size)
+                put_frame_ends(heads, tails, i, data, data)
+            else:
+                put_frame_ends(
+                    heads, tails, i, self._read(off, head), self._read(off + size - tail, tail)
+                )
+        return heads, tails
 
     def close(self) -> None:
         self._closer()

@@ -22,7 +22,7 @@ from rosbags.typesys.msg import normalize_msgtype
 
 from teleop_lake.canonical import EVENT_KINDS, CameraStream, Event, SignalStream
 from teleop_lake.config.centers import StreamMapping
-from teleop_lake.formats.frame_files import FileFrames, FrameSpool
+from teleop_lake.formats.frame_files import FileFrames, FrameEnds, FrameSpool
 from teleop_lake.formats.ros1_bag import RawMessages
 from teleop_lake.formats.ros1_layout import (
     DecodedFields,
@@ -35,6 +35,7 @@ from teleop_lake.formats.ros1_layout import (
     stamp_ns,
     typestore_for,
 )
+from teleop_lake.formats.ros1_records import PAYLOAD_TAIL, PayloadSegment, windows
 from teleop_lake.rejection import Reason, RecordingRejected
 
 # Plausible stamps: 2000-01-01 .. 2100-01-01 UTC. Zero or out-of-range stamps mean an
@@ -328,6 +329,41 @@ def ros1_image_header(p: memoryview, payload_length: int) -> tuple[int, int, int
     return sec * 1_000_000_000 + nsec, pos + 4, dlen, fmt
 
 
+FRAME_HEAD = 2
+"""A located frame's first bytes kept with its place in the file (the JPEG start marker)."""
+
+
+def _segment_frame_ends(seg: PayloadSegment, offsets: np.ndarray, lengths: np.ndarray) -> FrameEnds:
+    """The first `FRAME_HEAD` and last `PAYLOAD_TAIL` bytes of the frames located in ``seg``
+    (their file ``offsets`` and ``lengths``), where the segment holds them: the head from the
+    payload's kept prefix, the tail from the payload's kept tail when the frame ends the
+    payload (as the data of a CompressedImage does)."""
+    m = len(offsets)
+    heads = np.zeros((m, FRAME_HEAD), dtype=np.uint8)
+    tails = np.zeros((m, PAYLOAD_TAIL), dtype=np.uint8)
+    if seg.file_starts is None or m == 0:
+        return FrameEnds(heads, tails, np.zeros(m, dtype=bool))
+    pos = offsets - seg.file_starts  # the frame's start inside its payload
+    kept = seg.lengths if seg.kept is None else seg.kept
+    known = (
+        (lengths >= FRAME_HEAD + PAYLOAD_TAIL)
+        & (pos + FRAME_HEAD <= kept)
+        & (pos + lengths == seg.lengths)
+    )
+    cut_tails = seg.tails
+    if seg.kept is not None and cut_tails is None:
+        known[:] = False
+    rows = np.flatnonzero(known)
+    if len(rows):
+        heads[rows] = windows(seg.buffer, FRAME_HEAD)[seg.starts[rows] + pos[rows]]
+        if seg.kept is None:  # whole payloads: the tail is in the buffer
+            ends = seg.starts[rows] + seg.lengths[rows] - PAYLOAD_TAIL
+            tails[rows] = windows(seg.buffer, PAYLOAD_TAIL)[ends]
+        elif cut_tails is not None:
+            tails[rows] = cut_tails[rows]
+    return FrameEnds(heads, tails, known)
+
+
 class FrameLocator:
     """One camera topic's frames, gathered over the batches of messages of one file.
 
@@ -342,6 +378,7 @@ class FrameLocator:
         self._received: list[np.ndarray] = []
         self._offsets: list[np.ndarray] = []
         self._lengths: list[np.ndarray] = []
+        self._ends: list[FrameEnds] = []  # each located frame's first and last bytes
         self._path: Path | None = None  # the file every frame so far lies in
         self._spool: FrameSpool | None = None
         self._fmt = ""
@@ -360,7 +397,7 @@ class FrameLocator:
                     ):
                         f.seek(off)
                         self._spool.append(f.read(n))
-            self._offsets, self._lengths, self._path = [], [], None
+            self._offsets, self._lengths, self._ends, self._path = [], [], [], None
         return self._spool
 
     def add(self, raw: RawMessages) -> None:
@@ -376,7 +413,9 @@ class FrameLocator:
         i = 0
         with contextlib.ExitStack() as stack:
             source: BinaryIO | None = None
+            ends: list[FrameEnds] = []
             for seg in raw.segments:
+                first = i
                 view = memoryview(seg.buffer.data)
                 kept = seg.lengths if seg.kept is None else seg.kept
                 file_starts = seg.file_starts
@@ -404,12 +443,15 @@ class FrameLocator:
                     else:
                         spool.append(p[pos : pos + dlen])
                     i += 1
+                if spool is None:
+                    ends.append(_segment_frame_ends(seg, offsets[first:i], lengths[first:i]))
         self._t.append(t_ns)
         self._received.append(raw.t_record_ns.astype(np.int64))
         if spool is None:
             self._path = raw.path
             self._offsets.append(offsets)
             self._lengths.append(lengths)
+            self._ends += ends
         self._n += n
 
     def stream(self) -> CameraStream:
@@ -419,7 +461,14 @@ class FrameLocator:
             frames = self._spool.frames()
         elif self._path is not None:
             frames = FileFrames(
-                self._path, np.concatenate(self._offsets), np.concatenate(self._lengths)
+                self._path,
+                np.concatenate(self._offsets),
+                np.concatenate(self._lengths),
+                ends=FrameEnds(
+                    np.concatenate([e.heads for e in self._ends]),
+                    np.concatenate([e.tails for e in self._ends]),
+                    np.concatenate([e.known for e in self._ends]),
+                ),
             )
         else:
             frames = FrameSpool(self.topic).frames()  # no message at all

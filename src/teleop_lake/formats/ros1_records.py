@@ -29,6 +29,9 @@ OP_CONNECTION = 0x07
 # PAYLOAD_PREFIX bytes (the message header, the image format, the data length) are copied.
 LARGE_PAYLOAD = 4096
 PAYLOAD_PREFIX = 512
+PAYLOAD_TAIL = 16
+"""The last bytes of such a payload kept too: a camera frame's end (the JPEG end-of-image
+marker, which the camera checks look for in every frame)."""
 GATHER_BYTES = 64 << 10
 """Payload rows gathered per step into a topic's matrix (`TopicPayloads.add`)."""
 
@@ -52,6 +55,8 @@ class PayloadSegment:
     first bytes only, for the message header); None when every payload is whole."""
     file_starts: np.ndarray | None = None
     """Each payload's position in the file, when the chunk is stored uncompressed."""
+    tails: np.ndarray | None = None
+    """(payloads, `PAYLOAD_TAIL`) uint8: each payload's last bytes, when ``kept`` cut any."""
 
     def compact(self, file_offset: int | None) -> PayloadSegment:
         """The payloads copied out of the chunk buffer, so the chunk can be dropped. With
@@ -77,8 +82,12 @@ class PayloadSegment:
         buffer = np.frombuffer(b"".join(parts), dtype=np.uint8)
         starts = np.concatenate([[0], np.cumsum(keep)[:-1]]).astype(np.int64)
         truncated = bool(np.any(keep != self.lengths))
+        tails = None
+        if truncated:  # every cut payload is longer than its tail (LARGE_PAYLOAD)
+            last = np.maximum(self.starts + self.lengths - PAYLOAD_TAIL, 0)
+            tails = windows(self.buffer, PAYLOAD_TAIL)[last]
         return PayloadSegment(
-            buffer, starts, self.lengths, keep if truncated else None, file_starts
+            buffer, starts, self.lengths, keep if truncated else None, file_starts, tails
         )
 
 
