@@ -34,6 +34,7 @@ from teleop_lake.formats.ros1_records import PayloadSegment
 from teleop_lake.formats.ros2_mcap import decode_benchmark, read_signals
 from teleop_lake.rejection import RecordingRejected
 from teleop_lake.simulate import simulate_network
+from teleop_lake.simulate.ros2_bag import MCAP_STORAGES, restore_mcap
 from teleop_lake.standardize import standardize_recording
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "real-samples" / "ros"
@@ -298,6 +299,39 @@ def test_rosbag2_compressed_bags_read_as_the_plain_one(
     assert list(scratch.iterdir()) == []
 
 
+@pytest.mark.parametrize("storage", MCAP_STORAGES)
+def test_bags_of_other_mcap_storage_configurations_read_as_the_plain_one(
+    jinan: Path, tmp_path: Path, storage: str
+) -> None:
+    """MCAP storage as other recorder configurations write it (no chunks at all; zstd chunks
+    with CRCs) decodes to the same streams, frames and events as rosbags' plain chunks."""
+    from mcap.reader import make_reader
+
+    line = _lines(jinan, "jinan")[0]
+    files = _files(jinan, "jinan", line)
+    mcap = next(p for p in files if p.suffix == ".mcap")
+    label = next(p for p in files if p.name.endswith(".metadata.json"))
+    meta, profile = _meta("jinan", line), load_profile("jinan")
+    plain = read_recording("ros2-mcap", files, meta, profile)
+    folder = tmp_path / mcap.parent.name
+    shutil.copytree(mcap.parent, folder)
+    restore_mcap(folder / mcap.name, storage)
+    with (folder / mcap.name).open("rb") as f:
+        summary = make_reader(f).get_summary()
+    assert summary is not None
+    assert bool(summary.chunk_indexes) == (storage == "zstd_chunks")
+    assert {c.compression for c in summary.chunk_indexes} <= {"zstd"}
+    got = read_recording("ros2-mcap", [*sorted(folder.iterdir()), label], meta, profile)
+    assert set(got.signals) == set(plain.signals)
+    for name, stream in plain.signals.items():
+        assert np.array_equal(got.signals[name].values, stream.values, equal_nan=True), name
+        assert np.array_equal(got.signals[name].t_ns, stream.t_ns), name
+    assert set(got.cameras) == set(plain.cameras) and plain.cameras
+    for name, cam in plain.cameras.items():
+        assert list(got.cameras[name].frames) == list(cam.frames), name
+    assert got.events == plain.events
+
+
 def test_metadata_yaml_that_is_not_plain_settings_says_nothing(tmp_path: Path) -> None:
     """Aliases expanding to huge trees, deep nesting, lists and unreadable files are not
     settings: no compression is read from them, quickly, and nothing is refused."""
@@ -329,13 +363,14 @@ def test_a_compressed_message_claiming_too_much_is_refused_before_it_is_inflated
 
 
 def test_rigs_recording_with_rosbag2_compression_deliver_readable_bags(tmp_path: Path) -> None:
-    """The simulator's ROS 2 rigs vary in rosbag2's own compression (seed 3: one station per
-    message, one per file); their intact recordings read like the plain ones."""
+    """The simulator's ROS 2 rigs vary in rosbag2's own compression (seed 9: per message and
+    per file) and in their MCAP storage (unchunked, zstd chunks); their intact recordings
+    read like the plain ones."""
     net = tmp_path / "net"
     simulate_network(
         net,
         episodes_per_center=8,
-        seed=3,
+        seed=9,
         date=DATE,
         profile="default",
         centers=["jinan"],
@@ -347,6 +382,7 @@ def test_rigs_recording_with_rosbag2_compression_deliver_readable_bags(tmp_path:
         & pl.col("missing_stream").is_null()
     )
     assert set(truth["rosbag2_compression"].drop_nulls()) == {"message", "file"}
+    assert set(truth["mcap_storage"].drop_nulls()) == {"fastwrite", "zstd_chunks"}
     lines = {str(x["recording_id"]): x for x in _lines(net, "jinan")}
     profile = load_profile("jinan")
     for row in truth.iter_rows(named=True):

@@ -132,6 +132,17 @@ def test_other_formats_vary_without_claws_or_joint_current() -> None:
     assert _binomial_ok(jinan.count("file"), len(jinan), 0.10)
     for center in ("beijing", "suzhou", "hefei"):
         assert {r.rosbag2_compression for r in _rigs(center, "default", 2000)} == {""}
+    # MCAP storage: ROS 2 rigs not compressing whole files, fastwrite 15%, zstd chunks 35%
+    stored = [
+        r.mcap_storage for r in _rigs("jinan", "default", 2000) if r.rosbag2_compression != "file"
+    ]
+    assert _binomial_ok(stored.count("fastwrite"), len(stored), 0.15)
+    assert _binomial_ok(stored.count("zstd_chunks"), len(stored), 0.35)
+    assert {
+        r.mcap_storage for r in _rigs("jinan", "default", 2000) if r.rosbag2_compression == "file"
+    } == {""}
+    for center in ("beijing", "suzhou", "hefei"):
+        assert {r.mcap_storage for r in _rigs(center, "default", 2000)} == {""}
 
 
 def test_clean_rigs_are_plain() -> None:

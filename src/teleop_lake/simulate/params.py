@@ -209,6 +209,12 @@ class RigVariation:
     # --compression-mode message|file`) instead of, or on top of, MCAP's chunk compression.
     rosbag2_message_compression_share: float = 0.15
     rosbag2_file_compression_share: float = 0.10
+    # ROS 2 rigs whose MCAP storage is configured otherwise than rosbags' writer writes it
+    # (uncompressed chunks of 1 MB): ``--storage-preset-profile fastwrite`` (no chunks, no
+    # CRCs), or zstd-compressed chunks with CRCs (the MCAP writer's own default and the
+    # zstd presets). Not drawn for rigs compressing whole files.
+    mcap_fastwrite_share: float = 0.15
+    mcap_zstd_chunks_share: float = 0.35
 
     def __post_init__(self) -> None:
         shares = (
@@ -222,6 +228,9 @@ class RigVariation:
             self.rosbag2_message_compression_share,
             self.rosbag2_file_compression_share,
             self.rosbag2_message_compression_share + self.rosbag2_file_compression_share,
+            self.mcap_fastwrite_share,
+            self.mcap_zstd_chunks_share,
+            self.mcap_fastwrite_share + self.mcap_zstd_chunks_share,
         )
         if not all(0.0 <= x <= 1.0 for x in shares) or not self.hand_eef_types:
             raise ValueError(f"rig variation shares must be probabilities: {self}")
@@ -241,6 +250,8 @@ NO_RIG_VARIATION = RigVariation(
     joint_current_share=0.0,
     rosbag2_message_compression_share=0.0,
     rosbag2_file_compression_share=0.0,
+    mcap_fastwrite_share=0.0,
+    mcap_zstd_chunks_share=0.0,
 )
 
 

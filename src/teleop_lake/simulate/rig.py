@@ -72,7 +72,9 @@ class Rig:
     jointData's fourth field on Kuavo-format rigs, None for other formats.
     ``position_noise_rad`` None: the recording draws it from `MotionParams`.
     ``rosbag2_compression``: "" (none), "message" or "file", rosbag2's own zstd compression
-    on ROS 2 rigs.
+    on ROS 2 rigs. ``mcap_storage``: how a ROS 2 rig's MCAP storage is configured: ""
+    (uncompressed chunks, as rosbags writes them), "fastwrite" (no chunks, no CRCs) or
+    "zstd_chunks" (zstd-compressed chunks with CRCs).
     """
 
     end_effector: str  # "hand" | "claw"
@@ -84,6 +86,7 @@ class Rig:
     position_noise_rad: float | None
     rates: StreamRates
     rosbag2_compression: str = ""
+    mcap_storage: str = ""
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,14 @@ def draw_rig(profile: CenterProfile, sim: SimulationProfile, rng: np.random.Gene
             compression = "message"
         elif u_compression < v.rosbag2_message_compression_share + v.rosbag2_file_compression_share:
             compression = "file"
+    # drawn after the compression, for the same reason
+    u_storage = float(rng.random())
+    storage = ""
+    if profile.raw_format == "ros2-mcap" and compression != "file":
+        if u_storage < v.mcap_fastwrite_share:
+            storage = "fastwrite"
+        elif u_storage < v.mcap_fastwrite_share + v.mcap_zstd_chunks_share:
+            storage = "zstd_chunks"
     return Rig(
         end_effector=kind,
         eef_type=CLAW_EEF_TYPE if claw else hand_eef,
@@ -189,6 +200,7 @@ def draw_rig(profile: CenterProfile, sim: SimulationProfile, rng: np.random.Gene
         position_noise_rad=noise_rad,
         rates=rates,
         rosbag2_compression=compression,
+        mcap_storage=storage,
     )
 
 

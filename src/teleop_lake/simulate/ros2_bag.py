@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from mcap.reader import make_reader
+from mcap.writer import CompressionType
+from mcap.writer import Writer as McapWriter
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.rosbag2.enums import CompressionFormat, CompressionMode
 from rosbags.typesys import Stores, get_typestore
@@ -105,10 +108,15 @@ def write_ros2_mcap(
     frames: dict[str, Sequence[bytes]],
     events: Sequence[BagEvent],
     compression: str = "",
+    storage: str = "",
 ) -> list[Path]:
     """Write the rosbag2 folder ``bag_dir``; return its files (the storage file first).
     ``compression`` "message" or "file": rosbag2's own zstd compression, per message or of
-    the whole storage file (then ``.mcap.zstd``)."""
+    the whole storage file (then ``.mcap.zstd``). ``storage`` "fastwrite" or "zstd_chunks":
+    the MCAP file rewritten as a recorder with that storage configuration writes it
+    (`restore_mcap`); not with ``compression`` "file"."""
+    if storage and compression == "file":
+        raise ValueError("a storage configuration is not simulated under file compression")
     store = ros2_typestore()
     t = store.types
     plan: list[tuple[str, str, np.ndarray, list[bytes]]] = []
@@ -162,5 +170,59 @@ def write_ros2_mcap(
             writer.write(conns[c], int(times[k]), plan[c][3][r])
     finally:
         writer.close()
-    storage = f"{bag_dir.name}.mcap" + (".zstd" if compression == "file" else "")
-    return [bag_dir / storage, bag_dir / "metadata.yaml"]
+    name = f"{bag_dir.name}.mcap" + (".zstd" if compression == "file" else "")
+    if storage:
+        restore_mcap(bag_dir / name, storage)
+    return [bag_dir / name, bag_dir / "metadata.yaml"]
+
+
+MCAP_STORAGES = ("fastwrite", "zstd_chunks")
+MCAP_CHUNK_BYTES = 1 << 20
+
+
+def restore_mcap(path: Path, storage: str) -> None:
+    """Rewrite the MCAP file at ``path`` with the MCAP library's own writer, as a recorder
+    configured so writes it: ``fastwrite`` (records straight in the data section, no chunks,
+    no CRCs) or ``zstd_chunks`` (zstd-compressed chunks of 1 MB with CRCs and message
+    indexes). Schemas, channels (ids kept in order), messages in file order and metadata
+    records are carried over."""
+    if storage not in MCAP_STORAGES:
+        raise ValueError(f"unknown MCAP storage {storage!r}; one of {MCAP_STORAGES}")
+    tmp = path.with_name(path.name + ".restore")
+    chunked = storage == "zstd_chunks"
+    with path.open("rb") as src, tmp.open("wb") as out:
+        reader = make_reader(src)
+        writer = McapWriter(
+            out,
+            chunk_size=MCAP_CHUNK_BYTES,
+            compression=CompressionType.ZSTD if chunked else CompressionType.NONE,
+            use_chunking=chunked,
+            enable_crcs=chunked,
+        )
+        header, summary = reader.get_header(), reader.get_summary()
+        if summary is None:
+            raise ValueError(f"{path}: no summary to take the channels from")
+        writer.start(profile=header.profile, library=header.library)
+        # every channel, also one without messages, in the order of its id
+        schemas = {
+            sid: writer.register_schema(x.name, x.encoding, x.data)
+            for sid, x in sorted(summary.schemas.items())
+        }
+        channels = {
+            cid: writer.register_channel(
+                c.topic, c.message_encoding, schemas.get(c.schema_id, 0), dict(c.metadata)
+            )
+            for cid, c in sorted(summary.channels.items())
+        }
+        for _, channel, message in reader.iter_messages(log_time_order=False):
+            writer.add_message(
+                channels[channel.id],
+                message.log_time,
+                message.data,
+                message.publish_time,
+                message.sequence,
+            )
+        for record in reader.iter_metadata():
+            writer.add_metadata(record.name, dict(record.metadata))
+        writer.finish()
+    tmp.replace(path)

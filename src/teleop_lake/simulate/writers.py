@@ -59,6 +59,7 @@ def write_recording(
             ep.frames,
             ep.events,
             compression=ep.rig.rosbag2_compression,
+            storage=ep.rig.mcap_storage,
         )
     if profile.raw_format == "parquet-dir":
         return write_parquet_dir(
