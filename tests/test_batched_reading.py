@@ -7,6 +7,7 @@ connections, claws) and of the simulator (default faults)."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -97,14 +98,17 @@ def test_simulated_bags_with_faults_read_the_same_in_small_batches(tmp_path: Pat
 
 
 @pytest.mark.parametrize("storage", ["unchunked", "zstd-chunks"])
-def test_mcap_files_read_the_same_in_small_batches(tmp_path: Path, storage: str) -> None:
-    """MCAP as the simulator writes it (messages outside chunks), and re-chunked with zstd
-    by the mcap library as rosbag2 writes it."""
+def test_mcap_files_read_the_same_in_small_batches(
+    tmp_path: Path, storage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MCAP without chunks (as `--storage-preset-profile fastwrite` writes it), and in zstd
+    chunks as the MCAP writer's defaults write it, whatever storage the simulated rig used."""
     from mcap.writer import CompressionType
     from test_frames_out_of_memory import _rewrite_mcap
 
-    from teleop_lake.formats import ros2_mcap
+    from teleop_lake.formats import mcap_container, ros2_mcap
     from teleop_lake.formats.mcap_container import McapFile
+    from teleop_lake.simulate.ros2_bag import restore_mcap
 
     simulate_network(
         tmp_path / "net",
@@ -117,11 +121,18 @@ def test_mcap_files_read_the_same_in_small_batches(tmp_path: Path, storage: str)
         duration_scale=0.5,
     )
     profile = load_profile("jinan")
+    # unchunked messages are read in blocks of bytes: small ones, so that batches end often
+    monkeypatch.setattr(mcap_container, "LOOSE_BLOCK", 64 << 10)
     for mcap in sorted((tmp_path / "net").rglob("*.mcap")):
         if storage == "zstd-chunks":
             chunked = tmp_path / f"{mcap.stem}.chunked.mcap"
             _rewrite_mcap(mcap, chunked, CompressionType.ZSTD)
             mcap = chunked
+        else:
+            unchunked = tmp_path / f"{mcap.stem}.unchunked.mcap"
+            shutil.copy(mcap, unchunked)
+            restore_mcap(unchunked, "fastwrite")
+            mcap = unchunked
         with McapFile(mcap) as f:
             topics = list(f.topic_channels())
             assert sum(1 for _ in f.read_topic_batches(topics, 300)) > 3  # many batches
