@@ -675,6 +675,20 @@ def test_required_topic_without_messages_is_missing(tmp_path: Path) -> None:
     assert "holds no messages" in reasons[0].message
 
 
+def test_a_camera_declared_without_a_frame_is_an_empty_camera(tmp_path: Path) -> None:
+    """A camera driver that died before its first frame leaves a declared topic without
+    messages: the recording reads, with that camera empty."""
+    topic = "/cam_r/color/image_raw/compressed"
+    path = tmp_path / "deadcam.bag"
+    write_bag(
+        path,
+        BagSpec(skip_topics=(topic,), declared_only={topic: "sensor_msgs/msg/CompressedImage"}),
+    )
+    rec = read_recording("ros1-bag", [path], manifest_meta(), BEIJING)
+    assert len(rec.cameras["camera_right"].frames) == 0
+    assert len(rec.cameras["camera_left"].frames) > 0
+
+
 def test_optional_head_pose_may_be_absent(tmp_path: Path) -> None:
     path = tmp_path / "nohead.bag"
     write_bag(path, BagSpec(skip_topics=("/vr/head_pose", "/cam_r/color/image_raw/compressed")))

@@ -148,7 +148,9 @@ def _black_runs(n: int, step: int, is_black: Callable[[int], bool]) -> list[tupl
     per end). Frames between two black samples count as black. A stretch shorter than
     ``step`` frames is found when a sample falls in it (a chance of its length over
     ``step``); a longer one always, with both ends to the frame, provided the level changes
-    once between two samples."""
+    once between two samples. A frame that cannot be looked at (``is_black`` records it as
+    corrupt) counts as not black: a corrupt frame inside a black stretch ends it early, and
+    a stretch whose only sample is corrupt is not found."""
     samples = list(range(0, n, step))
     black = [is_black(k) for k in samples]
     runs: list[tuple[int, int]] = []

@@ -468,7 +468,9 @@ class FrameLocator:
                     np.concatenate([e.heads for e in self._ends]),
                     np.concatenate([e.tails for e in self._ends]),
                     np.concatenate([e.known for e in self._ends]),
-                ),
+                )
+                if self._ends
+                else None,  # a declared camera without a single message
             )
         else:
             frames = FrameSpool(self.topic).frames()  # no message at all

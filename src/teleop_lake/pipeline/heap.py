@@ -39,18 +39,22 @@ M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD_BYTES = 4 << 20
 TRIM_THRESHOLD_BYTES = 512 << 20
 _libc: ctypes.CDLL | None = None
+_looked = False
 _done = False
 
 
 def _glibc() -> ctypes.CDLL | None:
-    global _libc
-    if _libc is None and sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-            if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim"):
-                _libc = libc
-        except OSError:
-            pass
+    """glibc, with the two calls used here; None elsewhere (looked up once)."""
+    global _libc, _looked
+    if not _looked:
+        _looked = True
+        if sys.platform.startswith("linux"):
+            try:
+                libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+                if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim"):
+                    _libc = libc
+            except OSError:
+                pass
     return _libc
 
 
@@ -63,8 +67,10 @@ def fix_heap() -> bool:
     libc = _glibc()
     if _done or libc is None:
         return _done
-    _done = bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(
-        libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
+    # the trim threshold first: a raised mmap threshold without the trims would hold freed
+    # memory with nothing to return it
+    _done = bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)) and bool(
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
     )
     return _done
 

@@ -241,8 +241,23 @@ def process_batch(
     record) and before the batch's own steps (``"validate"``, ``"write"``; None), so a
     watchdog (`teleop_lake.pipeline.isolation`) knows what a stuck batch is stuck on.
     """
+    fix_heap()  # the heap's free pages go back at each boundary (`release_heap`)
+    try:
+        return _process_batch(lake_url, run_id, batch_id, recordings, params, now, progress)
+    finally:
+        release_heap()  # and what the batch freed, before the process waits or publishes
+
+
+def _process_batch(
+    lake_url: str,
+    run_id: str,
+    batch_id: str,
+    recordings: list[dict[str, Any]],
+    params: ProcessingParams,
+    now: dt.datetime,
+    progress: Callable[[str, dict[str, Any] | None], None] | None,
+) -> BatchResult:
     report = progress or (lambda step, recording: None)
-    fix_heap()  # the heap's free pages go back at each boundary below (`release_heap`)
     lake = Store(lake_url)
     key = pseudonym_key(lake)
     catalog = load_task_catalog()
