@@ -90,3 +90,40 @@ def test_ends_taken_when_located_are_used_and_the_rest_read(tmp_path: Path) -> N
             lengths,
             ends=FrameEnds(given_heads, given_tails, known[:2]),
         )
+
+
+def test_frame_ends_are_taken_from_whole_and_cut_payloads() -> None:
+    """Where a bag chunk's camera payloads are whole in memory and where they were cut to
+    their first bytes (their last bytes kept beside them), each frame's recorded ends are its
+    own; a frame too short for both ends, or not ending its payload, is left to be read."""
+    from teleop_lake.formats.kuavo_topics import _segment_frame_ends
+    from teleop_lake.formats.ros1_records import PayloadSegment
+
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, n, dtype=np.uint8).tobytes() for n in (30, 5000, 17, 4200, 64)]
+    pos = 12  # the message's own fields before the frame's bytes
+    trailing = [b"", b"", b"", b"", b"tail"]  # the last frame does not end its payload
+    payloads = [bytes(range(pos)) + f + t for f, t in zip(frames, trailing, strict=True)]
+    blob, starts = b"", []
+    for p in payloads:
+        blob += b"\x07\x07\x07"  # a record header between payloads
+        starts.append(len(blob))
+        blob += p
+    starts_a = np.array(starts, dtype=np.int64)
+    whole = PayloadSegment(
+        np.frombuffer(blob, np.uint8),
+        starts_a,
+        np.array([len(p) for p in payloads], dtype=np.int64),
+        None,
+        starts_a + 1000,
+    )
+    cut = whole.compact(1000)
+    assert cut.kept is not None and cut.tails is not None  # the two large ones were cut
+    lengths = np.array([len(f) for f in frames], dtype=np.int64)
+    for seg in (whole, cut):
+        assert seg.file_starts is not None
+        ends = _segment_frame_ends(seg, seg.file_starts + pos, lengths)
+        assert ends.known.tolist() == [True, True, False, True, False]
+        for i in np.flatnonzero(ends.known):
+            assert bytes(ends.heads[i]) == frames[i][:2]
+            assert bytes(ends.tails[i]) == frames[i][-16:]
