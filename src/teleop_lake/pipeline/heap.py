@@ -6,9 +6,9 @@ Two allocators hold on to freed memory in a process that decodes recording after
   arrays of that size come from the heap, where freed space is fragmented and seldom
   returned. A night of ten recordings crept up by about 30 MB per recording. Batch processes
   therefore fix the heap's settings (`fix_heap`) and hand its free pages back themselves
-  (`release_heap`, glibc's ``malloc_trim``) whenever a recording is done and before the
-  batch validates and writes its segment: what one recording freed never outlives it, and
-  the peak follows the largest recording, not the number of them.
+  (`release_heap`, glibc's ``malloc_trim``) whenever a recording is done, before the batch
+  validates and writes its segment, and when the batch ends: what one recording freed never
+  outlives it, and the peak follows the largest recording, not the number of them.
 
   The settings are a trade measured on ten 640x480 recordings (docs/CAMERAS.md). A 128 kB
   mmap threshold (glibc's default, fixed) made every temporary above it a fresh mapping that
