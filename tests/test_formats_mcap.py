@@ -21,7 +21,7 @@ from rosbags.rosbag2.enums import CompressionFormat, CompressionMode
 from synthetic_teleop import SMALL_CAMERA
 from typer.testing import CliRunner
 
-from teleop_lake.canonical import RecordingMeta
+from teleop_lake.canonical import Recording, RecordingMeta
 from teleop_lake.cli import app
 from teleop_lake.config.centers import load_profile, profile_from_toml
 from teleop_lake.config.robots import load_robot_model
@@ -252,6 +252,18 @@ def test_a_missing_topic_and_a_split_part_gap_are_quarantined(jinan: Path, tmp_p
     assert "lacks part(s) [0]" in exc.value.reasons[0].message
 
 
+def _assert_same_recording(got: Recording, plain: Recording) -> None:
+    """The same streams, camera frames and events as ``plain``."""
+    assert set(got.signals) == set(plain.signals)
+    for name, stream in plain.signals.items():
+        assert np.array_equal(got.signals[name].values, stream.values, equal_nan=True), name
+        assert np.array_equal(got.signals[name].t_ns, stream.t_ns), name
+    assert set(got.cameras) == set(plain.cameras) and plain.cameras
+    for name, cam in plain.cameras.items():
+        assert list(got.cameras[name].frames) == list(cam.frames), name
+    assert got.events == plain.events
+
+
 def _recompressed(bag_dir: Path, out: Path, mode: str) -> list[Path]:
     """The rosbag2 folder ``bag_dir`` rewritten by rosbags with rosbag2's own zstd compression
     (``ros2 bag record --compression-mode message|file``); its files."""
@@ -288,14 +300,7 @@ def test_rosbag2_compressed_bags_read_as_the_plain_one(
     assert [p.suffix for p in packed] == [".zstd" if mode == "file" else ".mcap", ".yaml"]
     got = read_recording("ros2-mcap", [*packed, label], meta, profile)
     assert got.meta.extra["rosbag2_compression"] == f"zstd per {mode}"
-    assert set(got.signals) == set(plain.signals)
-    for name, stream in plain.signals.items():
-        assert np.array_equal(got.signals[name].values, stream.values, equal_nan=True), name
-        assert np.array_equal(got.signals[name].t_ns, stream.t_ns), name
-    assert set(got.cameras) == set(plain.cameras) and plain.cameras
-    for name, cam in plain.cameras.items():
-        assert list(got.cameras[name].frames) == list(cam.frames), name
-    assert got.events == plain.events
+    _assert_same_recording(got, plain)
     assert list(scratch.iterdir()) == []
 
 
@@ -322,14 +327,7 @@ def test_bags_of_other_mcap_storage_configurations_read_as_the_plain_one(
     assert bool(summary.chunk_indexes) == (storage == "zstd_chunks")
     assert {c.compression for c in summary.chunk_indexes} <= {"zstd"}
     got = read_recording("ros2-mcap", [*sorted(folder.iterdir()), label], meta, profile)
-    assert set(got.signals) == set(plain.signals)
-    for name, stream in plain.signals.items():
-        assert np.array_equal(got.signals[name].values, stream.values, equal_nan=True), name
-        assert np.array_equal(got.signals[name].t_ns, stream.t_ns), name
-    assert set(got.cameras) == set(plain.cameras) and plain.cameras
-    for name, cam in plain.cameras.items():
-        assert list(got.cameras[name].frames) == list(cam.frames), name
-    assert got.events == plain.events
+    _assert_same_recording(got, plain)
 
 
 def test_metadata_yaml_that_is_not_plain_settings_says_nothing(tmp_path: Path) -> None:
