@@ -330,6 +330,39 @@ def test_bags_of_other_mcap_storage_configurations_read_as_the_plain_one(
     _assert_same_recording(got, plain)
 
 
+def test_a_damaged_compressed_chunk_is_a_corrupt_file(jinan: Path, tmp_path: Path) -> None:
+    """A zeroed region inside a zstd chunk's data (the damaged-recordings run's case) is
+    refused as corrupt_file naming the file, not a processing error."""
+    from mcap.reader import make_reader
+
+    line = _lines(jinan, "jinan")[0]
+    files = _files(jinan, "jinan", line)
+    mcap = next(p for p in files if p.suffix == ".mcap")
+    label = next(p for p in files if p.name.endswith(".metadata.json"))
+    folder = tmp_path / mcap.parent.name
+    shutil.copytree(mcap.parent, folder)
+    part = folder / mcap.name
+    restore_mcap(part, "zstd_chunks")
+    with part.open("rb") as f:
+        summary = make_reader(f).get_summary()
+    assert summary is not None
+    chunk = max(summary.chunk_indexes, key=lambda c: c.compressed_size)
+    data = bytearray(part.read_bytes())
+    middle = chunk.chunk_start_offset + chunk.chunk_length // 2
+    data[middle : middle + 4096] = bytes(4096)
+    part.write_bytes(bytes(data))
+    with pytest.raises(RecordingRejected) as exc:
+        read_recording(
+            "ros2-mcap",
+            [*sorted(folder.iterdir()), label],
+            _meta("jinan", line),
+            load_profile("jinan"),
+        )
+    (reason,) = exc.value.reasons
+    assert reason.code == "corrupt_file" and reason.file == part.name, reason
+    assert "chunk" in reason.message
+
+
 def test_metadata_yaml_that_is_not_plain_settings_says_nothing(tmp_path: Path) -> None:
     """Aliases expanding to huge trees, deep nesting, lists and unreadable files are not
     settings: no compression is read from them, quickly, and nothing is refused."""

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from teleop_lake.formats.inflate import inflate
 from teleop_lake.formats.ros1_bag import (
     BATCH_MESSAGES,
     BagConnection,
@@ -121,20 +122,6 @@ def gather_u64(arr: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         raise Truncated
     words = np.ascontiguousarray(windows(arr, 8)[offsets])
     return words.view("<u8").ravel().astype(np.int64)
-
-
-def decompress(data: memoryview, compression: str, size: int) -> memoryview:
-    if compression == "":
-        return data
-    if compression == "zstd":
-        import zstandard
-
-        return memoryview(zstandard.ZstdDecompressor().decompress(bytes(data), size))
-    if compression == "lz4":
-        from lz4.frame import decompress as lz4_decompress
-
-        return memoryview(lz4_decompress(bytes(data)))
-    raise ValueError(f"unsupported chunk compression {compression!r}")
 
 
 class _Source:
@@ -360,7 +347,10 @@ class McapFile:
 
     def _chunk_records(self, chunk: _Chunk) -> memoryview:
         raw = self._src.read(chunk.records_pos, chunk.records_len)
-        data = decompress(raw, chunk.compression, chunk.uncompressed_size)
+        try:
+            data = inflate(raw, chunk.compression, chunk.uncompressed_size)
+        except ValueError as err:
+            raise ValueError(f"the chunk at byte {chunk.records_pos}: {err}") from None
         if chunk.crc and not chunk.crc_checked:
             if zlib.crc32(data) != chunk.crc:
                 raise ValueError(

@@ -20,7 +20,6 @@ it) or "corrupt_file" (it cannot be parsed at all).
 
 from __future__ import annotations
 
-import bz2
 import os
 import struct
 from collections.abc import Iterable, Iterator, Sequence
@@ -30,6 +29,7 @@ from typing import Literal
 
 import numpy as np
 
+from teleop_lake.formats.inflate import inflate
 from teleop_lake.formats.ros1_records import (
     BAG_MAGIC,
     OP_BAG_HEADER,
@@ -183,6 +183,7 @@ class _Chunk:
     data_len: int
     compression: str
     index: dict[int, np.ndarray]  # conn id -> index entries (_INDEX_ENTRY)
+    size: int = 0  # the chunk's data inflated, as its header states
 
 
 class Ros1Bag:
@@ -390,7 +391,8 @@ class Ros1Bag:
             conn_id = header_u32(ifields, "conn")
             prev = index.get(conn_id)
             index[conn_id] = entries if prev is None else np.concatenate([prev, entries])
-        return _Chunk(chunk_pos, data_pos, dlen, compression, index)
+        size = header_u32(fields, "size") if compression != "none" else dlen
+        return _Chunk(chunk_pos, data_pos, dlen, compression, index, size)
 
     # -- public -------------------------------------------------------------------
     def topic_connections(self) -> dict[str, list[BagConnection]]:
@@ -529,15 +531,10 @@ class Ros1Bag:
         block its own, `teleop_lake.pipeline.heap`) that the kernel maps and zeroes page by
         page: reading a bag's chunks cost about 5x the CPU that way."""
         raw = self._read_chunk_bytes(chunk.data_pos, chunk.data_len)
-        if chunk.compression == "none":
-            return raw
-        if chunk.compression == "bz2":
-            return memoryview(bz2.decompress(raw))
-        if chunk.compression == "lz4":
-            from lz4.frame import decompress as lz4_decompress
-
-            return memoryview(lz4_decompress(bytes(raw)))
-        raise ValueError(f"unsupported chunk compression {chunk.compression!r}")
+        try:
+            return inflate(raw, chunk.compression, chunk.size)
+        except ValueError as err:
+            raise ValueError(f"the chunk at offset {chunk.pos}: {err}") from None
 
 
 def _connection(fields: dict[str, bytes], info: dict[str, bytes]) -> BagConnection:
