@@ -8,6 +8,7 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -304,60 +305,54 @@ def test_rosbag2_compressed_bags_read_as_the_plain_one(
     assert list(scratch.iterdir()) == []
 
 
-@pytest.mark.parametrize("storage", MCAP_STORAGES)
-def test_bags_of_other_mcap_storage_configurations_read_as_the_plain_one(
+def _restored(
     jinan: Path, tmp_path: Path, storage: str
-) -> None:
-    """MCAP storage as other recorder configurations write it (no chunks at all; zstd chunks
-    with CRCs) decodes to the same streams, frames and events as rosbags' plain chunks."""
+) -> tuple[list[Path], Any, dict[str, object]]:
+    """The first Jinan recording's rosbag2 folder copied and its MCAP file rewritten with
+    ``storage`` (`restore_mcap`): (its files with the label file, the MCAP summary, the
+    manifest line)."""
     from mcap.reader import make_reader
 
     line = _lines(jinan, "jinan")[0]
     files = _files(jinan, "jinan", line)
     mcap = next(p for p in files if p.suffix == ".mcap")
     label = next(p for p in files if p.name.endswith(".metadata.json"))
-    meta, profile = _meta("jinan", line), load_profile("jinan")
-    plain = read_recording("ros2-mcap", files, meta, profile)
     folder = tmp_path / mcap.parent.name
     shutil.copytree(mcap.parent, folder)
     restore_mcap(folder / mcap.name, storage)
     with (folder / mcap.name).open("rb") as f:
         summary = make_reader(f).get_summary()
     assert summary is not None
+    return [*sorted(folder.iterdir()), label], summary, line
+
+
+@pytest.mark.parametrize("storage", MCAP_STORAGES)
+def test_bags_of_other_mcap_storage_configurations_read_as_the_plain_one(
+    jinan: Path, tmp_path: Path, storage: str
+) -> None:
+    """MCAP storage as other recorder configurations write it (no chunks at all; zstd chunks
+    with CRCs) decodes to the same streams, frames and events as rosbags' plain chunks."""
+    files, summary, line = _restored(jinan, tmp_path, storage)
+    meta, profile = _meta("jinan", line), load_profile("jinan")
+    plain = read_recording("ros2-mcap", _files(jinan, "jinan", line), meta, profile)
     assert bool(summary.chunk_indexes) == (storage == "zstd_chunks")
     assert {c.compression for c in summary.chunk_indexes} <= {"zstd"}
-    got = read_recording("ros2-mcap", [*sorted(folder.iterdir()), label], meta, profile)
+    got = read_recording("ros2-mcap", files, meta, profile)
     _assert_same_recording(got, plain)
 
 
 def test_a_damaged_compressed_chunk_is_a_corrupt_file(jinan: Path, tmp_path: Path) -> None:
     """A zeroed region inside a zstd chunk's data (the damaged-recordings run's case) is
     refused as corrupt_file naming the file, not a processing error."""
-    from mcap.reader import make_reader
-
-    line = _lines(jinan, "jinan")[0]
-    files = _files(jinan, "jinan", line)
-    mcap = next(p for p in files if p.suffix == ".mcap")
-    label = next(p for p in files if p.name.endswith(".metadata.json"))
-    folder = tmp_path / mcap.parent.name
-    shutil.copytree(mcap.parent, folder)
-    part = folder / mcap.name
-    restore_mcap(part, "zstd_chunks")
-    with part.open("rb") as f:
-        summary = make_reader(f).get_summary()
-    assert summary is not None
+    files, summary, line = _restored(jinan, tmp_path, "zstd_chunks")
+    part = next(p for p in files if p.suffix == ".mcap")
     chunk = max(summary.chunk_indexes, key=lambda c: c.compressed_size)
     data = bytearray(part.read_bytes())
     middle = chunk.chunk_start_offset + chunk.chunk_length // 2
     data[middle : middle + 4096] = bytes(4096)
     part.write_bytes(bytes(data))
     with pytest.raises(RecordingRejected) as exc:
-        read_recording(
-            "ros2-mcap",
-            [*sorted(folder.iterdir()), label],
-            _meta("jinan", line),
-            load_profile("jinan"),
-        )
+        read_recording("ros2-mcap", files, _meta("jinan", line), load_profile("jinan"))
     (reason,) = exc.value.reasons
     assert reason.code == "corrupt_file" and reason.file == part.name, reason
     assert "chunk" in reason.message
