@@ -32,11 +32,14 @@ import numpy as np
 from teleop_lake.formats.inflate import inflate
 from teleop_lake.formats.ros1_records import (
     BAG_MAGIC,
+    LARGE_PAYLOAD,
     OP_BAG_HEADER,
     OP_CHUNK,
     OP_CHUNK_INFO,
     OP_CONNECTION,
     OP_INDEX_DATA,
+    PAYLOAD_PREFIX,
+    PAYLOAD_TAIL,
     PayloadSegment,
     TopicPayloads,
     Truncated,
@@ -67,6 +70,14 @@ SPAN_BYTES = 8 << 20
 """Consecutive uncompressed chunks are read together up to this many bytes (`_spans`)."""
 SPAN_GAP_BYTES = 256 << 10
 """Bytes between two chunks (their index records, the next chunk's header) still read along."""
+RECORD_HEAD = 1024
+"""Bytes read at the start of a large record whose middle is skipped (`_sparse_plan`): its
+header, its length and the `PAYLOAD_PREFIX` the reader keeps of a large payload."""
+SKIP_MIN = RECORD_HEAD + LARGE_PAYLOAD + PAYLOAD_TAIL
+"""A wanted record spanning more bytes than this (by its index) has its middle skipped: its
+payload is then certainly above `LARGE_PAYLOAD`, of which only the head and tail are kept."""
+READ_MERGE_BYTES = 16 << 10
+"""Ranges of a sparse read this close are read as one (a syscall costs about as much)."""
 
 ErrorCode = Literal["truncated_file", "corrupt_file"]
 
@@ -183,7 +194,8 @@ class _Chunk:
     data_len: int
     compression: str
     index: dict[int, np.ndarray]  # conn id -> index entries (_INDEX_ENTRY)
-    size: int = 0  # the chunk's data inflated, as its header states
+    size: int  # the chunk's data inflated, as its header states
+    offsets: np.ndarray  # int64: every indexed record's offset (any connection), sorted, distinct
 
 
 class Ros1Bag:
@@ -392,7 +404,9 @@ class Ros1Bag:
             prev = index.get(conn_id)
             index[conn_id] = entries if prev is None else np.concatenate([prev, entries])
         size = header_u32(fields, "size") if compression != "none" else dlen
-        return _Chunk(chunk_pos, data_pos, dlen, compression, index, size)
+        every = [e["offset"] for e in index.values()]
+        offsets = np.unique(np.concatenate(every)) if every else np.zeros(0)
+        return _Chunk(chunk_pos, data_pos, dlen, compression, index, size, offsets.astype(np.int64))
 
     # -- public -------------------------------------------------------------------
     def topic_connections(self) -> dict[str, list[BagConnection]]:
@@ -449,48 +463,69 @@ class Ros1Bag:
                     counts[wanted[cid]] += len(entries)
         gathered = {t: TopicPayloads(counts[t]) for t in topics}
 
-        def read_span(span: list[_Chunk]) -> None:
-            data, in_file = self._span_data(span)
-            arr = np.frombuffer(data, dtype=np.uint8)
+        def read_span(span: list[_Chunk], sparse: bool) -> None:
+            compressed = span[0].compression != "none"
+            in_file = None if compressed else span[0].data_pos
             # Per topic, its records in file order: chunk by chunk, connection by connection.
             # Each record must lie inside its own chunk, not merely inside the span.
-            order: dict[str, list[tuple[np.ndarray, int, int]]] = {}
+            order: dict[str, list[tuple[np.ndarray, int, int, np.ndarray]]] = {}
             for chunk in span:
                 if in_file is None:  # one compressed chunk: its decompressed bytes
-                    begin, end = 0, len(arr)
+                    begin, end = 0, chunk.size
                 else:
                     begin = chunk.data_pos - in_file
                     end = begin + chunk.data_len
+                record_ends = _record_ends(chunk) + begin
                 for cid, entries in chunk.index.items():
                     if cid in wanted:
-                        order.setdefault(wanted[cid], []).append((entries, begin, end))
+                        ends = record_ends[
+                            np.searchsorted(chunk.offsets, entries["offset"], "right")
+                        ]
+                        order.setdefault(wanted[cid], []).append((entries, begin, end, ends))
             parts = [part for topic_parts in order.values() for part in topic_parts]
-            offsets = np.concatenate([e["offset"].astype(np.int64) + b for e, b, _ in parts])
-            limits = np.concatenate([np.full(len(e), end, np.int64) for e, _, end in parts])
+            offsets = np.concatenate([e["offset"].astype(np.int64) + b for e, b, _, _ in parts])
+            limits = np.concatenate([np.full(len(e), end, np.int64) for e, _, end, _ in parts])
+            ends = np.concatenate([x for _, _, _, x in parts])
+            if sparse and in_file is not None:
+                skip = ends - offsets > SKIP_MIN
+                data = self._read_ranges(in_file, _sparse_plan(offsets, ends, skip))
+            else:
+                data, _ = self._span_data(span)
+                skip = None
+            arr = np.frombuffer(data, dtype=np.uint8)
             # every wanted record of the span located at once, then split by topic
             found = locate_payloads(data, arr, offsets)
             if len(offsets) and bool(np.any(found.starts + found.lengths > limits)):
                 raise Truncated
+            if skip is not None and not _read_covers(found, offsets, ends, skip):
+                raise _SparseMiss
             first = 0
             for topic, topic_parts in order.items():
-                n = sum(len(e) for e, _, _ in topic_parts)
+                n = sum(len(e) for e, _, _, _ in topic_parts)
                 rows = slice(first, first + n)
                 first = rows.stop
-                times[topic].append(_entry_times_ns(np.concatenate([e for e, _, _ in topic_parts])))
+                times[topic].append(
+                    _entry_times_ns(np.concatenate([e for e, _, _, _ in topic_parts]))
+                )
                 seg = PayloadSegment(arr, found.starts[rows], found.lengths[rows])
                 gathered[topic].add(seg, in_file)
 
         try:
             for span in _spans([c for c in chunks if any(cid in wanted for cid in c.index)]):
                 try:
-                    read_span(span)
+                    read_span(span, sparse=True)
+                    continue
+                except (_SparseMiss, Truncated, ValueError, KeyError, struct.error):
+                    pass  # nothing of the span was kept: judged on its whole bytes below
+                try:
+                    read_span(span, sparse=False)
                 except (Truncated, ValueError, KeyError, struct.error):
                     if len(span) == 1:
                         raise
-                    # nothing of the span was kept: chunk by chunk, a damaged index is judged
-                    # as it is when chunks are read alone (a record cut by its chunk's end)
+                    # chunk by chunk, a damaged index is judged as it is when chunks are read
+                    # alone (a record cut by its chunk's end)
                     for chunk in span:
-                        read_span([chunk])
+                        read_span([chunk], sparse=False)
         except Truncated:
             raise BagReadError(
                 "truncated_file", "a chunk ends before the messages its index lists", self.path
@@ -519,6 +554,21 @@ class Ros1Bag:
             return self._chunk_data(first), None
         end = last.data_pos + last.data_len
         return self._read_chunk_bytes(first.data_pos, end - first.data_pos), first.data_pos
+
+    def _read_ranges(self, pos: int, ranges: np.ndarray) -> memoryview:
+        """The bytes of ``ranges`` ((k, 2) begin and end, sorted, relative to ``pos``) read
+        into the reused buffer at their places; what lies between them is left unread (stale).
+        The view runs to the last range's end."""
+        n = int(ranges[-1, 1]) if len(ranges) else 0
+        self._check(pos, n)
+        if len(self._chunk_buf) < n:
+            self._chunk_buf = bytearray(max(n, min(SPAN_BYTES, self._size)))
+        view = memoryview(self._chunk_buf)[:n]
+        fd = self._file.fileno()
+        for begin, end in ranges.tolist():
+            if os.preadv(fd, [view[begin:end]], pos + begin) != end - begin:
+                raise Truncated
+        return view
 
     def _chunk_data(self, chunk: _Chunk) -> memoryview:
         """The chunk's (decompressed) bytes, read into memory: the payloads located in it are
@@ -564,6 +614,55 @@ def _spans(chunks: list[_Chunk]) -> list[list[_Chunk]]:
                 continue
         spans.append([chunk])
     return spans
+
+
+class _SparseMiss(Exception):
+    """A sparse read left out bytes a record turned out to need (`_read_covers`)."""
+
+
+def _record_ends(chunk: _Chunk) -> np.ndarray:
+    """``chunk.offsets`` and the chunk's end: entry ``searchsorted(offsets, o, "right")`` is
+    where the record at ``o`` ends as the index implies (the next indexed record of any
+    connection, or the chunk's end)."""
+    return np.append(chunk.offsets, chunk.size)
+
+
+def _sparse_plan(offsets: np.ndarray, ends: np.ndarray, skip: np.ndarray) -> np.ndarray:
+    """The byte ranges ((k, 2), sorted, merged) a sparse read of the records at ``offsets``
+    (ending at ``ends``) reads: each record whole, except those marked ``skip`` (camera
+    frames), of which only the first `RECORD_HEAD` and the last `PAYLOAD_TAIL` bytes.
+
+    A frame's bytes between are what the decode never looks at: a span of a Kuavo bag is 95%
+    JPEG, which the release copies from the file later (`FileFrames`)."""
+    whole = ~skip
+    begins = np.concatenate([offsets[whole], offsets[skip], ends[skip] - PAYLOAD_TAIL])
+    stops = np.concatenate([ends[whole], offsets[skip] + RECORD_HEAD, ends[skip]])
+    order = np.argsort(begins, kind="stable")
+    begins, stops = begins[order], np.maximum.accumulate(stops[order])
+    if not len(begins):
+        return np.zeros((0, 2), dtype=np.int64)
+    # a new range where the gap from everything before it is wide enough to skip
+    new = np.ones(len(begins), dtype=bool)
+    new[1:] = begins[1:] - stops[:-1] > READ_MERGE_BYTES
+    first = np.flatnonzero(new)
+    last = np.append(first[1:], len(begins)) - 1
+    return np.stack([begins[first], stops[last]], axis=1)
+
+
+def _read_covers(
+    found: PayloadSegment, offsets: np.ndarray, ends: np.ndarray, skip: np.ndarray
+) -> bool:
+    """True when every byte the located records were parsed from, and every payload byte the
+    reader keeps, lay in what `_sparse_plan` read: each record within its own range (a record
+    reaching past the next index entry was read over stale bytes), and each skipped one with
+    its header and kept prefix inside its head and its payload ending where the index says."""
+    payload_end = found.starts + found.lengths
+    if bool(np.any(payload_end > ends)):
+        return False
+    head_end = found.starts[skip] + PAYLOAD_PREFIX
+    return bool(np.all(head_end <= offsets[skip] + RECORD_HEAD)) and bool(
+        np.all(payload_end[skip] == ends[skip])
+    )
 
 
 def _entry_times_ns(entries: np.ndarray) -> np.ndarray:
