@@ -101,6 +101,24 @@ def test_frames_reach_the_release_as_recorded_and_the_grid_points_at_them(
     assert replay < 0.05 * files  # the replay buffer holds frame numbers, not pixels
 
 
+def test_frames_are_stored_plain_and_the_rest_with_dictionaries(night: tuple[Path, Path]) -> None:
+    """The JPEG bytes are stored as they are: no compression, no statistics and no dictionary
+    (each frame is unique: building one hashed every frame, per row group). The repeated
+    columns keep theirs."""
+    import pyarrow.parquet as pq
+
+    for path in (night[1] / "segments").rglob("cameras/*.parquet"):
+        meta = pq.ParquetFile(path).metadata
+        assert meta.num_row_groups > 1, path
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            columns = {group.column(i).path_in_schema: group.column(i) for i in range(8)}
+            data = columns["data"]
+            assert data.compression == "UNCOMPRESSED" and not data.is_stats_set, path
+            assert not any("DICTIONARY" in e for e in data.encodings), data.encodings
+            assert any("DICTIONARY" in e for e in columns["episode_id"].encodings)
+
+
 def test_a_frame_reads_back_as_the_same_picture_polars_only(night: tuple[Path, Path]) -> None:
     """A partner without our package: polars reads the table, Pillow decodes the bytes."""
     _, lake = night

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
 import pytest
 from synthetic_teleop import tiny_jpegs
 
-from teleop_lake.canonical import ChainedFrames, all_frame_ends, frame_lengths
+from teleop_lake.canonical import ChainedFrames, all_frame_ends, frame_lengths, gather_frames
 from teleop_lake.formats.frame_files import FileFrames, FrameEnds
 
 
@@ -65,6 +66,31 @@ def test_chained_frames_index_across_parts(tmp_path: Path) -> None:
     ]
     with pytest.raises(IndexError):
         chained[7]
+
+
+def _unpacked(gathered: tuple[np.ndarray, np.ndarray]) -> list[bytes]:
+    offsets, data = gathered
+    return [data[a:b].tobytes() for a, b in itertools.pairwise(offsets.tolist())]
+
+
+@pytest.mark.parametrize(
+    "rows", [[], [0], [6, 6, 0], [0, 1, 2, 3, 4, 5, 6], [1, 3, 5], [2, 3, 3, 4], [5, 2, 4]]
+)
+def test_frames_are_gathered_back_to_back_from_files_parts_and_memory(
+    tmp_path: Path, rows: list[int]
+) -> None:
+    """The camera tables are built from frames gathered into one buffer: the same bytes
+    whatever holds them, in the order asked (across parts too, forward or not)."""
+    a, b = list(tiny_jpegs(3)), list(tiny_jpegs(4, seed=9))
+    whole = a + b
+    wanted = [whole[i] for i in rows]
+    index = np.array(rows, dtype=np.int64)
+    held = _unpacked(gather_frames(whole, index))
+    in_file = _unpacked(gather_frames(_file_of(whole, tmp_path / "w.bin"), index))
+    chained = ChainedFrames([_file_of(a, tmp_path / "a.bin"), tuple(b)])
+    assert held == in_file == _unpacked(gather_frames(chained, index)) == wanted
+    offsets, data = gather_frames(chained, index)
+    assert offsets.dtype == np.int64 and data.dtype == np.uint8 and len(offsets) == len(rows) + 1
 
 
 def test_ends_taken_when_located_are_used_and_the_rest_read(tmp_path: Path) -> None:

@@ -86,6 +86,21 @@ class FileFrames(Sequence[bytes]):
     def lengths(self) -> np.ndarray:
         return self._lengths.copy()
 
+    def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Frames ``rows`` back to back (`teleop_lake.canonical.gather_frames`), each read
+        with one ``pread`` into its place."""
+        lengths = self._lengths[rows]
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        data = np.empty(int(offsets[-1]), dtype=np.uint8)
+        view = memoryview(data.data)
+        for at, begin, end in zip(
+            self._offsets[rows].tolist(), offsets[:-1].tolist(), offsets[1:].tolist(), strict=True
+        ):
+            if os.preadv(self._fd, [view[begin:end]], at) != end - begin:
+                raise OSError(f"{self.path}: {end - begin} bytes at {at} expected, fewer read")
+        return offsets, data
+
     def all_ends(self, head: int, tail: int) -> tuple[np.ndarray, np.ndarray]:
         """Every frame's first ``head`` and last ``tail`` bytes (`all_frame_ends`); from the
         ends taken when the frames were located where they cover it, else read."""

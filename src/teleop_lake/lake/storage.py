@@ -183,10 +183,12 @@ class Store:
         compression: str = "none",
         row_group_size: int | None = None,
         statistics: list[str] | bool = True,
+        dictionary: list[str] | bool = True,
     ) -> tuple[int, str]:
         """Write ``tables`` one after the other into one Parquet file, streaming: only one table
         is in memory at a time. Atomic like `write_bytes` (a temporary name, renamed when
-        complete); returns (size, sha256) of what was written, hashed on the way out."""
+        complete); returns (size, sha256) of what was written, hashed on the way out.
+        ``statistics`` and ``dictionary``: the columns that get them (True: all)."""
         full = self.full(rel)
         fs = self.fs
         parent = full.rsplit("/", 1)[0]
@@ -196,7 +198,11 @@ class Store:
             with fs.open(tmp, "wb") as f:
                 sink = _HashingSink(f)
                 with pq.ParquetWriter(
-                    sink, schema, compression=compression, write_statistics=statistics
+                    sink,
+                    schema,
+                    compression=compression,
+                    write_statistics=statistics,
+                    use_dictionary=dictionary,
                 ) as writer:
                     for table in tables:
                         writer.write_table(table, row_group_size=row_group_size)

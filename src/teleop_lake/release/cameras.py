@@ -27,7 +27,7 @@ import polars as pl
 import pyarrow as pa
 from PIL import Image
 
-from teleop_lake.canonical import CameraStream
+from teleop_lake.canonical import CameraStream, gather_frames
 from teleop_lake.cleaning import CameraCheck
 
 CAMERAS_DIR = "cameras"
@@ -92,10 +92,17 @@ class CameraRows:
                     "width": pa.array(np.full(n, self.check.width, dtype=np.int32)),
                     "height": pa.array(np.full(n, self.check.height, dtype=np.int32)),
                     "encoding": pa.array([self.stream.encoding] * n, pa.large_string()),
-                    "data": pa.array([frames[i] for i in rows.tolist()], pa.large_binary()),
+                    "data": _binary_array(*gather_frames(frames, rows)),
                 },
                 schema=CAMERA_ARROW_SCHEMA,
             )
+
+
+def _binary_array(offsets: np.ndarray, data: np.ndarray) -> pa.Array:
+    """Frames gathered back to back (`gather_frames`) as an Arrow binary array, not copied."""
+    return pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
 
 
 CameraTable = pl.DataFrame | Sequence[CameraRows]

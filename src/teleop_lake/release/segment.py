@@ -184,7 +184,10 @@ def write_segment(
             CAMERA_ARROW_SCHEMA,
             compression="none",
             row_group_size=ROW_GROUP_FRAMES,
+            # the frames are unique JPEG bytes: neither statistics nor a dictionary (which
+            # pyarrow otherwise builds of them, hashing every frame, per row group)
             statistics=[c for c in CAMERA_ARROW_SCHEMA.names if c != "data"],
+            dictionary=[c for c in CAMERA_ARROW_SCHEMA.names if c != "data"],
         )
     write_replay_buffer(
         lake, f"{seg}/{REPLAY_NAME}", frames, episodes["episode_id"].to_list(), sorted(cameras)
