@@ -39,6 +39,8 @@ def is_release_id(name: str) -> bool:
 
 BRONZE_RECORD_NAME = "_recording.json"
 RELEASE_MANIFEST_NAME = "manifest.json"
+SEGMENT_MANIFEST_NAME = "segment.json"
+"""A segment's manifest, written last: a segment folder without it is a crashed attempt."""
 LATEST_POINTER = "releases/LATEST"
 PSEUDONYM_KEY = "config/pseudonym.key"
 

@@ -23,11 +23,11 @@ from datalake_schemas import EPISODE_FIELDS, MAJOR_CHANGES, SCHEMA_VERSION, epis
 from teleop_lake import __version__
 from teleop_lake.labeling.overrides import apply_overrides
 from teleop_lake.lake import layout
+from teleop_lake.lake.layout import SEGMENT_MANIFEST_NAME
 from teleop_lake.lake.overrides import latest_overrides, overrides_frame
 from teleop_lake.lake.storage import Store, json_bytes
 from teleop_lake.release.card import render_dataset_card
 from teleop_lake.release.features import FEATURES_FILE, release_features
-from teleop_lake.release.segment import SEGMENT_MANIFEST_NAME
 from teleop_lake.release.signing import SIGNATURE_SUFFIX, sign, signing_key_from_env
 from teleop_lake.release.stats import STATS_FILE, release_stats
 

@@ -27,6 +27,7 @@ from zarr.codecs import BloscCodec
 from zarr.core.array_spec import ArrayConfigParams
 
 from teleop_lake.lake import layout
+from teleop_lake.lake.layout import SEGMENT_MANIFEST_NAME
 from teleop_lake.lake.storage import Store
 from teleop_lake.release.cameras import (
     CAMERA_ARROW_SCHEMA,
@@ -37,7 +38,6 @@ from teleop_lake.release.cameras import (
 )
 from teleop_lake.release.stats import episode_channel_stats
 
-SEGMENT_MANIFEST_NAME = "segment.json"
 REPLAY_NAME = "replay.zarr"
 # Every chunk is written as it is: checking each for emptiness first cost more than the write
 # (a background thread, 40% of its samples, in a profiled night), and an empty chunk is rare.
