@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import hashlib
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -221,3 +225,109 @@ def test_a_small_night_is_cut_so_that_every_worker_gets_a_batch() -> None:
     many = [{"center": "beijing", "recording_id": f"r{i:03d}"} for i in range(100)]
     sizes = [len(b) for b in plan_batches(many, 6, workers=2)]
     assert max(sizes) == 6 and sum(sizes) == 100
+
+
+def _kernel_clone(calls: list[int]) -> Callable[[int, int], None]:
+    """A stand-in for FICLONE where the filesystem has no reflinks (this machine's ext4): the
+    destination gets the source's bytes, whole, as a clone would share them."""
+
+    def clone(dst_fd: int, src_fd: int) -> None:
+        calls.append(src_fd)
+        size = os.fstat(src_fd).st_size
+        done = 0
+        while done < size:
+            done += os.copy_file_range(src_fd, dst_fd, size - done, done, done)
+
+    return clone
+
+
+def _no_temp_left(lake: Path) -> bool:
+    return not [p for p in lake.rglob(".tmp-*")]
+
+
+def test_a_filesystem_without_reflinks_gets_copies(tmp_path: Path) -> None:
+    """The real ioctl on this machine's filesystem: refused, so the pull copies (and counts
+    it), leaving no trace of the attempt."""
+    net, lake = tmp_path / "net", tmp_path / "lake"
+    write_drop_recording(net / "beijing", "2026-11-23", "r", {"st01/r.bag": b"bag" * 1000})
+    src = net / "beijing" / "2026-11-23" / "st01" / "r.bag"
+    with src.open("rb") as f:
+        cloned = Store(str(lake)).clone_file("x/r.bag", f, 10_000)
+    if cloned is not None:  # a machine whose filesystem has reflinks
+        assert cloned[0] == 3000
+        pytest.skip("this filesystem has reflinks: the fallback is not reached here")
+    res = _pull(net, lake, "run1")
+    assert [r.recording_id for r in res.new] == ["r"]
+    assert (res.bytes_copied, res.bytes_cloned) == (3000, 0)
+    assert _no_temp_left(lake)
+
+
+def test_where_the_drop_can_be_cloned_bronze_is_a_verified_clone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Drop and lake on one filesystem with reflinks: bronze is a clone, hashed from the clone,
+    checked against the manifest like a copy; a clone of damaged bytes goes to the quarantine."""
+    from teleop_lake.lake import storage
+
+    calls: list[int] = []
+    monkeypatch.setattr(storage, "_ficlone", _kernel_clone(calls))
+    net, lake = tmp_path / "net", tmp_path / "lake"
+    drop = net / "beijing"
+    write_drop_recording(drop, "2026-11-23", "good", {"st01/good.bag": b"bag-bytes" * 100})
+    write_drop_recording(
+        drop,
+        "2026-11-23",
+        "corrupt",
+        {"st01/corrupt.bag": b"xxxx"},
+        file_overrides={"st01/corrupt.bag": {"sha256": "0" * 64}},
+    )
+    res = _pull(net, lake, "run1")
+    assert len(calls) == 2
+    assert [r.recording_id for r in res.new] == ["good"]
+    assert [[x.code for x in r.reasons] for r in res.rejected] == [["checksum_mismatch"]]
+    assert (res.bytes_copied, res.bytes_cloned) == (0, 900 + 4)
+    store = Store(str(lake))
+    assert store.read_bytes(f"{res.new[0].bronze_dir}/st01/good.bag") == b"bag-bytes" * 100
+    corrupt = res.rejected[0]
+    quarantined = f"quarantine/beijing/{corrupt.content_key}/files/st01/corrupt.bag"
+    assert store.read_bytes(quarantined) == b"xxxx"
+    assert _no_temp_left(lake)
+
+
+def test_a_clone_stops_where_a_copy_would(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file grown past its declared size after the pull looked at it: the clone is cut one
+    byte past the declared size, so the pull sees the mismatch as it does when copying."""
+    from teleop_lake.lake import storage
+
+    monkeypatch.setattr(storage, "_ficlone", _kernel_clone([]))
+    src = tmp_path / "grown.bag"
+    src.write_bytes(b"a" * 5000)
+    lake = Store(str(tmp_path / "lake"))
+    with src.open("rb") as f:
+        size, sha = lake.clone_file("b/grown.bag", f, 101) or (0, "")
+    assert size == 101 and lake.read_bytes("b/grown.bag") == b"a" * 101
+    assert sha == hashlib.sha256(b"a" * 101).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("error", "copied"), [(errno.EXDEV, True), (errno.EOPNOTSUPP, True), (errno.EIO, False)]
+)
+def test_a_clone_refused_falls_back_to_a_copy_and_a_failing_disk_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: int, copied: bool
+) -> None:
+    from teleop_lake.lake import storage
+
+    def refuse(dst_fd: int, src_fd: int) -> None:
+        raise OSError(error, os.strerror(error))
+
+    monkeypatch.setattr(storage, "_ficlone", refuse)
+    src = tmp_path / "r.bag"
+    src.write_bytes(b"r" * 10)
+    lake = Store(str(tmp_path / "lake"))
+    with src.open("rb") as f:
+        if copied:
+            assert lake.clone_file("c/r.bag", f, 11) is None  # the caller copies
+        else:
+            with pytest.raises(OSError, match="Input/output"):
+                lake.clone_file("c/r.bag", f, 11)
+    assert _no_temp_left(tmp_path / "lake") and not (tmp_path / "lake" / "c" / "r.bag").exists()

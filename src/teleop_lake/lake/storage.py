@@ -8,6 +8,8 @@ crash never leaves a half-written file under a final name.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import hashlib
 import io
 import json
@@ -24,6 +26,23 @@ import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
 CHUNK_BYTES = 8 * 1024 * 1024
+HASH_BUFFER_BYTES = 1 << 20
+FICLONE = 0x40049409
+"""Linux's ioctl that makes a file share another's data extents, copy-on-write (a reflink:
+btrfs, XFS with reflink=1, bcachefs, OCFS2)."""
+CLONE_UNSUPPORTED = {
+    errno.EOPNOTSUPP,  # the filesystem has no reflinks (ext4, tmpfs)
+    errno.EXDEV,  # the drop and the lake are on different filesystems
+    errno.EINVAL,  # not a regular file, or extents the filesystem cannot share
+    errno.ENOTTY,  # no such ioctl here
+    errno.EPERM,
+    errno.EBADF,
+}
+
+
+def _ficlone(dst_fd: int, src_fd: int) -> None:
+    """``dst_fd`` (empty, writable) becomes a copy-on-write clone of ``src_fd``'s file."""
+    fcntl.ioctl(dst_fd, FICLONE, src_fd)
 
 
 class AlreadyExistsError(FileExistsError):
@@ -223,6 +242,46 @@ class Store:
         when complete; the caller decides what to do when the hash is wrong.
         """
         return self.write_chunks(dst_rel, src.iter_chunks(src_rel))
+
+    def clone_file(self, rel: str, src: Any, limit: int) -> tuple[int, str] | None:
+        """Make ``rel`` a copy-on-write clone (reflink) of the open local file ``src`` and hash
+        it; returns (size, sha256), or None where the filesystems cannot clone (then copy).
+
+        No byte is copied: both files share their extents, and a later write to either
+        gives that file its own copy of what it changed, so the clone keeps the bytes it was
+        made of. It is hashed by reading it, the clone, not the source. A source longer than
+        ``limit`` (a file growing meanwhile) is cut there, as a copy would stop. Atomic like
+        `write_bytes`."""
+        if not self.is_local or not hasattr(src, "fileno"):
+            return None
+        full = self.full(rel)
+        parent = full.rsplit("/", 1)[0]
+        os.makedirs(parent, exist_ok=True)
+        tmp = f"{parent}/.tmp-{uuid.uuid4().hex}"
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        done = False
+        try:
+            try:
+                _ficlone(fd, src.fileno())
+            except OSError as exc:
+                if exc.errno in CLONE_UNSUPPORTED:
+                    return None
+                raise
+            if os.fstat(fd).st_size > limit:
+                os.ftruncate(fd, limit)
+            h, size = hashlib.sha256(), 0
+            view = memoryview(bytearray(HASH_BUFFER_BYTES))
+            while n := os.readv(fd, [view]):
+                h.update(view[:n])
+                size += n
+            done = True
+        finally:
+            os.close(fd)
+            if not done:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        os.replace(tmp, full)
+        return size, h.hexdigest()
 
     def write_chunks(self, rel: str, chunks: Iterable[bytes | memoryview]) -> tuple[int, str]:
         """Write ``chunks`` to ``rel``, hashing on the way; returns (size, sha256). Atomic like

@@ -78,6 +78,7 @@ class CenterPull:
     duplicates: int = 0
     manifest_problems: list[ManifestProblem] = field(default_factory=list)
     bytes_copied: int = 0
+    bytes_cloned: int = 0  # taken in as copy-on-write clones: no byte copied
 
 
 def _seen_keys(lake: Store, center: str) -> tuple[set[tuple[str, str, str]], set[str]]:
@@ -121,13 +122,14 @@ PULL_THREADS = 2
 threads keep two cores busy on a drop in the page cache, and overlap waits on a disk or a
 network otherwise."""
 
-_Pulled = tuple[BronzeRecording | None, tuple[Reason, ...], int]  # record, reasons, bytes
+_Pulled = tuple[BronzeRecording | None, tuple[Reason, ...], int, int]
+"""Record, reasons, bytes copied, bytes cloned (`Store.clone_file`)."""
 
 
 def _pull_one(
     entry: ManifestEntry, drop: Store, lake: Store, content_key: str, profile: CenterProfile
 ) -> _Pulled:
-    """Copy and verify one recording. Returns (bronze record or None, reasons, bytes copied)."""
+    """Copy (or clone) and verify one recording: `_Pulled`."""
     reasons: list[Reason] = []
     if entry.raw_format not in supported_formats():
         reasons.append(
@@ -151,12 +153,12 @@ def _pull_one(
                 )
             )
     if reasons:
-        return None, tuple(reasons), 0
+        return None, tuple(reasons), 0, 0
 
     bronze = layout.bronze_dir(entry.center, content_key)
     quarantine = layout.quarantine_dir(entry.center, content_key) + "/files"
     staging = f"{bronze}.staging"
-    copied = 0
+    copied = cloned_bytes = 0
     cap = max_file_bytes(profile)
     for f, rel in zip(entry.files, safe_paths, strict=True):
         src_rel = f"{entry.date_folder}/{rel}"
@@ -185,8 +187,17 @@ def _pull_one(
                     )
                     continue
                 # at most one byte more than declared: a file growing meanwhile is noticed,
-                # never copied whole
-                size, sha = lake.write_chunks(f"{staging}/{rel}", read_reused(src, f.size + 1))
+                # never copied whole. Where the drop and the lake share a filesystem with
+                # reflinks, bronze is a copy-on-write clone: no byte copied, and a later change
+                # to the drop's file does not reach it.
+                target = f"{staging}/{rel}"
+                cloned = lake.clone_file(target, src, f.size + 1) if drop.is_local else None
+                if cloned is not None:
+                    size, sha = cloned
+                    cloned_bytes += size
+                else:
+                    size, sha = lake.write_chunks(target, read_reused(src, f.size + 1))
+                    copied += size
         except FileNotFoundError:
             reasons.append(
                 Reason(
@@ -206,7 +217,6 @@ def _pull_one(
                 )
             )
             continue
-        copied += size
         if size != f.size:
             reasons.append(
                 Reason(
@@ -230,7 +240,7 @@ def _pull_one(
         for rel in lake.walk_files(staging):
             lake.copy_verified(lake, rel, f"{quarantine}/{rel[len(staging) + 1 :]}")
         lake.remove_tree(staging)
-        return None, tuple(reasons), copied
+        return None, tuple(reasons), copied, cloned_bytes
 
     if lake.exists(bronze):  # same content already in bronze (e.g. a crash after the move)
         lake.remove_tree(staging)
@@ -248,7 +258,7 @@ def _pull_one(
         manifest=_manifest_fields(entry),
     )
     lake.write_json(f"{bronze}/{layout.BRONZE_RECORD_NAME}", record.to_dict())
-    return record, (), copied
+    return record, (), copied, cloned_bytes
 
 
 def pull_center(
@@ -307,8 +317,9 @@ def pull_center(
             to_copy.append((entry, key, row))
 
     def take(entry: ManifestEntry, key: str, row: dict[str, Any], pulled: _Pulled) -> None:
-        record, reasons, copied = pulled
+        record, reasons, copied, cloned = pulled
         result.bytes_copied += copied
+        result.bytes_cloned += cloned
         if record is not None:
             in_bronze.add(key)
             result.new.append(record)

@@ -56,6 +56,7 @@ def pull_stage(
         "already_pulled": res.already_pulled,
         "duplicates": res.duplicates,
         "bytes_copied": res.bytes_copied,
+        "bytes_cloned": res.bytes_cloned,
         "manifest_problems": [asdict(p) for p in res.manifest_problems],
         "seconds": round(time.perf_counter() - started, 3),
     }
