@@ -280,7 +280,12 @@ def run_round(
     rng = random.Random(seed)
     net, lake = root / "net", root / "lake"
     planned: list[Case] = []
-    sources = [(c, line) for c in CENTERS for line in _manifest_lines(clean, c)]
+    sources = [
+        (c, line)
+        for c in CENTERS
+        for line in _manifest_lines(clean, c)
+        if line["recording_id"] in baseline  # a source whose clean run was published
+    ]
     for i in range(cases):
         center, line = sources[(start + i) % len(sources)]
         kind = MUTATIONS[(start + i) // len(sources) % len(MUTATIONS)]
@@ -339,20 +344,40 @@ def run_round(
     return planned
 
 
-def baselines(root: Path, clean: Path) -> dict[str, Processed]:
-    """Every clean recording, delivered and processed as the cases are (its control)."""
+def baselines(
+    root: Path, clean: Path, left_out: dict[str, str] | None = None
+) -> dict[str, Processed]:
+    """Every source recording, delivered and processed as the cases are (its control). The
+    simulated network has its profile's faults: a source the night itself refuses (a stream
+    missing, a cut file) is no control, and is left out, with why, in ``left_out``. Every
+    format must keep at least one source."""
     net, lake = root / "net", root / "lake"
+    formats: dict[str, str] = {}
     for center in CENTERS:
         for line in _manifest_lines(clean, center):
             deliver(clean, net, center, line, "clean")
+            formats[line["recording_id"]] = line["format"]
     run_id = "20261124T010000Z-clean"
     out: dict[str, Processed] = {}
+    refused: dict[str, str] = {}
     for center in CENTERS:
-        for rec in pull_stage(str(net), str(lake), center, run_id, None, NOW)["new"]:
+        got = pull_stage(str(net), str(lake), center, run_id, None, NOW)
+        for q in got["quarantined"]:
+            source = q["recording_id"].removesuffix("-clean")
+            refused[source] = f"refused at the pull: {','.join(q.get('reason_codes') or [])}"
+        for rec in got["new"]:
             source = rec["recording_id"].removesuffix("-clean")
-            out[source] = process_alone(lake, run_id, f"c{len(out):03d}", rec)
-            if out[source].status != "published":
-                raise AssertionError(f"clean recording {source} was not published: {out[source]}")
+            done = process_alone(lake, run_id, f"c{len(out) + len(refused):03d}", rec)
+            if done.status == "published":
+                out[source] = done
+            else:
+                refused[source] = f"{done.status}: {','.join(done.reasons)}"
+    if left_out is not None:
+        left_out.update(refused)
+    kept = {formats[s] for s in out}
+    if kept != set(formats.values()):
+        lost = sorted(set(formats.values()) - kept)
+        raise AssertionError(f"no clean source of format(s) {lost} was published: {refused}")
     return out
 
 
@@ -365,11 +390,13 @@ def run_fuzz(
     camera: tuple[int, int],
     chunk: int = 100,
     limits: Limits | None = None,
+    left_out: dict[str, str] | None = None,
 ) -> Iterator[Case]:
     """Yield judged cases; each round's network and lake are deleted when it is done.
-    ``limits``: instead of the profiles' (a shorter wall time for short test recordings)."""
+    ``limits``: instead of the profiles' (a shorter wall time for short test recordings).
+    ``left_out`` gets the sources not used, with why (`baselines`)."""
     clean = clean_network(work, seed, per_center=per_center, camera=camera)
-    base = baselines(work / "baseline", clean)
+    base = baselines(work / "baseline", clean, left_out)
     shutil.rmtree(work / "baseline")
     done = 0
     while done < cases:
