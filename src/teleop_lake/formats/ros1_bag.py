@@ -195,7 +195,7 @@ class _Chunk:
     compression: str
     index: dict[int, np.ndarray]  # conn id -> index entries (_INDEX_ENTRY)
     size: int  # the chunk's data inflated, as its header states
-    offsets: np.ndarray  # int64: every indexed record's offset (any connection), sorted, distinct
+    offsets: np.ndarray  # int64: every indexed record's offset (any connection), sorted
 
 
 class Ros1Bag:
@@ -405,7 +405,8 @@ class Ros1Bag:
             index[conn_id] = entries if prev is None else np.concatenate([prev, entries])
         size = header_u32(fields, "size") if compression != "none" else dlen
         every = [e["offset"] for e in index.values()]
-        offsets = np.unique(np.concatenate(every)) if every else np.zeros(0)
+        # sorted, repeats kept: `_record_ends` looks up the next larger offset either way
+        offsets = np.sort(np.concatenate(every)) if every else np.zeros(0)
         return _Chunk(chunk_pos, data_pos, dlen, compression, index, size, offsets.astype(np.int64))
 
     # -- public -------------------------------------------------------------------
