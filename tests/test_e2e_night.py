@@ -78,6 +78,10 @@ def test_night_end_to_end(tmp_path: Path, prefect_home: Path) -> None:
     assert said is not None and int(said.group(1)) == totals["pulled"]  # the log agrees
     for acc in summary["accounting"]:
         assert acc["pulled"] == acc["published"] + acc["quarantined"] + acc["pending"]
+        # every delivered byte taken into the lake is counted, copied or cloned
+        delivered = sum(p.stat().st_size for p in (net / acc["center"]).rglob("*") if p.is_file())
+        took = summary["pull_bytes"][acc["center"]]
+        assert 0 < took["copied"] + took["cloned"] <= delivered, (acc["center"], took)
     reasons = {q["recording_id"]: q["reason_codes"] for q in summary["quarantined"]}
     assert "checksum_mismatch" in reasons[transit_id]
     assert "truncated_file" in reasons[trunc_id]

@@ -116,6 +116,11 @@ def summarize_night(
             if not p["reachable"]
         ],
         "manifest_problems": [m for p in pulls for m in p["manifest_problems"]],
+        # bytes taken into bronze per center: copied, or cloned (copy-on-write: none written)
+        "pull_bytes": {
+            p["center"]: {"copied": p.get("bytes_copied", 0), "cloned": p.get("bytes_cloned", 0)}
+            for p in pulls
+        },
         "quarantined": quarantined,
         "quarantine_reason_counts": dict(reason_counts.most_common()),
         "validation_failures": validation_failures,
