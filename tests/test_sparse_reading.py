@@ -5,6 +5,7 @@ ends, the span is read whole again, and the result is still the same."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,9 +73,11 @@ def bytes_read(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, int]]:
     count = {"sparse": 0, "whole": 0}
     sparse, whole = Ros1Bag._read_ranges, Ros1Bag._read_chunk_bytes
 
-    def read_ranges(self: Ros1Bag, pos: int, ranges: np.ndarray) -> memoryview:
+    def read_ranges(
+        self: Ros1Bag, pos: int, ranges: np.ndarray, size: int | None = None
+    ) -> memoryview:
         count["sparse"] += int((ranges[:, 1] - ranges[:, 0]).sum())
-        return sparse(self, pos, ranges)
+        return sparse(self, pos, ranges, size)
 
     def read_chunk_bytes(self: Ros1Bag, pos: int, n: int) -> memoryview:
         count["whole"] += n
@@ -104,19 +107,88 @@ def test_frames_are_skipped_and_what_is_read_is_the_same(
 
 
 @pytest.mark.parametrize("shift", [-1, 1, 600])
-def test_where_the_index_misplaces_a_frames_end_the_span_is_read_whole(
+def test_where_the_index_misplaces_a_frames_end_the_frame_is_read_whole(
     bags: list[Path], bytes_read: dict[str, int], monkeypatch: pytest.MonkeyPatch, shift: int
 ) -> None:
     """The index says where each record starts; where the next starts is taken as its end. If
     that is wrong (another record between them, a damaged entry), bytes a frame needs were not
-    read: the check after locating the records finds it, and the span is read whole."""
+    read: the check after locating the records finds it, and those records are read whole
+    (or, if that is not enough either, the span); the result is the same."""
     expected = {bag: _everything(bag) for bag in bags}
     ends = ros1_bag._record_ends
     monkeypatch.setattr(ros1_bag, "_record_ends", lambda chunk: ends(chunk) + shift)
     for bag in bags:
         bytes_read.update(sparse=0, whole=0)
         assert _everything(bag) == expected[bag], bag.name
-        assert bytes_read["whole"] > 0.9 * bag.stat().st_size, (bag.name, bytes_read)
+        read = bytes_read["sparse"] + bytes_read["whole"]
+        assert read > 0.9 * bag.stat().st_size, (bag.name, bytes_read)
+
+
+def test_a_connection_record_between_frames_costs_only_its_frames(
+    tmp_path: Path, bytes_read: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writers that repeat a connection record in every chunk put one between a frame and the
+    next index entry: only those frames are read again whole, not the whole span."""
+    from independent_kuavo.network import VariationParams, write_network
+
+    write_network(
+        tmp_path,
+        recordings=1,
+        seed=3,
+        date=DATE,
+        camera=(640, 480),
+        duration_s=4.0,
+        params=VariationParams(bz2_share=0.0, claw_share=0.0, repeat_connections_share=1.0),
+    )
+    (bag,) = sorted(tmp_path.rglob("*.bag"))
+    sparse = _everything(bag)
+    assert bytes_read["whole"] < 0.1 * bag.stat().st_size, bytes_read
+    assert bytes_read["sparse"] < 0.6 * bag.stat().st_size, bytes_read
+    with monkeypatch.context() as patch:  # every span read as one range: what the file holds
+        patch.setattr(
+            ros1_bag, "_sparse_plan", lambda o, e, s: np.array([[0, int(e.max())]], np.int64)
+        )
+        assert _everything(bag) == sparse
+
+
+def test_a_payload_reaching_into_a_skipped_frame_is_judged_on_the_files_bytes(
+    bags: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record whose length field was enlarged reaches over the next index entry into the
+    middle of a frame the sparse read skipped: it must be read from the file, never from the
+    stale bytes of the reused buffer."""
+    source = bags[1]  # the simulator's bag
+    data = bytearray(source.read_bytes())
+    with Ros1Bag(source) as bag:
+        cameras = {c.conn_id for c in bag.connections.values() if "image" in c.topic.lower()}
+        chunk = bag._chunks[len(bag._chunks) // 2]
+        owner = {int(o): cid for cid, e in chunk.index.items() for o in e["offset"]}
+        order = sorted(owner)
+        at = next(
+            o
+            for o, nxt in itertools.pairwise(order)
+            if owner[o] not in cameras and owner[nxt] in cameras
+        )
+        pos = chunk.data_pos + at
+        (hlen,) = np.frombuffer(data[pos : pos + 4], "<u4")
+        length_at = pos + 4 + int(hlen)
+        (length,) = np.frombuffer(data[length_at : length_at + 4], "<u4")
+    data[length_at : length_at + 4] = np.uint32(int(length) + 3000).tobytes()
+    damaged = tmp_path / "enlarged.bag"
+    damaged.write_bytes(bytes(data))
+
+    def outcome() -> object:
+        try:
+            return _everything(damaged)
+        except ros1_bag.BagReadError as err:
+            return err.code, str(err)
+
+    sparse = outcome()
+    with monkeypatch.context() as patch:  # every span read as one range: what the file holds
+        patch.setattr(
+            ros1_bag, "_sparse_plan", lambda o, e, s: np.array([[0, int(e.max())]], np.int64)
+        )
+        assert outcome() == sparse
 
 
 def test_the_plan_reads_whole_records_and_a_frames_head_and_tail() -> None:

@@ -464,7 +464,9 @@ class Ros1Bag:
                     counts[wanted[cid]] += len(entries)
         gathered = {t: TopicPayloads(counts[t]) for t in topics}
 
-        def read_span(span: list[_Chunk], sparse: bool) -> None:
+        def read_span(span: list[_Chunk], sparse: bool, whole: np.ndarray | None = None) -> None:
+            """Locate and keep the span's wanted records; ``sparse``: skip frame middles, but
+            not of the records ``whole`` marks (those a first sparse try missed)."""
             compressed = span[0].compression != "none"
             in_file = None if compressed else span[0].data_pos
             # Per topic, its records in file order: chunk by chunk, connection by connection.
@@ -489,7 +491,14 @@ class Ros1Bag:
             ends = np.concatenate([x for _, _, _, x in parts])
             if sparse and in_file is not None:
                 skip = ends - offsets > SKIP_MIN
-                data = self._read_ranges(in_file, _sparse_plan(offsets, ends, skip))
+                if whole is None:
+                    data = self._read_ranges(in_file, _sparse_plan(offsets, ends, skip))
+                else:  # the buffer still holds the first try: add the missed records whole
+                    skip &= ~whole
+                    size = int(_sparse_plan(offsets, ends, skip)[-1, 1])
+                    flat = np.zeros(int(whole.sum()), dtype=bool)
+                    extra = _sparse_plan(offsets[whole], ends[whole], flat)
+                    data = self._read_ranges(in_file, extra, size)
             else:
                 data, _ = self._span_data(span)
                 skip = None
@@ -498,8 +507,10 @@ class Ros1Bag:
             found = locate_payloads(data, arr, offsets)
             if len(offsets) and bool(np.any(found.starts + found.lengths > limits)):
                 raise Truncated
-            if skip is not None and not _read_covers(found, offsets, ends, skip):
-                raise _SparseMiss
+            if skip is not None:
+                missed = _read_misses(found, offsets, ends, skip)
+                if missed.any():
+                    raise _SparseMiss(missed)
             first = 0
             for topic, topic_parts in order.items():
                 n = sum(len(e) for e, _, _, _ in topic_parts)
@@ -514,7 +525,12 @@ class Ros1Bag:
         try:
             for span in _spans([c for c in chunks if any(cid in wanted for cid in c.index)]):
                 try:
-                    read_span(span, sparse=True)
+                    try:
+                        read_span(span, sparse=True)
+                    except _SparseMiss as miss:
+                        # the records read over stale bytes (a connection record between a
+                        # frame and the next index entry) are read whole, the rest as before
+                        read_span(span, sparse=True, whole=miss.rows)
                     continue
                 except (_SparseMiss, Truncated, ValueError, KeyError, struct.error):
                     pass  # nothing of the span was kept: judged on its whole bytes below
@@ -556,11 +572,13 @@ class Ros1Bag:
         end = last.data_pos + last.data_len
         return self._read_chunk_bytes(first.data_pos, end - first.data_pos), first.data_pos
 
-    def _read_ranges(self, pos: int, ranges: np.ndarray) -> memoryview:
+    def _read_ranges(self, pos: int, ranges: np.ndarray, size: int | None = None) -> memoryview:
         """The bytes of ``ranges`` ((k, 2) begin and end, sorted, relative to ``pos``) read
-        into the reused buffer at their places; what lies between them is left unread (stale).
-        The view runs to the last range's end."""
+        into the reused buffer at their places; what lies between them is left as it was
+        (stale, or what an earlier read of the same span put there). The view runs to the last
+        range's end, or ``size``."""
         n = int(ranges[-1, 1]) if len(ranges) else 0
+        n = n if size is None else max(n, size)
         self._check(pos, n)
         if len(self._chunk_buf) < n:
             self._chunk_buf = bytearray(max(n, min(SPAN_BYTES, self._size)))
@@ -618,7 +636,11 @@ def _spans(chunks: list[_Chunk]) -> list[list[_Chunk]]:
 
 
 class _SparseMiss(Exception):
-    """A sparse read left out bytes a record turned out to need (`_read_covers`)."""
+    """A sparse read left out bytes some records turned out to need (`_read_misses`)."""
+
+    def __init__(self, rows: np.ndarray) -> None:
+        super().__init__(f"{int(rows.sum())} records need bytes a sparse read skipped")
+        self.rows = rows  # bool, over the span's wanted records
 
 
 def _record_ends(chunk: _Chunk) -> np.ndarray:
@@ -650,20 +672,19 @@ def _sparse_plan(offsets: np.ndarray, ends: np.ndarray, skip: np.ndarray) -> np.
     return np.stack([begins[first], stops[last]], axis=1)
 
 
-def _read_covers(
+def _read_misses(
     found: PayloadSegment, offsets: np.ndarray, ends: np.ndarray, skip: np.ndarray
-) -> bool:
-    """True when every byte the located records were parsed from, and every payload byte the
-    reader keeps, lay in what `_sparse_plan` read: each record within its own range (a record
-    reaching past the next index entry was read over stale bytes), and each skipped one with
-    its header and kept prefix inside its head and its payload ending where the index says."""
+) -> np.ndarray:
+    """The located records (bool mask) parsed from, or keeping, bytes `_sparse_plan` did not
+    read: a record reaching past the next index entry (read over stale bytes), or a skipped
+    one whose header and kept prefix are not inside its head or whose payload does not end
+    where the index says. None marked: everything parsed and kept was read."""
     payload_end = found.starts + found.lengths
-    if bool(np.any(payload_end > ends)):
-        return False
-    head_end = found.starts[skip] + PAYLOAD_PREFIX
-    return bool(np.all(head_end <= offsets[skip] + RECORD_HEAD)) and bool(
-        np.all(payload_end[skip] == ends[skip])
+    missed = payload_end > ends
+    missed[skip] |= (found.starts[skip] + PAYLOAD_PREFIX > offsets[skip] + RECORD_HEAD) | (
+        payload_end[skip] != ends[skip]
     )
+    return missed
 
 
 def _entry_times_ns(entries: np.ndarray) -> np.ndarray:
