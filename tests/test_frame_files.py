@@ -93,6 +93,30 @@ def test_frames_are_gathered_back_to_back_from_files_parts_and_memory(
     assert offsets.dtype == np.int64 and data.dtype == np.uint8 and len(offsets) == len(rows) + 1
 
 
+def test_gathering_across_parts_reads_only_the_frames_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows going back across parts (stamps out of order at a split) read those frames only,
+    never the whole stream."""
+    frames = list(tiny_jpegs(40))
+    parts = [_file_of(frames[i : i + 10], tmp_path / f"p{i}.bin") for i in range(0, 40, 10)]
+    reads: list[int] = []
+    read = FileFrames._read
+
+    def counted(self: FileFrames, offset: int, n: int) -> bytes:
+        reads.append(n)
+        return read(self, offset, n)
+
+    monkeypatch.setattr(FileFrames, "_read", counted)
+    chained = ChainedFrames(parts)
+    rows = np.array([15, 3, 39, 38, 0, -1])
+    got = _unpacked(gather_frames(chained, rows))
+    assert got == [frames[i] for i in rows.tolist()]
+    assert reads == []  # read by `gather`, one pread per frame, not through `frames[i]`
+    with pytest.raises(IndexError):
+        gather_frames(chained, np.array([40]))
+
+
 def test_ends_taken_when_located_are_used_and_the_rest_read(tmp_path: Path) -> None:
     frames = list(tiny_jpegs(4))
     plain = _file_of(frames, tmp_path / "f.bin")

@@ -188,13 +188,18 @@ class ChainedFrames(Sequence[bytes]):
         return np.concatenate([frame_lengths(p) for p in self._parts] or [np.zeros(0, np.int64)])
 
     def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """`gather_frames`, part by part where ``rows`` go forward (else frame by frame)."""
+        """`gather_frames` over the parts: each run of ``rows`` in one part from that part, in
+        the order asked (rows may go back across parts: stamps out of order at a split)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        rows = np.where(rows < 0, rows + len(self), rows)
+        if len(rows) and (int(rows.min()) < 0 or int(rows.max()) >= len(self)):
+            raise IndexError(f"frame rows outside 0..{len(self) - 1}")
         part = np.searchsorted(self._starts, rows, side="right") - 1
-        if len(rows) and bool(np.any(np.diff(part) < 0)):
-            return gather_frames(list(self), rows)  # not in part order: rare, and small
+        runs = np.flatnonzero(np.diff(part)) + 1
         offsets, data = [np.zeros(1, dtype=np.int64)], []
-        for k in np.unique(part).tolist():
-            o, d = gather_frames(self._parts[k], rows[part == k] - int(self._starts[k]))
+        for run in np.split(np.arange(len(rows)), runs) if len(rows) else []:
+            k = int(part[run[0]])
+            o, d = gather_frames(self._parts[k], rows[run] - int(self._starts[k]))
             offsets.append(o[1:] + offsets[-1][-1])
             data.append(d)
         return np.concatenate(offsets), np.concatenate(data or [np.zeros(0, dtype=np.uint8)])
