@@ -63,6 +63,8 @@ DAMAGE_REASONS = frozenset(
     }
 )
 FAILURES = ("pending", "crash", "wrong_reason")
+# Reasons the pull refuses a delivery for (a simulated fault of a source, not a harness error).
+PULL_REFUSALS = frozenset({"checksum_mismatch", "size_mismatch", "file_missing"})
 
 
 def mutate(data: bytes, kind: str, rng: random.Random) -> tuple[bytes, str]:
@@ -348,9 +350,10 @@ def baselines(
     root: Path, clean: Path, left_out: dict[str, str] | None = None
 ) -> dict[str, Processed]:
     """Every source recording, delivered and processed as the cases are (its control). The
-    simulated network has its profile's faults: a source the night itself refuses (a stream
-    missing, a cut file) is no control, and is left out, with why, in ``left_out``. Every
-    format must keep at least one source."""
+    simulated network has its profile's faults: a source the night rightly refuses (a stream
+    missing, a cut file: a reason in `DAMAGE_REASONS` or `PULL_REFUSALS`) is no control, and
+    is left out, with why, in ``left_out``. Anything else (a crash, a pending source, one the
+    pull neither took nor refused) fails the run, and every format must keep a source."""
     net, lake = root / "net", root / "lake"
     formats: dict[str, str] = {}
     for center in CENTERS:
@@ -364,14 +367,26 @@ def baselines(
         got = pull_stage(str(net), str(lake), center, run_id, None, NOW)
         for q in got["quarantined"]:
             source = q["recording_id"].removesuffix("-clean")
-            refused[source] = f"refused at the pull: {','.join(q.get('reason_codes') or [])}"
+            codes = list(q.get("reason_codes") or [])
+            if not codes or not set(codes) <= PULL_REFUSALS | DAMAGE_REASONS:
+                raise AssertionError(f"clean source {source} refused at the pull: {q}")
+            refused[source] = f"refused at the pull: {','.join(codes)}"
         for rec in got["new"]:
             source = rec["recording_id"].removesuffix("-clean")
             done = process_alone(lake, run_id, f"c{len(out) + len(refused):03d}", rec)
             if done.status == "published":
                 out[source] = done
-            else:
+            elif (
+                done.status == "quarantined"
+                and done.reasons
+                and set(done.reasons) <= DAMAGE_REASONS
+            ):
                 refused[source] = f"{done.status}: {','.join(done.reasons)}"
+            else:  # a crash, a limit, a pending source: the harness or the night is wrong
+                raise AssertionError(f"clean source {source} was not published: {done}")
+    missing = set(formats) - set(out) - set(refused)
+    if missing:
+        raise AssertionError(f"sources neither published nor refused: {sorted(missing)}")
     if left_out is not None:
         left_out.update(refused)
     kept = {formats[s] for s in out}
