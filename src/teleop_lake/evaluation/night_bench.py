@@ -86,17 +86,17 @@ def _rewrite_release(segments: Path, out: Path) -> int:
             codec = meta.row_group(0).column(0).compression.lower() if meta.num_row_groups else None
             rows = meta.row_group(0).num_rows if meta.num_row_groups else None
             first = meta.row_group(0) if meta.num_row_groups else None
-            dictionary = [  # the columns written with a dictionary, as they were
-                first.column(i).path_in_schema
-                for i in range(first.num_columns if first else 0)
-                if first and any("DICTIONARY" in e for e in first.column(i).encodings)
-            ]
+            columns = [first.column(i) for i in range(first.num_columns)] if first else []
+            # the columns written with a dictionary and with statistics, as they were
+            dictionary = [c.path_in_schema for c in columns if "DICTIONARY" in str(c.encodings)]
+            statistics = [c.path_in_schema for c in columns if c.is_stats_set]
             pq.write_table(
                 pq.read_table(p),
                 dst,
                 compression="none" if codec in (None, "uncompressed") else codec,
                 row_group_size=rows,
                 use_dictionary=dictionary if first else True,
+                write_statistics=statistics if first else True,
             )
         else:
             shutil.copyfile(p, dst)

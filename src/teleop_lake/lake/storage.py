@@ -262,25 +262,27 @@ class Store:
         done = False
         try:
             try:
-                _ficlone(fd, src.fileno())
-            except OSError as exc:
-                if exc.errno in CLONE_UNSUPPORTED:
-                    return None
-                raise
-            if os.fstat(fd).st_size > limit:
-                os.ftruncate(fd, limit)
-            h, size = hashlib.sha256(), 0
-            view = memoryview(bytearray(HASH_BUFFER_BYTES))
-            while n := os.readv(fd, [view]):
-                h.update(view[:n])
-                size += n
+                try:
+                    _ficlone(fd, src.fileno())
+                except OSError as exc:
+                    if exc.errno in CLONE_UNSUPPORTED:
+                        return None
+                    raise
+                if os.fstat(fd).st_size > limit:
+                    os.ftruncate(fd, limit)
+                h, size = hashlib.sha256(), 0
+                view = memoryview(bytearray(HASH_BUFFER_BYTES))
+                while n := os.readv(fd, [view]):
+                    h.update(view[:n])
+                    size += n
+            finally:
+                os.close(fd)
+            os.replace(tmp, full)
             done = True
         finally:
-            os.close(fd)
             if not done:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
-        os.replace(tmp, full)
         return size, h.hexdigest()
 
     def write_chunks(self, rel: str, chunks: Iterable[bytes | memoryview]) -> tuple[int, str]:
