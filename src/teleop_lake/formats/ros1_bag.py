@@ -495,10 +495,10 @@ class Ros1Bag:
                     data = self._read_ranges(in_file, _sparse_plan(offsets, ends, skip))
                 else:  # the buffer still holds the first try: add the missed records whole
                     skip &= ~whole
-                    size = int(_sparse_plan(offsets, ends, skip)[-1, 1])
                     flat = np.zeros(int(whole.sum()), dtype=bool)
                     extra = _sparse_plan(offsets[whole], ends[whole], flat)
-                    data = self._read_ranges(in_file, extra, size)
+                    # the view spans the whole plan, which ends where the last record does
+                    data = self._read_ranges(in_file, extra, int(ends.max()))
             else:
                 data, _ = self._span_data(span)
                 skip = None
