@@ -91,6 +91,18 @@ def test_frames_are_gathered_back_to_back_from_files_parts_and_memory(
     assert held == in_file == _unpacked(gather_frames(chained, index)) == wanted
     offsets, data = gather_frames(chained, index)
     assert offsets.dtype == np.int64 and data.dtype == np.uint8 and len(offsets) == len(rows) + 1
+    # into one buffer of the caller's allocator, whatever holds the frames: a split recording's
+    # parts write into their places in it (one allocation, no joining copy)
+    for frames in (whole, _file_of(whole, tmp_path / "w2.bin"), chained):
+        given: list[np.ndarray] = []
+
+        def alloc(n: int, given: list[np.ndarray] = given) -> np.ndarray:
+            given.append(np.full(n, 0xEE, dtype=np.uint8))
+            return given[-1]
+
+        offsets, data = gather_frames(frames, index, alloc)
+        assert len(given) == 1 and (not len(data) or np.shares_memory(data, given[0]))
+        assert _unpacked((offsets, data)) == wanted
 
 
 def test_gathering_across_parts_reads_only_the_frames_asked(

@@ -17,7 +17,7 @@ Canonical stream names (``STREAM_*`` constants) and channel names of the form
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -130,19 +130,40 @@ def all_frame_ends(frames: Sequence[bytes], head: int, tail: int) -> tuple[np.nd
     return heads, tails
 
 
-def gather_frames(frames: Sequence[bytes], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+Alloc = Callable[[int], np.ndarray]
+"""Where gathered frames go: ``alloc(n)`` returns a writable uint8 array of ``n`` bytes."""
+
+
+def empty_bytes(n: int) -> np.ndarray:
+    """``n`` bytes from numpy's allocator (the default `Alloc`)."""
+    return np.empty(n, dtype=np.uint8)
+
+
+def gathered_offsets(lengths: np.ndarray) -> np.ndarray:
+    """(n + 1) int64 offsets of frames of ``lengths`` laid back to back."""
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return offsets
+
+
+def gather_frames(
+    frames: Sequence[bytes], rows: np.ndarray, alloc: Alloc = empty_bytes
+) -> tuple[np.ndarray, np.ndarray]:
     """Frames ``rows`` of ``frames`` back to back: (n + 1) int64 offsets (frame ``k`` is
     ``data[offsets[k] : offsets[k + 1]]``) and the uint8 bytes, the layout of an Arrow binary
-    array. A file-backed sequence reads each frame straight into place (no bytes object per
-    frame, no second copy)."""
+    array, in one buffer from ``alloc``. A file-backed sequence reads each frame straight into
+    place (no bytes object per frame, no second copy)."""
+    rows = np.asarray(rows, dtype=np.int64)
     gather = getattr(frames, "gather", None)
     if gather is not None:
-        offsets, data = gather(np.asarray(rows, dtype=np.int64))
+        offsets, data = gather(rows, alloc)
         return np.asarray(offsets, dtype=np.int64), np.asarray(data, dtype=np.uint8)
-    parts = [frames[i] for i in np.asarray(rows, dtype=np.int64).tolist()]
-    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
-    np.cumsum([len(p) for p in parts], out=offsets[1:])
-    return offsets, np.frombuffer(b"".join(parts), dtype=np.uint8)
+    parts = [frames[i] for i in rows.tolist()]
+    offsets = gathered_offsets(np.array([len(p) for p in parts], dtype=np.int64))
+    data = alloc(int(offsets[-1]))
+    for part, begin, end in zip(parts, offsets[:-1].tolist(), offsets[1:].tolist(), strict=True):
+        data[begin:end] = np.frombuffer(part, dtype=np.uint8)
+    return offsets, data
 
 
 def put_frame_ends(
@@ -187,7 +208,7 @@ class ChainedFrames(Sequence[bytes]):
     def lengths(self) -> np.ndarray:
         return np.concatenate([frame_lengths(p) for p in self._parts] or [np.zeros(0, np.int64)])
 
-    def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def gather(self, rows: np.ndarray, alloc: Alloc = empty_bytes) -> tuple[np.ndarray, np.ndarray]:
         """`gather_frames` over the parts: each run of ``rows`` in one part from that part, in
         the order asked (rows may go back across parts: stamps out of order at a split)."""
         rows = np.asarray(rows, dtype=np.int64)
@@ -196,13 +217,16 @@ class ChainedFrames(Sequence[bytes]):
             raise IndexError(f"frame rows outside 0..{len(self) - 1}")
         part = np.searchsorted(self._starts, rows, side="right") - 1
         runs = np.flatnonzero(np.diff(part)) + 1
-        offsets, data = [np.zeros(1, dtype=np.int64)], []
+        lengths = self.lengths()[rows]  # without reading a file-backed frame
+        offsets = gathered_offsets(lengths)
+        data = alloc(int(offsets[-1]))
         for run in np.split(np.arange(len(rows)), runs) if len(rows) else []:
             k = int(part[run[0]])
-            o, d = gather_frames(self._parts[k], rows[run] - int(self._starts[k]))
-            offsets.append(o[1:] + offsets[-1][-1])
-            data.append(d)
-        return np.concatenate(offsets), np.concatenate(data or [np.zeros(0, dtype=np.uint8)])
+            begin, end = int(offsets[run[0]]), int(offsets[run[-1] + 1])
+            # each run straight into its place in the one buffer
+            into = data[begin:end]
+            gather_frames(self._parts[k], rows[run] - int(self._starts[k]), lambda n, b=into: b[:n])
+        return offsets, data
 
     def all_ends(self, head: int, tail: int) -> tuple[np.ndarray, np.ndarray]:
         ends = [all_frame_ends(p, head, tail) for p in self._parts]

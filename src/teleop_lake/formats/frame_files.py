@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from teleop_lake.canonical import put_frame_ends
+from teleop_lake.canonical import Alloc, empty_bytes, gathered_offsets, put_frame_ends
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,13 +86,11 @@ class FileFrames(Sequence[bytes]):
     def lengths(self) -> np.ndarray:
         return self._lengths.copy()
 
-    def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def gather(self, rows: np.ndarray, alloc: Alloc = empty_bytes) -> tuple[np.ndarray, np.ndarray]:
         """Frames ``rows`` back to back (`teleop_lake.canonical.gather_frames`), each read
-        with one ``pread`` into its place."""
-        lengths = self._lengths[rows]
-        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        data = np.empty(int(offsets[-1]), dtype=np.uint8)
+        with one ``pread`` into its place in a buffer from ``alloc``."""
+        offsets = gathered_offsets(self._lengths[rows])
+        data = alloc(int(offsets[-1]))
         view = memoryview(data.data)
         for at, begin, end in zip(
             self._offsets[rows].tolist(), offsets[:-1].tolist(), offsets[1:].tolist(), strict=True
