@@ -191,3 +191,63 @@ def test_bags_of_another_writer_pass_their_frames_through(tmp_path: Path, bz2: b
         table = rel.camera_frames(episode_id, camera)
         assert table.height > 90 and set(table["width"]) == {640}, camera
         assert {hashlib.sha256(b).digest() for b in table["data"]} <= delivered, camera
+
+
+def test_a_frame_damaged_in_delivery_is_published_as_delivered_and_flagged(
+    tmp_path: Path,
+) -> None:
+    """Bytes written over one frame's scan data (a bag of the independent writer, its
+    manifest matching the damaged bytes, as a center whose disk broke the file would deliver
+    it): the episode is published, the frame passes through as delivered, and the segment's
+    findings and the night's evidence both name the frame."""
+    import json
+
+    from independent_kuavo.network import VariationParams, write_network
+
+    from teleop_lake.cleaning.jpeg import scan_start
+
+    net, lake = tmp_path / "net", tmp_path / "lake"
+    write_network(
+        net,
+        recordings=1,
+        seed=11,
+        date=DATE,
+        camera=(640, 480),
+        duration_s=4.0,
+        params=VariationParams(bz2_share=0.0, claw_share=0.0),
+    )
+    (bag,) = (net / "beijing" / DATE).rglob("*.bag")
+    frame = _bag_frames(net)["/cam_h/color/image_raw/compressed"][40]
+    start = scan_start(frame)
+    assert isinstance(start, int)
+    data = bytearray(bag.read_bytes())
+    at = data.find(frame)
+    assert at > 0 and data.find(frame, at + 1) < 0
+    cut = at + start + (len(frame) - start) // 2
+    data[cut : cut + 2] = b"\xff\x3a"  # not a byte any encoder writes after a 0xFF there
+    bag.write_bytes(bytes(data))
+    manifest = net / "beijing" / DATE / "_manifest.jsonl"
+    lines = [json.loads(x) for x in manifest.read_text().splitlines() if x.strip()]
+    for f in lines[0]["files"]:
+        if f["path"].endswith(".bag"):
+            f["sha256"] = hashlib.sha256(data).hexdigest()
+    manifest.write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+    now = dt.datetime(2026, 11, 24, 2, tzinfo=dt.UTC)
+    summary = run_night(net, lake, "20261124T020000Z-dmg", now, centers=["beijing"])
+    assert summary["release"]["n_episodes"] == 1, summary["quarantined"]
+    rel = open_release(str(lake))
+    episode_id = str(rel.episodes["episode_id"][0])
+    table = rel.camera_frames(episode_id, "camera_head")
+    damaged = bytes(data[at : at + len(frame)])
+    assert damaged in set(table["data"].to_list())  # passed through as delivered
+    (seg_findings,) = list((lake / "segments").rglob("findings.parquet"))
+    evidence = [p for p in lake.rglob("findings.parquet") if "segments" not in p.parts]
+    assert evidence
+    for path in (seg_findings, *evidence):
+        corrupt = pl.read_parquet(path).filter(pl.col("kind") == "frame_corrupt")
+        assert corrupt.height == 1, path
+        row = corrupt.row(0, named=True)
+        assert row["stream"] == "camera_head" and row["rule"] == "camera.jpeg_scan"
+        assert row["detail"].startswith("frame 40: byte 0x3A after a 0xFF")
+        assert "kept in the camera table as delivered" in row["detail"]

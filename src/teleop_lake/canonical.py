@@ -17,6 +17,7 @@ Canonical stream names (``STREAM_*`` constants) and channel names of the form
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -139,6 +140,10 @@ def empty_bytes(n: int) -> np.ndarray:
     return np.empty(n, dtype=np.uint8)
 
 
+def _first_bytes(buffer: np.ndarray, n: int) -> np.ndarray:
+    return buffer[:n]
+
+
 def gathered_offsets(lengths: np.ndarray) -> np.ndarray:
     """(n + 1) int64 offsets of frames of ``lengths`` laid back to back."""
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
@@ -224,8 +229,8 @@ class ChainedFrames(Sequence[bytes]):
             k = int(part[run[0]])
             begin, end = int(offsets[run[0]]), int(offsets[run[-1] + 1])
             # each run straight into its place in the one buffer
-            into = data[begin:end]
-            gather_frames(self._parts[k], rows[run] - int(self._starts[k]), lambda n, b=into: b[:n])
+            into = functools.partial(_first_bytes, data[begin:end])
+            gather_frames(self._parts[k], rows[run] - int(self._starts[k]), into)
         return offsets, data
 
     def all_ends(self, head: int, tail: int) -> tuple[np.ndarray, np.ndarray]:

@@ -8,6 +8,7 @@ Pandera call and failures are mapped back to their episodes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import tempfile
 from collections import Counter
@@ -23,6 +24,7 @@ from datalake_schemas import EPISODE_FIELDS, episodes_schema, frames_schema
 from teleop_lake import __version__
 from teleop_lake.alignment.clock_model import CANDIDATE_METHODS
 from teleop_lake.canonical import Recording, RecordingMeta
+from teleop_lake.cleaning.findings import Finding, findings_frame
 from teleop_lake.config.centers import load_profile
 from teleop_lake.config.robots import load_robot_model
 from teleop_lake.config.tasks import load_task_catalog
@@ -409,9 +411,14 @@ def _process_batch(
             how="diagonal_relaxed",
         )
         cameras = _stack_cameras([k[3] for k in kept])
+        damaged: list[tuple[str, Finding]] = []
         with timed("write segment", spent, shares):
-            write_segment(lake, segment_id, frames_all, episodes, findings, cameras, channels)
+            write_segment(
+                lake, segment_id, frames_all, episodes, findings, cameras, channels, damaged
+            )
         release_arrow_pool()
+        if damaged:  # frames found damaged on their way into the release: evidence too
+            evidence = _with_findings(evidence, kept, damaged)
         result.segment_id = segment_id
         result.episodes = rows
         published = {k[0].content_key: k[0] for k in kept}
@@ -479,6 +486,32 @@ def write_evidence(
         f"{base}/channels.parquet",
         pl.concat([tagged(ep.channels, rec) for rec, ep in evidence], how="diagonal_relaxed"),
     )
+
+
+def _with_findings(
+    evidence: list[tuple[BronzeRecording, ProcessedEpisode]],
+    kept: list[tuple[BronzeRecording, RecordingMeta, ProcessedEpisode, dict[str, CameraRows]]],
+    found: list[tuple[str, Finding]],
+) -> list[tuple[BronzeRecording, ProcessedEpisode]]:
+    """``evidence`` with findings of published episodes (or pieces) added to their recording's."""
+    key_of = {piece.episode_id: rec.content_key for rec, _, piece, _ in kept}
+    more: dict[str, list[Finding]] = {}
+    for episode_id, finding in found:
+        more.setdefault(key_of[episode_id], []).append(finding)
+    return [
+        (
+            rec,
+            dataclasses.replace(
+                ep,
+                findings=pl.concat(
+                    [ep.findings, findings_frame(more[rec.content_key])], how="diagonal_relaxed"
+                ),
+            ),
+        )
+        if rec.content_key in more
+        else (rec, ep)
+        for rec, ep in evidence
+    ]
 
 
 def _stack_cameras(per_episode: list[dict[str, CameraRows]]) -> dict[str, list[CameraRows]]:

@@ -29,6 +29,8 @@ from PIL import Image
 
 from teleop_lake.canonical import CameraStream, gather_frames
 from teleop_lake.cleaning import CameraCheck
+from teleop_lake.cleaning.findings import Evidence, Finding
+from teleop_lake.cleaning.jpeg import scan_damage
 
 CAMERAS_DIR = "cameras"
 # ~1 MB of 640x480 frames: a loader's random frame costs one such group read (bench cameras)
@@ -75,14 +77,26 @@ class CameraRows:
         t = check.t_capture_ns
         return np.asarray((t >= self.start_ns - half) & (t <= self.end_ns + half))
 
-    def batches(self, size: int = BATCH_FRAMES) -> Iterator[pa.Table]:
+    def batches(
+        self, size: int = BATCH_FRAMES, damaged: list[tuple[str, Finding]] | None = None
+    ) -> Iterator[pa.Table]:
+        """The rows, ``size`` frames at a time. With ``damaged``, the JPEG frames' bytes are
+        checked on their way through (`teleop_lake.cleaning.jpeg.scan_damage`): each damaged
+        frame adds (episode id, finding) to it and is kept as delivered."""
         inside = self._inside()
         index = self.check.frame_index[inside]
         t_capture = self.check.t_capture_ns[inside]
         frames = self.stream.frames
+        into = damaged if self.stream.encoding == "jpeg" else None
         for a in range(0, len(index), size):
             rows = index[a : a + size]
             n = len(rows)
+            offsets, data = gather_frames(frames, rows)
+            if into is not None:
+                for k, why in scan_damage(offsets, data).items():
+                    into.append(
+                        (self.episode_id, self._damage(int(rows[k]), t_capture[a + k], why))
+                    )
             yield pa.table(
                 {
                     "episode_id": pa.array([self.episode_id] * n, pa.large_string()),
@@ -92,10 +106,22 @@ class CameraRows:
                     "width": pa.array(np.full(n, self.check.width, dtype=np.int32)),
                     "height": pa.array(np.full(n, self.check.height, dtype=np.int32)),
                     "encoding": pa.array([self.stream.encoding] * n, pa.large_string()),
-                    "data": _binary_array(*gather_frames(frames, rows)),
+                    "data": _binary_array(offsets, data),
                 },
                 schema=CAMERA_ARROW_SCHEMA,
             )
+
+    def _damage(self, frame: int, t_ns: int, why: str) -> Finding:
+        return Finding(
+            self.stream.name,
+            "",
+            "frame_corrupt",
+            int(t_ns),
+            int(t_ns),
+            False,
+            f"frame {frame}: {why}; kept in the camera table as delivered",
+            Evidence(rule="camera.jpeg_scan", n_samples=1),
+        )
 
 
 def _binary_array(offsets: np.ndarray, data: np.ndarray) -> pa.Array:
@@ -109,13 +135,16 @@ CameraTable = pl.DataFrame | Sequence[CameraRows]
 """A camera's rows for a segment: a table, or the episodes' `CameraRows` to stream."""
 
 
-def camera_table_batches(table: CameraTable) -> Iterator[pa.Table]:
-    """The rows of ``table`` as Arrow tables of the release's schema, a batch at a time."""
+def camera_table_batches(
+    table: CameraTable, damaged: list[tuple[str, Finding]] | None = None
+) -> Iterator[pa.Table]:
+    """The rows of ``table`` as Arrow tables of the release's schema, a batch at a time
+    (``damaged``: see `CameraRows.batches`)."""
     if isinstance(table, pl.DataFrame):
         yield table.select(list(CAMERA_TABLE_SCHEMA)).to_arrow().cast(CAMERA_ARROW_SCHEMA)
         return
     for rows in table:
-        yield from rows.batches()
+        yield from rows.batches(damaged=damaged)
 
 
 def decode_frame(data: bytes) -> np.ndarray:

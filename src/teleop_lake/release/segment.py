@@ -26,6 +26,7 @@ import zarr
 from zarr.codecs import BloscCodec
 from zarr.core.array_spec import ArrayConfigParams
 
+from teleop_lake.cleaning.findings import Finding, findings_frame
 from teleop_lake.lake import layout
 from teleop_lake.lake.layout import SEGMENT_MANIFEST_NAME
 from teleop_lake.lake.storage import Store
@@ -156,31 +157,24 @@ def write_segment(
     findings: pl.DataFrame,
     cameras: Mapping[str, CameraTable],
     channels: pl.DataFrame | None = None,
+    damaged: list[tuple[str, Finding]] | None = None,
 ) -> dict[str, object]:
     """Write one segment (fails if it exists: segments are immutable). Returns its manifest.
 
-    Each camera's table is written streaming, a batch of frames at a time (`CameraRows`)."""
+    Each camera's table is written streaming, a batch of frames at a time (`CameraRows`),
+    first: the JPEG frames are checked on their way through, and a damaged frame (kept as
+    delivered) adds a ``frame_corrupt`` finding to ``findings`` and to ``damaged``."""
     seg = layout.segment_dir(segment_id)
     if lake.exists(f"{seg}/{SEGMENT_MANIFEST_NAME}"):
         raise FileExistsError(f"segment {segment_id} already exists; segments are written once")
     lake.remove_tree(seg)  # leftovers of a crashed attempt of the same batch
-    tables = {
-        "frames": frames,
-        "episodes": episodes,
-        "findings": findings,
-        "stats": episode_channel_stats(frames),
-    }
-    if channels is not None:
-        tables["channels"] = channels
-    written = {
-        f"{seg}/{name}.parquet": lake.write_parquet(f"{seg}/{name}.parquet", table)
-        for name, table in tables.items()
-    }
+    written: dict[str, tuple[int, str]] = {}
+    found: list[tuple[str, Finding]] = []
     for name, rows in sorted(cameras.items()):
         rel = f"{seg}/{camera_table_path(name)}"
         written[rel] = lake.write_parquet_tables(
             rel,
-            camera_table_batches(rows),
+            camera_table_batches(rows, found),
             CAMERA_ARROW_SCHEMA,
             compression="none",
             row_group_size=ROW_GROUP_FRAMES,
@@ -189,6 +183,23 @@ def write_segment(
             statistics=[c for c in CAMERA_ARROW_SCHEMA.names if c != "data"],
             dictionary=[c for c in CAMERA_ARROW_SCHEMA.names if c != "data"],
         )
+    if found:
+        more = findings_frame(f for _, f in found).with_columns(
+            pl.Series("episode_id", [e for e, _ in found], dtype=pl.String())
+        )
+        findings = pl.concat([findings, more], how="diagonal_relaxed")
+        if damaged is not None:
+            damaged += found
+    tables = {
+        "frames": frames,
+        "episodes": episodes,
+        "findings": findings,
+        "stats": episode_channel_stats(frames),
+    }
+    if channels is not None:
+        tables["channels"] = channels
+    for name, table in tables.items():
+        written[f"{seg}/{name}.parquet"] = lake.write_parquet(f"{seg}/{name}.parquet", table)
     write_replay_buffer(
         lake, f"{seg}/{REPLAY_NAME}", frames, episodes["episode_id"].to_list(), sorted(cameras)
     )
