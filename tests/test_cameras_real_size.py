@@ -196,15 +196,19 @@ def test_bags_of_another_writer_pass_their_frames_through(tmp_path: Path, bz2: b
 def test_a_frame_damaged_in_delivery_is_published_as_delivered_and_flagged(
     tmp_path: Path,
 ) -> None:
-    """Bytes written over one frame's scan data (a bag of the independent writer, its
-    manifest matching the damaged bytes, as a center whose disk broke the file would deliver
-    it): the episode is published, the frame passes through as delivered, and the segment's
-    findings and the night's evidence both name the frame."""
+    """Bytes written over one frame's scan data, so that Pillow cannot decode it (a bag of the
+    independent writer, its manifest matching the damaged bytes, as a center whose disk broke
+    the file would deliver it): the episode is published, the frame passes through as
+    delivered, the segment's findings and the night's evidence both name the frame, and a
+    LeRobot export shows the frame before it in its place and counts it."""
     import json
+    import random
 
     from independent_kuavo.network import VariationParams, write_network
 
     from teleop_lake.cleaning.jpeg import scan_start
+    from teleop_lake.release.cameras import UNDECODABLE
+    from teleop_lake.release.export import export_release
 
     net, lake = tmp_path / "net", tmp_path / "lake"
     write_network(
@@ -220,11 +224,21 @@ def test_a_frame_damaged_in_delivery_is_published_as_delivered_and_flagged(
     frame = _bag_frames(net)["/cam_h/color/image_raw/compressed"][40]
     start = scan_start(frame)
     assert isinstance(start, int)
+    rng = random.Random(5)
+    for _ in range(50):  # garbage in the scan data that Pillow refuses to decode
+        broken = bytearray(frame)
+        cut = rng.randrange(start, len(frame) - 600)
+        broken[cut : cut + 512] = b"\xff\x3a" + rng.randbytes(510)
+        try:
+            decode_frame(bytes(broken))
+        except UNDECODABLE:
+            break
+    else:
+        raise AssertionError("no damage found that Pillow refuses")
     data = bytearray(bag.read_bytes())
     at = data.find(frame)
     assert at > 0 and data.find(frame, at + 1) < 0
-    cut = at + start + (len(frame) - start) // 2
-    data[cut : cut + 2] = b"\xff\x3a"  # not a byte any encoder writes after a 0xFF there
+    data[at : at + len(frame)] = broken
     bag.write_bytes(bytes(data))
     manifest = net / "beijing" / DATE / "_manifest.jsonl"
     lines = [json.loads(x) for x in manifest.read_text().splitlines() if x.strip()]
@@ -251,3 +265,6 @@ def test_a_frame_damaged_in_delivery_is_published_as_delivered_and_flagged(
         assert row["stream"] == "camera_head" and row["rule"] == "camera.jpeg_scan"
         assert row["detail"].startswith("frame 40: byte 0x3A after a 0xFF")
         assert "kept in the camera table as delivered" in row["detail"]
+    res = export_release(str(lake), str(tmp_path / "out"), "lerobot", fps=50)
+    (dataset,) = res.datasets
+    assert dataset["episodes"] == 1 and 1 <= dataset["undecodable_frames"] <= 2, dataset

@@ -11,7 +11,8 @@ Inside the scan data an encoder writes 0xFF only as a stuffed 0xFF00, a restart 
 (tables, SOS, DRI, DNL, comments, APPn); the end-of-image marker ends it. Any other byte after
 a 0xFF there (a reserved value, a start of frame or of image, an early end of image) is damage:
 random bytes written over a frame show one within a few hundred bytes (`scan_damage`, vectorised
-over a batch of frames). A flipped bit inside the Huffman-coded data mostly decodes to other
+over a batch of frames). Zeroed bytes are judged by the frame's own Huffman tables
+(`_zeros_are_damage`). A flipped bit inside the Huffman-coded data mostly decodes to other
 pixels and leaves no such trace; only a full decode could tell, and not always.
 """
 
@@ -142,15 +143,13 @@ def _zeros_are_damage(head: bytes | memoryview) -> bool:
     return sequential and table is not None and first_ac.get(table) != 0x00
 
 
-ZERO_RUN = 23
-"""Zero bytes in a row that are always found (two aligned zero 8-byte words)."""
-
-
 def scan_damage(offsets: np.ndarray, data: np.ndarray) -> dict[int, str]:
     """Frames laid back to back in ``data`` (frame ``k`` is ``data[offsets[k]:offsets[k + 1]]``,
     the layout of `teleop_lake.canonical.gather_frames`) that are damaged, with what is wrong
-    and where: a broken header chain, no end-of-image marker, or a byte after a 0xFF inside the
-    scan data that no encoder writes there.
+    and where: a broken header chain, no end-of-image marker, a byte after a 0xFF inside the
+    scan data that no encoder writes there, or zero bytes there where the frame's tables make
+    zero bits impossible (`_zeros_are_damage`; a run of 23 bytes or more is always found: it
+    holds two aligned zero 8-byte words).
 
     Vectorised over the batch: frames of one encoder share their headers, so only a frame whose
     header bytes differ from an already walked frame's is walked in Python."""

@@ -147,6 +147,12 @@ def camera_table_batches(
         yield from rows.batches(damaged=damaged)
 
 
+UNDECODABLE = (OSError, ValueError, SyntaxError)
+"""What Pillow raises for a JPEG it cannot decode ("broken data stream", a truncated file, a
+header it cannot parse): a frame the release flags as damaged (``frame_corrupt``, rule
+``camera.jpeg_scan``) may be one."""
+
+
 def decode_frame(data: bytes) -> np.ndarray:
     """A frame's pixels, (height, width, 3) uint8 RGB."""
     with Image.open(io.BytesIO(data)) as img:

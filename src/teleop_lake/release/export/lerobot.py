@@ -358,5 +358,10 @@ def write_lerobot(
         ),
     )
     return ExportedDataset(
-        group.name, len(episode_rows), total, files.bytes_written + video_bytes, group.skipped
+        group.name,
+        len(episode_rows),
+        total,
+        files.bytes_written + video_bytes,
+        group.skipped,
+        undecodable_frames=sum(v.undecodable for v in cams.values()),
     )

@@ -68,6 +68,9 @@ class ExportedDataset:
     frames: int
     bytes_written: int
     skipped: dict[str, str]
+    undecodable_frames: int = 0
+    """Camera frames that did not decode (damaged in the recording; the release flags them):
+    a video shows the previous frame in their place."""
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

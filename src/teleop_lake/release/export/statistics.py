@@ -13,6 +13,7 @@ import io
 import numpy as np
 from PIL import Image
 
+from teleop_lake.release.cameras import UNDECODABLE
 from teleop_lake.release.export.selection import ExportGroup
 from teleop_lake.release.reader import Release
 from teleop_lake.release.stats import (
@@ -58,11 +59,17 @@ class ImageStats:
         self.low = np.full(3, np.inf)
         self.high = np.full(3, -np.inf)
         self.frames = 0
+        self.undecodable = 0
 
     def add(self, jpeg: bytes) -> None:
-        with Image.open(io.BytesIO(jpeg)) as img:
-            img.draft("RGB", (max(img.width // 8, 1), max(img.height // 8, 1)))
-            pixels = np.asarray(img.convert("RGB"), dtype=np.float64).reshape(-1, 3) / 255.0
+        """Count a sampled frame; one that does not decode (damaged) is left out."""
+        try:
+            with Image.open(io.BytesIO(jpeg)) as img:
+                img.draft("RGB", (max(img.width // 8, 1), max(img.height // 8, 1)))
+                pixels = np.asarray(img.convert("RGB"), dtype=np.float64).reshape(-1, 3) / 255.0
+        except UNDECODABLE:
+            self.undecodable += 1
+            return
         self.count += len(pixels)
         self.total += pixels.sum(axis=0)
         self.total_sq += (pixels * pixels).sum(axis=0)

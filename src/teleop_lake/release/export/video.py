@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from teleop_lake.lake.storage import Store
+from teleop_lake.release.cameras import UNDECODABLE
 
 VIDEO_CODEC = "libx264"
 VIDEO_CODEC_NAME = "h264"
@@ -57,6 +58,9 @@ class CameraVideo:
         self._path = ""
         self._last: tuple[bytes, av.VideoFrame] | None = None
         self.bytes_written = 0
+        self.undecodable = 0
+        """Frames that did not decode (damaged in the recording): the previous frame is
+        shown again in their place, as for a dropped frame (black when there is none)."""
 
     @property
     def location(self) -> tuple[int, int]:
@@ -97,13 +101,21 @@ class CameraVideo:
             if self._last is not None and self._last[0] is jpeg:
                 frame = self._last[1]  # a 30 Hz camera repeats on the 50 Hz grid
             else:
-                frame = av.VideoFrame.from_ndarray(decode_rgb(jpeg), format="rgb24")
+                try:
+                    frame = av.VideoFrame.from_ndarray(decode_rgb(jpeg), format="rgb24")
+                except UNDECODABLE:
+                    self.undecodable += 1
+                    frame = self._last[1] if self._last is not None else self._black()
                 self._last = (jpeg, frame)
             frame.pts = self.frames_in_file
             frame.time_base = Fraction(1, self.fps)
             for packet in self._stream.encode(frame):
                 self._container.mux(packet)
             self.frames_in_file += 1
+
+    def _black(self) -> av.VideoFrame:
+        pixels = np.zeros((self.height, self.width, 3), dtype=np.uint8)
+        return av.VideoFrame.from_ndarray(pixels, format="rgb24")
 
     def end_episode(self) -> None:
         if self._container is not None and os.path.getsize(self._path) > (
