@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from teleop_lake.canonical import gather_frames
-from teleop_lake.cleaning.jpeg import scan_damage, scan_start
+from teleop_lake.cleaning import jpeg
+from teleop_lake.cleaning.jpeg import EOI, scan_damage, scan_start
 
 
 def _scene(seed: int, shape: tuple[int, int] = (480, 640)) -> np.ndarray:
@@ -88,16 +89,31 @@ def test_an_early_end_a_cut_frame_and_broken_headers_are_found() -> None:
     assert "not a JPEG" in found[4] and "no marker at byte 2" in found[5]
 
 
-def test_frames_of_different_encoders_in_one_batch_are_each_walked() -> None:
+def test_frames_of_different_encoders_in_one_batch_are_each_walked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A header seen once is compared, not walked again; a different one (another size or
-    another table) is walked and its own scan start used."""
+    another table) is walked and its own scan start used. Headers that differ frame to frame
+    (a per-frame EXIF block) are walked one by one, not compared against every frame left."""
+    walks: list[int] = []
+    walk = jpeg.scan_start
+
+    def counted(data: bytes | memoryview) -> int | str:
+        walks.append(len(data))
+        return walk(data)
+
+    monkeypatch.setattr(jpeg, "scan_start", counted)
     frames = [
         _jpeg(_scene(0)),
         _jpeg(_scene(1, (240, 320)), optimize=True),
         _jpeg(_scene(2), progressive=True),
         _jpeg(_scene(3)),
+        _jpeg(_scene(4)),
     ]
-    assert _scan(frames) == {}
+    assert _scan(frames) == {} and len(walks) == 3  # frames 0, 3 and 4 share a header
+    walks.clear()
+    stamped = [_jpeg(_scene(s % 3), exif=b"Exif\x00\x00" + bytes([s]) * 3000) for s in range(12)]
+    assert _scan(stamped) == {} and len(walks) == 12
     damaged = bytearray(frames[1])
     start = scan_start(frames[1])
     assert isinstance(start, int)
@@ -150,3 +166,85 @@ def test_zeroed_bytes_are_found_where_the_tables_say_no_encoder_writes_them() ->
     short = bytearray(standard)
     short[3001:3009] = bytes(8)  # too short to tell from the picture
     assert _scan([bytes(short)]) == {}
+
+
+def _segments_of(frame: bytes) -> list[tuple[int, int, int]]:
+    """(marker, position, length) up to the first start of scan, for building test frames."""
+    out, pos = [], 2
+    while True:
+        marker, length = frame[pos + 1], int.from_bytes(frame[pos + 2 : pos + 4], "big")
+        out.append((marker, pos, length))
+        if marker == 0xDA:
+            return out
+        pos += 2 + length
+
+
+def test_what_sits_between_scans_and_after_the_end_is_no_damage() -> None:
+    """A frame of several scans carries tables (DHT, and DAC for arithmetic coding) and a new
+    SOS inside its scan data; its zero runs belong to scans coded with other tables and are
+    not judged by the first scan's. An end of image may be repeated after the end."""
+    base = _jpeg(_scene(7))
+    start = scan_start(base)
+    assert isinstance(start, int)
+    segments = _segments_of(base)
+    dht = b"".join(base[p : p + 2 + n] for m, p, n in segments if m == 0xC4)
+    sos = next(base[p : p + 2 + n] for m, p, n in segments if m == 0xDA)
+    dac = b"\xff\xcc\x00\x06\x00\x10\x10\x05"
+    body = base[start:-2]
+    half = len(body) // 2
+    two_scans = base[:start] + body[:half] + dac + dht + sos + bytes(64) + body[half:] + EOI
+    assert _scan([two_scans, base + EOI]) == {}
+    one_scan = base[:start] + body[:half] + bytes(64) + body[half:] + EOI  # the same zeros
+    assert list(_scan([one_scan])) == [0]
+
+
+def test_a_frame_without_scan_data_is_found_not_looped_on() -> None:
+    base = _jpeg(_scene(8, (16, 16)))
+    start = scan_start(base)
+    assert isinstance(start, int)
+    found = _scan([base, base[:start], base[:start] + EOI, base])
+    assert sorted(found) == [1, 2] and all("no scan data" in why for why in found.values())
+
+
+def test_bytes_after_the_last_frame_are_no_frame() -> None:
+    """A buffer longer than its frames (an allocator's padding) is read to the last frame."""
+    frames = [_jpeg(_scene(s)) for s in range(3)]
+    offsets, data = gather_frames(frames, np.arange(3))
+    padded = np.concatenate([data, np.full(100, 0xFF, np.uint8)])
+    assert scan_damage(offsets, padded) == {}
+
+
+def test_frames_the_export_cannot_decode_are_counted_not_raised() -> None:
+    """What a damaged frame makes Pillow raise (a broken stream, or a damaged size in its
+    header past Pillow's pixel limit) is among the errors the exports catch."""
+    from teleop_lake.release.cameras import UNDECODABLE, decode_frame
+    from teleop_lake.release.export.statistics import ImageStats
+
+    good = _jpeg(_scene(9))
+    huge = bytearray(good)
+    (sof,) = [p for m, p, _ in _segments_of(good) if m == 0xC0]
+    huge[sof + 5 : sof + 9] = b"\xfe\xfe\xfe\xfe"  # height and width 65,278
+    broken = good[: len(good) // 2]  # cut: Pillow's "image file is truncated"
+    stats = ImageStats()
+    for frame in (good, bytes(huge), broken):
+        try:
+            decode_frame(frame)
+        except UNDECODABLE:
+            pass
+        stats.add(frame)
+    assert stats.frames == 1 and stats.undecodable == 2
+
+
+def test_a_frame_of_another_size_than_the_camera_is_found() -> None:
+    good = _jpeg(_scene(10))
+    small = _jpeg(_scene(11, (240, 320)))
+    huge = bytearray(good)
+    (sof,) = [p for m, p, _ in _segments_of(good) if m == 0xC0]
+    huge[sof + 5 : sof + 9] = b"\xfe\xfe\xfe\xfe"
+    frames = [good, small, bytes(huge), good]
+    offsets, data = gather_frames(frames, np.arange(4))
+    assert scan_damage(offsets, data) == {}  # without the camera's size: nothing to compare
+    found = scan_damage(offsets, data, (640, 480))
+    assert sorted(found) == [1, 2]
+    assert found[1] == "frame size 320x240, the camera's is 640x480"
+    assert found[2].startswith("frame size 65278x65278")

@@ -8,7 +8,8 @@ in transfer lacks its end marker, a damaged one breaks the chain. Pure: bytes in
 
 Inside the scan data an encoder writes 0xFF only as a stuffed 0xFF00, a restart marker
 (0xFFD0-D7), fill bytes, or a segment that may sit between the scans of a multi-scan frame
-(tables, SOS, DRI, DNL, comments, APPn); the end-of-image marker ends it. Any other byte after
+(tables, arithmetic conditioning, SOS, DRI, DNL, comments, APPn); the end-of-image marker
+ends it. Any other byte after
 a 0xFF there (a reserved value, a start of frame or of image, an early end of image) is damage:
 random bytes written over a frame show one within a few hundred bytes (`scan_damage`, vectorised
 over a batch of frames). Zeroed bytes are judged by the frame's own Huffman tables
@@ -109,7 +110,7 @@ def scan_start(data: bytes | memoryview) -> int | str:
 _IN_SCAN = np.zeros(256, dtype=bool)
 """Bytes that may follow a 0xFF inside scan data (see the module docstring)."""
 _IN_SCAN[
-    [0x00, 0xFF, 0xC4, 0xDA, 0xDB, 0xDC, 0xDD, 0xFE, *range(0xD0, 0xD8), *range(0xE0, 0xF0)]
+    [0x00, 0xFF, 0xC4, 0xCC, 0xDA, 0xDB, 0xDC, 0xDD, 0xFE, *range(0xD0, 0xD8), *range(0xE0, 0xF0)]
 ] = True
 
 
@@ -143,17 +144,22 @@ def _zeros_are_damage(head: bytes | memoryview) -> bool:
     return sequential and table is not None and first_ac.get(table) != 0x00
 
 
-def scan_damage(offsets: np.ndarray, data: np.ndarray) -> dict[int, str]:
+def scan_damage(
+    offsets: np.ndarray, data: np.ndarray, size_wh: tuple[int, int] | None = None
+) -> dict[int, str]:
     """Frames laid back to back in ``data`` (frame ``k`` is ``data[offsets[k]:offsets[k + 1]]``,
     the layout of `teleop_lake.canonical.gather_frames`) that are damaged, with what is wrong
     and where: a broken header chain, no end-of-image marker, a byte after a 0xFF inside the
     scan data that no encoder writes there, or zero bytes there where the frame's tables make
     zero bits impossible (`_zeros_are_damage`; a run of 23 bytes or more is always found: it
-    holds two aligned zero 8-byte words).
+    holds two aligned zero 8-byte words). With ``size_wh``, a frame whose header gives another
+    width and height is damaged too (a damaged size would make decoders refuse it or
+    allocate for the size it says).
 
     Vectorised over the batch: frames of one encoder share their headers, so only a frame whose
     header bytes differ from an already walked frame's is walked in Python."""
     offsets = np.asarray(offsets, dtype=np.int64)
+    data = data[: int(offsets[-1])]  # bytes after the last frame are no frame's
     first, size = offsets[:-1], np.diff(offsets)
     n = len(size)
     found: dict[int, str] = {}
@@ -164,22 +170,37 @@ def scan_damage(offsets: np.ndarray, data: np.ndarray) -> dict[int, str]:
     for k in np.flatnonzero(short).tolist():
         found[k] = "not a JPEG: no start-of-image marker"
     todo &= ~short
+    one_by_one = False  # headers differ frame to frame (per-frame EXIF, a time comment)
     while todo.any():  # one header walk per distinct header
         k = int(np.flatnonzero(todo)[0])
+        todo[k] = False
         frame = data[first[k] : first[k] + size[k]]
         start = scan_start(frame.data) if bytes(frame[:2]) == SOI else "no start"
         if isinstance(start, str):
             found[k] = "not a JPEG: no start-of-image marker" if start == "no start" else start
-            todo[k] = False
             continue
-        same = todo & (size > start)
-        rows = np.flatnonzero(same)
-        heads = data[first[rows, None] + np.arange(start)]
-        rows = rows[(heads == frame[:start]).all(axis=1)]  # frame k itself among them
+        if start >= size[k] - len(EOI):
+            found[k] = "no scan data after the start-of-scan segment: the frame is cut"
+            continue
+        rows = np.array([k])
+        if not one_by_one:  # the other frames with the same header bytes take its scan start
+            more = np.flatnonzero(todo & (size > start))
+            heads = data[first[more, None] + np.arange(start)]
+            more = more[(heads == frame[:start]).all(axis=1)]
+            one_by_one = len(more) == 0 and bool(todo.any())
+            rows = np.append(rows, more)
+        todo[rows] = False
+        sof = _sof(frame[:start].data)
+        if size_wh is not None and not isinstance(sof, str) and (sof[1], sof[0]) != size_wh:
+            for r in rows.tolist():
+                found[r] = (
+                    f"frame size {sof[1]}x{sof[0]}, the camera's is {size_wh[0]}x{size_wh[1]}"
+                )
+            continue
         begin[rows] = first[rows] + start
         zeros_checked[rows] = _zeros_are_damage(frame[:start].data)
-        todo[rows] = False
-    # the end-of-image marker: the last 0xFFD9 within the frame's last TAIL_SLACK bytes
+    # the end-of-image marker: the first 0xFFD9 within the frame's last TAIL_SLACK bytes (a
+    # second one may follow it; inside scan data 0xFFD9 is always a marker)
     whole = np.flatnonzero(begin >= 0)
     at = np.maximum(
         offsets[1:][whole, None] - TAIL_SLACK + np.arange(TAIL_SLACK), begin[whole, None]
@@ -187,11 +208,13 @@ def scan_damage(offsets: np.ndarray, data: np.ndarray) -> dict[int, str]:
     tails = data[at]
     pair = (tails[:, :-1] == 0xFF) & (tails[:, 1:] == 0xD9) & (at[:, 1:] > at[:, :-1])
     has = pair.any(axis=1)
-    last = TAIL_SLACK - 2 - np.argmax(pair[:, ::-1], axis=1)
+    eoi = np.argmax(pair, axis=1)
     end = np.zeros(n, dtype=np.int64)  # scan data is [begin, end) in ``data``
     for k in whole[~has].tolist():
         found[k] = "no end-of-image marker: the frame is cut"
-    end[whole[has]] = at[np.flatnonzero(has), last[has]]
+    end[whole[has]] = at[np.flatnonzero(has), eoi[has]]
+    for k in whole[has][end[whole[has]] <= begin[whole[has]]].tolist():
+        found[k] = "no scan data after the start-of-scan segment: the frame is cut"
 
     def in_scan(at: np.ndarray, where: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Those of positions ``at`` inside a frame's scan data (of a frame in ``where``), and
@@ -205,7 +228,11 @@ def scan_damage(offsets: np.ndarray, data: np.ndarray) -> dict[int, str]:
     marks = np.flatnonzero(data[:-1] == 0xFF)
     marks = marks[data[marks + 1] != 0]  # most are stuffing (0xFF00): the rest are few
     marks, owner = in_scan(marks)
-    bad = ~_IN_SCAN[data[marks + 1]]
+    after = data[marks + 1]
+    # a frame of several scans (tables or a scan start inside its scan data) codes each scan
+    # with its own tables: its zero runs are not judged by the first scan's
+    zeros_checked[owner[(after == 0xDA) | (after == 0xC4)]] = False
+    bad = ~_IN_SCAN[after]
     for mark, k in zip(marks[bad].tolist(), owner[bad].tolist(), strict=True):
         if k not in found:
             found[k] = (

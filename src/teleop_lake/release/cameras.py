@@ -88,12 +88,13 @@ class CameraRows:
         t_capture = self.check.t_capture_ns[inside]
         frames = self.stream.frames
         into = damaged if self.stream.encoding == "jpeg" else None
+        size_wh = (self.check.width, self.check.height) if self.check.width else None
         for a in range(0, len(index), size):
             rows = index[a : a + size]
             n = len(rows)
             offsets, data = gather_frames(frames, rows)
             if into is not None:
-                for k, why in scan_damage(offsets, data).items():
+                for k, why in scan_damage(offsets, data, size_wh).items():
                     into.append(
                         (self.episode_id, self._damage(int(rows[k]), t_capture[a + k], why))
                     )
@@ -147,10 +148,10 @@ def camera_table_batches(
         yield from rows.batches(damaged=damaged)
 
 
-UNDECODABLE = (OSError, ValueError, SyntaxError)
+UNDECODABLE = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 """What Pillow raises for a JPEG it cannot decode ("broken data stream", a truncated file, a
-header it cannot parse): a frame the release flags as damaged (``frame_corrupt``, rule
-``camera.jpeg_scan``) may be one."""
+header it cannot parse, a size in a damaged header past its limit): a frame the release flags
+as damaged (``frame_corrupt``, rule ``camera.jpeg_scan``) may be one."""
 
 
 def decode_frame(data: bytes) -> np.ndarray:
