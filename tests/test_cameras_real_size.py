@@ -152,30 +152,37 @@ def test_the_bag_reader_leaves_frames_in_the_file(night: tuple[Path, Path]) -> N
         assert [bytes(t) for t in tails] == [f[-16:] for f in by_topic[camera.source]]
 
 
-@pytest.mark.parametrize("bz2", [False, True], ids=["plain-chunks", "bz2-chunks"])
-def test_bags_of_another_writer_pass_their_frames_through(tmp_path: Path, bz2: bool) -> None:
-    """The same on bags written by the independent Kuavo writer (built from the format
-    documents alone), 640x480: with plain chunks the frames stay in the file, with bz2
-    chunks they are decompressed and spooled to a temporary file (never all in memory);
-    either way they reach the release unchanged."""
+def _independent_bag(net: Path, seed: int, bz2: bool) -> Path:
+    """One 4 s 640x480 Beijing recording by the independent Kuavo writer (built from the
+    format documents alone), its chunks bz2-compressed or plain; returns its bag."""
     from independent_kuavo.network import VariationParams, write_network
 
-    from teleop_lake.canonical import RecordingMeta
-    from teleop_lake.config.centers import load_profile
-    from teleop_lake.formats import read_recording
-    from teleop_lake.formats.frame_files import FileFrames
-
-    net, lake = tmp_path / "net", tmp_path / "lake"
     write_network(
         net,
         recordings=1,
-        seed=7,
+        seed=seed,
         date=DATE,
         camera=(640, 480),
         duration_s=4.0,
         params=VariationParams(bz2_share=1.0 if bz2 else 0.0, claw_share=0.0),
     )
     (bag,) = (net / "beijing" / DATE).rglob("*.bag")
+    return bag
+
+
+@pytest.mark.parametrize("bz2", [False, True], ids=["plain-chunks", "bz2-chunks"])
+def test_bags_of_another_writer_pass_their_frames_through(tmp_path: Path, bz2: bool) -> None:
+    """The same on bags written by the independent Kuavo writer (built from the format
+    documents alone), 640x480: with plain chunks the frames stay in the file, with bz2
+    chunks they are decompressed and spooled to a temporary file (never all in memory);
+    either way they reach the release unchanged."""
+    from teleop_lake.canonical import RecordingMeta
+    from teleop_lake.config.centers import load_profile
+    from teleop_lake.formats import read_recording
+    from teleop_lake.formats.frame_files import FileFrames
+
+    net, lake = tmp_path / "net", tmp_path / "lake"
+    bag = _independent_bag(net, seed=7, bz2=bz2)
     meta = RecordingMeta("beijing", "r", "ros1-bag", "kuavo_4pro", "pack_parcel")
     recording = read_recording("ros1-bag", [bag], meta, load_profile("beijing"))
     for c in recording.cameras.values():
@@ -204,23 +211,12 @@ def test_a_frame_damaged_in_delivery_is_published_as_delivered_and_flagged(
     import json
     import random
 
-    from independent_kuavo.network import VariationParams, write_network
-
     from teleop_lake.cleaning.jpeg import scan_start
     from teleop_lake.release.cameras import UNDECODABLE
     from teleop_lake.release.export import export_release
 
     net, lake = tmp_path / "net", tmp_path / "lake"
-    write_network(
-        net,
-        recordings=1,
-        seed=11,
-        date=DATE,
-        camera=(640, 480),
-        duration_s=4.0,
-        params=VariationParams(bz2_share=0.0, claw_share=0.0),
-    )
-    (bag,) = (net / "beijing" / DATE).rglob("*.bag")
+    bag = _independent_bag(net, seed=11, bz2=False)
     frame = _bag_frames(net)["/cam_h/color/image_raw/compressed"][40]
     start = scan_start(frame)
     assert isinstance(start, int)

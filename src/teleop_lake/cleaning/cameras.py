@@ -108,15 +108,8 @@ def _frame_facts(
     for k, why in sorted(problems.items()):
         usable[k] = False
         findings.append(
-            Finding(
-                camera.name,
-                "",
-                "frame_corrupt",
-                int(t[k]),
-                int(t[k]),
-                False,
-                f"frame {int(kept[k])}: {why}; left out of the frames",
-                Evidence(rule="camera.jpeg_markers", n_samples=1),
+            corrupt_frame(
+                camera.name, int(kept[k]), int(t[k]), f"{why}; left out of the frames", "markers"
             )
         )
     for a, b in black_runs:
@@ -139,6 +132,21 @@ def _frame_facts(
             )
         )
     return usable, findings, size[0], size[1]
+
+
+def corrupt_frame(camera: str, frame: int, t_ns: int, why: str, check: str) -> Finding:
+    """A ``frame_corrupt`` finding on frame number ``frame`` of ``camera`` at ``t_ns``, from
+    rule ``camera.jpeg_<check>``."""
+    return Finding(
+        camera,
+        "",
+        "frame_corrupt",
+        t_ns,
+        t_ns,
+        False,
+        f"frame {frame}: {why}",
+        Evidence(rule=f"camera.jpeg_{check}", n_samples=1),
+    )
 
 
 def _black_runs(n: int, step: int, is_black: Callable[[int], bool]) -> list[tuple[int, int]]:

@@ -30,6 +30,7 @@ _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM, RST0-7: no length field
 TAIL_SLACK = 16
 """Some encoders pad after the end marker; it must lie within this many bytes of the end."""
+_NOT_JPEG = "not a JPEG: no start-of-image marker"
 
 
 @dataclass(frozen=True)
@@ -166,18 +167,14 @@ def scan_damage(
     begin = np.full(n, -1, dtype=np.int64)  # where each frame's scan data begins in ``data``
     zeros_checked = np.zeros(n, dtype=bool)  # frames where a run of zero bytes is damage
     todo = np.ones(n, dtype=bool)
-    short = size < 4
-    for k in np.flatnonzero(short).tolist():
-        found[k] = "not a JPEG: no start-of-image marker"
-    todo &= ~short
     one_by_one = False  # headers differ frame to frame (per-frame EXIF, a time comment)
     while todo.any():  # one header walk per distinct header
         k = int(np.flatnonzero(todo)[0])
         todo[k] = False
         frame = data[first[k] : first[k] + size[k]]
-        start = scan_start(frame.data) if bytes(frame[:2]) == SOI else "no start"
+        start = scan_start(frame.data) if bytes(frame[:2]) == SOI else _NOT_JPEG
         if isinstance(start, str):
-            found[k] = "not a JPEG: no start-of-image marker" if start == "no start" else start
+            found[k] = start
             continue
         if start >= size[k] - len(EOI):
             found[k] = "no scan data after the start-of-scan segment: the frame is cut"
@@ -212,8 +209,9 @@ def scan_damage(
     end = np.zeros(n, dtype=np.int64)  # scan data is [begin, end) in ``data``
     for k in whole[~has].tolist():
         found[k] = "no end-of-image marker: the frame is cut"
-    end[whole[has]] = at[np.flatnonzero(has), eoi[has]]
-    for k in whole[has][end[whole[has]] <= begin[whole[has]]].tolist():
+    ended = whole[has]
+    end[ended] = at[has, eoi[has]]
+    for k in ended[end[ended] <= begin[ended]].tolist():
         found[k] = "no scan data after the start-of-scan segment: the frame is cut"
 
     def in_scan(at: np.ndarray, where: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -257,7 +255,7 @@ def scan_damage(
 def jpeg_info(data: bytes | memoryview) -> JpegInfo:
     """The frame's size and components and whether it is whole (see the module docstring)."""
     if len(data) < 4 or bytes(data[:2]) != SOI:
-        return JpegInfo(0, 0, 0, "not a JPEG: no start-of-image marker")
+        return JpegInfo(0, 0, 0, _NOT_JPEG)
     sof = _sof(data)
     if isinstance(sof, str):
         return JpegInfo(0, 0, 0, sof)

@@ -29,7 +29,8 @@ from PIL import Image
 
 from teleop_lake.canonical import CameraStream, gather_frames
 from teleop_lake.cleaning import CameraCheck
-from teleop_lake.cleaning.findings import Evidence, Finding
+from teleop_lake.cleaning.cameras import corrupt_frame
+from teleop_lake.cleaning.findings import Finding
 from teleop_lake.cleaning.jpeg import scan_damage
 
 CAMERAS_DIR = "cameras"
@@ -95,9 +96,11 @@ class CameraRows:
             offsets, data = gather_frames(frames, rows)
             if into is not None:
                 for k, why in scan_damage(offsets, data, size_wh).items():
-                    into.append(
-                        (self.episode_id, self._damage(int(rows[k]), t_capture[a + k], why))
+                    kept = f"{why}; kept in the camera table as delivered"
+                    finding = corrupt_frame(
+                        self.stream.name, int(rows[k]), int(t_capture[a + k]), kept, "scan"
                     )
+                    into.append((self.episode_id, finding))
             yield pa.table(
                 {
                     "episode_id": pa.array([self.episode_id] * n, pa.large_string()),
@@ -111,18 +114,6 @@ class CameraRows:
                 },
                 schema=CAMERA_ARROW_SCHEMA,
             )
-
-    def _damage(self, frame: int, t_ns: int, why: str) -> Finding:
-        return Finding(
-            self.stream.name,
-            "",
-            "frame_corrupt",
-            int(t_ns),
-            int(t_ns),
-            False,
-            f"frame {frame}: {why}; kept in the camera table as delivered",
-            Evidence(rule="camera.jpeg_scan", n_samples=1),
-        )
 
 
 def _binary_array(offsets: np.ndarray, data: np.ndarray) -> pa.Array:
